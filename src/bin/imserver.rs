@@ -1,0 +1,70 @@
+//! `imserver`: the IM server. See `README.md` for the flags and `docs/architecture.md` for
+//! how it works.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+use clap::Parser;
+use imchat::server::{self, Config, DEFAULT_MAX_OUTPUT};
+
+/// An instant-messaging server on one thread and one poll loop.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Args {
+    /// Address to listen on; 0.0.0.0:6666 or [::]:6666 serves other machines.
+    #[arg(long, default_value = "127.0.0.1:6666")]
+    listen: SocketAddr,
+    /// Presence changes are coalesced and broadcast at most this often.
+    #[arg(long, default_value_t = 1000, value_name = "MS")]
+    presence_interval_ms: u64,
+    /// Longest line accepted, in bytes; a longer one closes the connection.
+    #[arg(long, default_value_t = 65536, value_name = "BYTES")]
+    max_line: usize,
+    /// Output queued for one connection before it is dropped as a slow reader.
+    #[arg(long, default_value_t = DEFAULT_MAX_OUTPUT, value_name = "BYTES")]
+    max_output: usize,
+    /// Connections open at once; one more is told "server full" and closed.
+    #[arg(long, default_value_t = 10_000, value_name = "N")]
+    max_connections: usize,
+    /// Unregistered connections are closed after this long.
+    #[arg(long, default_value_t = 30_000, value_name = "MS")]
+    register_timeout_ms: u64,
+    /// error, warn, info, debug or trace.
+    #[arg(long, default_value = "info", value_name = "LEVEL")]
+    log_level: log::LevelFilter,
+    /// Log every step of the event loop as it happens (for learning how it works).
+    #[arg(long)]
+    trace: bool,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    if let Err(e) = simple_logger::SimpleLogger::new().with_level(args.log_level).init() {
+        eprintln!("imserver: cannot start logging: {e}");
+        return ExitCode::FAILURE;
+    }
+    let config = Config {
+        listen: args.listen,
+        presence_interval_ms: args.presence_interval_ms.max(1),
+        max_line: args.max_line.max(1),
+        max_output: args.max_output,
+        max_connections: args.max_connections,
+        register_timeout_ms: args.register_timeout_ms,
+        trace: args.trace,
+    };
+    let listen = config.listen;
+    let server = match server::Server::bind(config) {
+        Ok(server) => server,
+        Err(e) => {
+            eprintln!("imserver: cannot listen on {listen}: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match server.run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("imserver: event loop failed: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,22 @@
+//! imchat: an instant-messaging server on one thread and one `mio::Poll` loop, with the
+//! client and load generator that speak its protocol.
+//!
+//! # Layout
+//!
+//! | module | what it is |
+//! |---|---|
+//! | [`framing`] | cutting a byte stream into lines: a pure function, no I/O |
+//! | [`buffer`] | per-connection read buffer and outbox (shared, encode-once lines) |
+//! | [`protocol`] | the messages of both directions and their JSON shapes |
+//! | [`wheel`] | a hashed timer wheel in virtual time |
+//! | [`server`] | the server: event loop, chat state, dispatch table, handlers, presence |
+//!
+//! The binaries are `imserver` (the server), `imclient` (a terminal chat client) and
+//! `imload` (a load generator). The wire contract is `docs/protocol.md`; the loop, step by
+//! step, is `docs/architecture.md`.
+
+pub mod buffer;
+pub mod framing;
+pub mod protocol;
+pub mod server;
+pub mod wheel;

@@ -1,0 +1,252 @@
+//! The IM protocol's messages, both directions (see `docs/protocol.md`).
+//!
+//! A message is one line: a command word, then optionally one space and one JSON value.
+//! This module knows the words and the JSON shapes; it does no I/O. The server decodes
+//! requests in [`crate::server::dispatch`] and encodes replies with [`encode`]; clients
+//! build requests with [`Request::encode`] and read replies with [`Reply::parse`].
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// Conversation ids: positive, never reused while the server runs.
+pub type ConvId = u64;
+
+/// The port of the course's IM server, kept as the default.
+pub const DEFAULT_ADDR: &str = "127.0.0.1:6666";
+
+/// Names are 1 to this many characters.
+pub const MAX_NAME_CHARS: usize = 32;
+/// Statuses are 1 to this many characters.
+pub const MAX_STATUS_CHARS: usize = 64;
+/// The status of a user who registered without one.
+pub const DEFAULT_STATUS: &str = "available";
+
+/// Command words, client to server.
+pub mod cmd {
+    pub const REGISTER: &str = "REGISTER";
+    pub const STATUS: &str = "STATUS";
+    pub const GOODBYE: &str = "GOODBYE";
+    pub const INVITE: &str = "INVITE";
+    pub const LIST_CONVERSATIONS: &str = "LIST_CONVERSATIONS";
+    pub const JOIN: &str = "JOIN";
+    pub const SEND_MESSAGE: &str = "SEND_MESSAGE";
+    pub const LEAVE: &str = "LEAVE";
+    /// Server to client.
+    pub const ONLINE_USERS: &str = "ONLINE_USERS";
+    pub const PRESENCE: &str = "PRESENCE";
+    pub const INVITATION: &str = "INVITATION";
+    pub const CONVERSATIONS: &str = "CONVERSATIONS";
+    pub const MESSAGE: &str = "MESSAGE";
+    pub const ERROR: &str = "ERROR";
+}
+
+/// How a user hears about other users coming, going and changing status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PresenceMode {
+    /// A full `ONLINE_USERS` snapshot after every change (the course behaviour).
+    #[default]
+    Full,
+    /// One snapshot at registration, then `PRESENCE` with only what changed.
+    Changes,
+    /// Nothing but the registration answer (bots, load generators).
+    None,
+}
+
+/// The optional third element of `REGISTER`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterOptions {
+    pub presence: PresenceMode,
+}
+
+/// Splits a line into its command word and its arguments (the text after the first
+/// space), trimming surrounding whitespace. `None` for an empty or blank line.
+pub fn split_command(line: &str) -> Option<(&str, Option<&str>)> {
+    let line = line.trim();
+    if line.is_empty() {
+        return None;
+    }
+    Some(match line.split_once(' ') {
+        Some((word, args)) => (word, Some(args.trim_start())),
+        None => (line, None),
+    })
+}
+
+/// Encodes one line: `WORD`, a space and compact JSON, and the newline. Compact JSON
+/// escapes every newline in strings, so a message never spans lines.
+pub fn encode(word: &str, args: &impl Serialize) -> Vec<u8> {
+    let mut line = Vec::with_capacity(word.len() + 32);
+    line.extend_from_slice(word.as_bytes());
+    line.push(b' ');
+    // Serializing plain data (strings, numbers, maps with string or integer keys) into a
+    // Vec cannot fail.
+    let _ = serde_json::to_writer(&mut line, args);
+    line.push(b'\n');
+    line
+}
+
+/// Encodes an `ERROR` line.
+pub fn encode_error(text: &str) -> Vec<u8> {
+    encode(cmd::ERROR, &text)
+}
+
+/// A request, client to server, as a client builds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Request {
+    Register { name: String, status: Option<String>, presence: Option<PresenceMode> },
+    Status(String),
+    Goodbye,
+    Invite(Vec<String>),
+    ListConversations,
+    Join(ConvId),
+    SendMessage(ConvId, String),
+    Leave(ConvId),
+}
+
+impl Request {
+    /// The request as one line, newline included.
+    pub fn encode(&self) -> Vec<u8> {
+        match self {
+            Request::Register { name, status, presence } => {
+                let status = status.as_deref().unwrap_or(DEFAULT_STATUS);
+                match presence {
+                    Some(presence) => encode(
+                        cmd::REGISTER,
+                        &(name, status, RegisterOptions { presence: *presence }),
+                    ),
+                    None => encode(cmd::REGISTER, &(name, status)),
+                }
+            }
+            Request::Status(status) => encode(cmd::STATUS, &(status,)),
+            Request::Goodbye => format!("{}\n", cmd::GOODBYE).into_bytes(),
+            Request::Invite(names) => encode(cmd::INVITE, names),
+            Request::ListConversations => format!("{}\n", cmd::LIST_CONVERSATIONS).into_bytes(),
+            Request::Join(id) => encode(cmd::JOIN, &(id,)),
+            Request::SendMessage(id, text) => encode(cmd::SEND_MESSAGE, &(id, text)),
+            Request::Leave(id) => encode(cmd::LEAVE, &(id,)),
+        }
+    }
+}
+
+/// A reply, server to client, as a client reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reply {
+    /// Every online user and their status.
+    OnlineUsers(BTreeMap<String, String>),
+    /// Users whose status changed; `None`: went offline.
+    Presence(BTreeMap<String, Option<String>>),
+    /// Invited to a conversation, by a user (oneself, for one's own `INVITE`).
+    Invitation { conv: ConvId, from: String },
+    /// The receiver's conversations and their members in join order.
+    Conversations(BTreeMap<ConvId, Vec<String>>),
+    Message { conv: ConvId, from: String, text: String },
+    Error(String),
+}
+
+/// A line from the server that is not a reply of this protocol.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BadReply(pub String);
+
+impl fmt::Display for BadReply {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "unexpected line from server: {}", self.0)
+    }
+}
+
+impl std::error::Error for BadReply {}
+
+impl Reply {
+    /// Parses one line (without its newline). Never panics, whatever the line.
+    pub fn parse(line: &str) -> Result<Reply, BadReply> {
+        let bad = || BadReply(line.chars().take(200).collect());
+        let (word, args) = split_command(line).ok_or_else(bad)?;
+        let args = args.ok_or_else(bad)?;
+        fn json<'a, T: Deserialize<'a>>(args: &'a str) -> Option<T> {
+            serde_json::from_str(args).ok()
+        }
+        let reply = match word {
+            cmd::ONLINE_USERS => json(args).map(Reply::OnlineUsers),
+            cmd::PRESENCE => json(args).map(Reply::Presence),
+            cmd::INVITATION => json(args).map(|(conv, from)| Reply::Invitation { conv, from }),
+            cmd::CONVERSATIONS => json(args).map(Reply::Conversations),
+            cmd::MESSAGE => {
+                json(args).map(|(conv, from, text)| Reply::Message { conv, from, text })
+            }
+            cmd::ERROR => json(args).map(Reply::Error),
+            _ => None,
+        };
+        reply.ok_or_else(bad)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn split_takes_the_first_space_only() {
+        assert_eq!(split_command("GOODBYE"), Some(("GOODBYE", None)));
+        assert_eq!(
+            split_command("SEND_MESSAGE [1,\"a b\"]"),
+            Some(("SEND_MESSAGE", Some("[1,\"a b\"]")))
+        );
+        assert_eq!(split_command("  JOIN   [2] "), Some(("JOIN", Some("[2]"))));
+        assert_eq!(split_command(" \t "), None);
+    }
+
+    #[test]
+    fn requests_encode_as_the_contract_shows() {
+        let reg = Request::Register { name: "alice".into(), status: None, presence: None };
+        assert_eq!(reg.encode(), b"REGISTER [\"alice\",\"available\"]\n");
+        let reg = Request::Register {
+            name: "bot".into(),
+            status: Some("busy".into()),
+            presence: Some(PresenceMode::None),
+        };
+        assert_eq!(reg.encode(), b"REGISTER [\"bot\",\"busy\",{\"presence\":\"none\"}]\n");
+        assert_eq!(Request::Goodbye.encode(), b"GOODBYE\n");
+        assert_eq!(Request::Join(7).encode(), b"JOIN [7]\n");
+        assert_eq!(
+            Request::SendMessage(7, "two\nlines".into()).encode(),
+            b"SEND_MESSAGE [7,\"two\\nlines\"]\n"
+        );
+        assert_eq!(Request::Invite(vec!["bob".into()]).encode(), b"INVITE [\"bob\"]\n");
+    }
+
+    #[test]
+    fn replies_parse_and_junk_does_not() {
+        assert_eq!(
+            Reply::parse("MESSAGE [7,\"alice\",\"hi all\"]"),
+            Ok(Reply::Message { conv: 7, from: "alice".into(), text: "hi all".into() })
+        );
+        assert_eq!(
+            Reply::parse("CONVERSATIONS {\"7\":[\"alice\",\"bob\"]}"),
+            Ok(Reply::Conversations(BTreeMap::from([(
+                7,
+                vec!["alice".to_string(), "bob".to_string()]
+            )])))
+        );
+        assert_eq!(
+            Reply::parse("PRESENCE {\"bob\":\"away\",\"carol\":null}"),
+            Ok(Reply::Presence(BTreeMap::from([
+                ("bob".to_string(), Some("away".to_string())),
+                ("carol".to_string(), None)
+            ])))
+        );
+        for junk in ["", "MESSAGE", "MESSAGE [1]", "NOPE {}", "ERROR 5", "INVITATION [-1,\"a\"]"] {
+            assert!(Reply::parse(junk).is_err(), "{junk:?}");
+        }
+    }
+
+    #[test]
+    fn conversation_maps_encode_ids_as_string_keys() {
+        let map = BTreeMap::from([(7u64, vec!["alice"]), (12, vec![])]);
+        assert_eq!(
+            encode(cmd::CONVERSATIONS, &map),
+            b"CONVERSATIONS {\"7\":[\"alice\"],\"12\":[]}\n"
+        );
+    }
+}

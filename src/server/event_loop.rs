@@ -1,0 +1,556 @@
+//! The event loop: one thread, one `mio::Poll`, every socket non-blocking.
+//!
+//! One iteration of [`Server::run`], in order:
+//!
+//! 1. **Poll.** Sleep until a socket is ready or the next timer is due; do not sleep at all
+//!    if a connection still has lines left over from the last pass.
+//! 2. **Clock.** Read the time once; everything below uses that one `now`.
+//! 3. **Note readiness.** Record which sockets are readable or writable. Nothing is read or
+//!    written yet.
+//! 4. **Serve input.** For each readable connection: read until `WouldBlock`, cut lines,
+//!    dispatch each to its handler, at most [`MAX_FRAMES_PER_WAKE`] lines per connection.
+//!    Handlers only queue output; they never touch a socket.
+//! 5. **Timers.** Collect every timer due by `now`, then run them: registration deadlines,
+//!    the presence broadcast, closing deadlines.
+//! 6. **Retire.** Connections that started closing leave their conversations and go
+//!    offline. Doing it here, not inside a handler, keeps the state steady while step 4
+//!    iterates over it.
+//! 7. **Flush.** Write every connection that has output queued, until its queue is empty or
+//!    the kernel says `WouldBlock`; only those that said `WouldBlock` wait for a writable
+//!    event. Nothing queued is left unwritten when the loop goes back to sleep.
+//! 8. **Close, then accept.** Remove connections that finished closing; then accept new
+//!    ones, so a slot freed in this pass can be used at once.
+//!
+//! mio's readiness is edge-triggered: an event says "something changed", once. That is why
+//! every read, write and accept goes on until `WouldBlock`; stopping early would wait for an
+//! event that never comes. The one deliberate exception is the per-wake line budget of
+//! step 4, and the loop remembers those connections itself (the backlog).
+
+use std::io::{self, ErrorKind, Read};
+use std::net::Shutdown;
+use std::time::{Duration, Instant};
+
+use log::{debug, info, warn};
+use mio::net::{TcpListener, TcpStream};
+use mio::{Events, Interest, Poll, Token};
+use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook_mio::v1_0::Signals;
+use slab::Slab;
+
+use crate::buffer::ReadBuf;
+use crate::protocol::encode_error;
+use crate::wheel::{TimerId, Wheel};
+
+use super::chat::{Chat, ChatLimits, Reason};
+use super::{dispatch, presence, Config};
+
+/// Lines handled for one connection per pass. A client that writes thousands of lines at
+/// once gets this many, then every other ready connection gets its turn; the rest wait in
+/// its buffer for the next pass, which comes at once (the backlog makes the poll not sleep).
+pub const MAX_FRAMES_PER_WAKE: usize = 64;
+
+/// Events taken from the kernel per poll. More are simply returned by the next poll.
+const EVENTS_CAPACITY: usize = 1024;
+
+/// Timer resolution: deadlines are rounded up to this. Presence intervals and registration
+/// deadlines are seconds long, so 10 ms is plenty precise, and it bounds wake-ups.
+const TICK_MS: u64 = 10;
+
+/// Wheel size: 512 ticks of 10 ms make one turn of about 5 s; longer timers wait in their
+/// slot for their turn.
+const WHEEL_SLOTS: usize = 512;
+
+/// How long a closing connection may take to take its last output and close its end. A
+/// peer that neither reads nor closes is cut off after this.
+const LINGER_MS: u64 = 5_000;
+
+/// When accept fails for lack of file descriptors, try again after this long (or as soon as
+/// a connection closes), instead of spinning on an accept that keeps failing.
+const ACCEPT_RETRY_MS: u64 = 100;
+
+/// On SIGINT or SIGTERM, how long queued output may take to drain before the server exits
+/// anyway.
+const SHUTDOWN_GRACE_MS: u64 = 2_000;
+
+/// Bytes discarded per read from a closing connection (a stack buffer; never kept).
+const DISCARD_CHUNK: usize = 4096;
+
+const LISTENER: Token = Token(usize::MAX);
+const SIGNALS: Token = Token(usize::MAX - 1);
+
+/// What a timer does when it fires. Timers outlive the events that set them, so those that
+/// point at a connection carry its generation: a reused slab key is never mistaken for the
+/// old connection.
+#[derive(Debug)]
+enum Timer {
+    RegisterDeadline { key: usize, generation: u64 },
+    Linger { key: usize, generation: u64 },
+    PresenceBroadcast,
+    AcceptRetry,
+    ShutdownDeadline,
+}
+
+/// The socket side of one connection. Its key in [`Server::ios`] is its key in the chat too.
+#[derive(Debug)]
+struct Io {
+    socket: TcpStream,
+    input: ReadBuf,
+    generation: u64,
+    /// Not yet drained to `WouldBlock` since the last readable event.
+    readable: bool,
+    /// Registered for writable events (only while output is stuck behind `WouldBlock`).
+    wants_write: bool,
+    /// Closing: our end is shut for writing; waiting for the peer's end of stream.
+    shut_down: bool,
+    register_timer: Option<TimerId>,
+}
+
+/// The server: the listener, the connections, the chat and the timers.
+pub struct Server {
+    poll: Poll,
+    /// `None` once shutting down: no new connections.
+    listener: Option<TcpListener>,
+    signals: Signals,
+    ios: Slab<Io>,
+    chat: Chat,
+    wheel: Wheel<Timer>,
+    config: Config,
+    started: Instant,
+    next_generation: u64,
+    /// Connections that used their whole line budget: served again on the next pass
+    /// without waiting for an event.
+    backlog: Vec<(usize, u64)>,
+    /// Connections closing and not yet removed.
+    closing: Vec<(usize, u64)>,
+    /// The listener reported readiness and has not yet said `WouldBlock`.
+    accept_pending: bool,
+    /// Accept is paused (out of file descriptors) until this time or a connection closes.
+    accept_paused: bool,
+    presence_scheduled: bool,
+    shutting_down: bool,
+    shutdown_expired: bool,
+}
+
+impl Server {
+    /// Binds the listening socket and sets up the poll, the signals and the timers.
+    pub fn bind(config: Config) -> io::Result<Server> {
+        let poll = Poll::new()?;
+        let mut listener = TcpListener::bind(config.listen)?;
+        poll.registry().register(&mut listener, LISTENER, Interest::READABLE)?;
+        let mut signals = Signals::new([SIGINT, SIGTERM])?;
+        poll.registry().register(&mut signals, SIGNALS, Interest::READABLE)?;
+        let limits = ChatLimits { max_output: config.max_output };
+        Ok(Server {
+            poll,
+            listener: Some(listener),
+            signals,
+            ios: Slab::new(),
+            chat: Chat::new(limits, config.trace),
+            wheel: Wheel::new(TICK_MS, WHEEL_SLOTS, 0),
+            config,
+            started: Instant::now(),
+            next_generation: 0,
+            backlog: Vec::new(),
+            closing: Vec::new(),
+            accept_pending: false,
+            accept_paused: false,
+            presence_scheduled: false,
+            shutting_down: false,
+            shutdown_expired: false,
+        })
+    }
+
+    /// The address actually bound (useful with port 0).
+    pub fn local_addr(&self) -> io::Result<std::net::SocketAddr> {
+        match &self.listener {
+            Some(listener) => listener.local_addr(),
+            None => Err(io::Error::new(ErrorKind::NotConnected, "not listening")),
+        }
+    }
+
+    /// Runs the loop until a signal asks it to stop and queued output has drained. Returns
+    /// an error only if polling itself fails; one connection's error closes that connection.
+    pub fn run(mut self) -> io::Result<()> {
+        info!("listening on {}", self.local_addr()?);
+        let mut events = Events::with_capacity(EVENTS_CAPACITY);
+        loop {
+            let timeout = self.poll_timeout();
+            if let Err(e) = self.poll.poll(&mut events, timeout) {
+                if e.kind() == ErrorKind::Interrupted {
+                    continue;
+                }
+                return Err(e);
+            }
+            let now = self.now_ms();
+            trace!(self.config.trace, "poll returned {} events", events.iter().count());
+
+            let mut ready = std::mem::take(&mut self.backlog);
+            for event in events.iter() {
+                match event.token() {
+                    LISTENER => self.accept_pending = true,
+                    SIGNALS => self.on_signal(now),
+                    Token(key) => {
+                        let Some(io) = self.ios.get_mut(key) else { continue };
+                        if event.is_readable() || event.is_read_closed() || event.is_error() {
+                            io.readable = true;
+                            ready.push((key, io.generation));
+                        }
+                        if event.is_writable() {
+                            self.chat.mark_dirty(key);
+                        }
+                    }
+                }
+            }
+
+            for (key, generation) in ready {
+                if self.serve(key, generation) {
+                    self.backlog.push((key, generation));
+                }
+            }
+
+            for timer in self.wheel.advance(now) {
+                self.fire(timer);
+            }
+
+            self.retire_closing(now);
+            if !self.chat.presence.is_empty() && !self.presence_scheduled {
+                let at = now + self.config.presence_interval_ms;
+                self.wheel.insert(at, Timer::PresenceBroadcast);
+                self.presence_scheduled = true;
+            }
+
+            self.flush_dirty(now);
+            self.remove_closed();
+            if self.accept_pending && !self.accept_paused {
+                self.accept(now);
+            }
+            if self.shutting_down && (self.ios.is_empty() || self.shutdown_expired) {
+                info!("shut down");
+                return Ok(());
+            }
+        }
+    }
+
+    /// Milliseconds since the server started: the loop's clock.
+    fn now_ms(&self) -> u64 {
+        self.started.elapsed().as_millis() as u64
+    }
+
+    /// No sleep while lines are left over; otherwise until the next timer, or forever.
+    fn poll_timeout(&self) -> Option<Duration> {
+        if !self.backlog.is_empty() {
+            return Some(Duration::ZERO);
+        }
+        // A fresh reading: this iteration's work took time since its `now`.
+        let now = self.now_ms();
+        let deadline = self.wheel.next_deadline()?;
+        Some(Duration::from_millis(deadline.saturating_sub(now)))
+    }
+
+    /// Step 4 for one connection: handle buffered lines, read more when none is complete,
+    /// until `WouldBlock`, end of stream, closing, or the line budget is spent. Returns
+    /// `true` if the budget ran out with input possibly left.
+    fn serve(&mut self, key: usize, generation: u64) -> bool {
+        let Some(io) = self.ios.get_mut(key).filter(|io| io.generation == generation) else {
+            return false;
+        };
+        let trace = self.config.trace;
+        let mut handled = 0;
+        loop {
+            // Buffered lines first, and read only when no line is complete: the buffer then
+            // never holds much more than one line limit plus one read.
+            while !self.chat.is_closing(key) {
+                if handled == MAX_FRAMES_PER_WAKE {
+                    return true;
+                }
+                match io.input.next_line(self.config.max_line) {
+                    Ok(Some(line)) => {
+                        handled += 1;
+                        trace!(trace, "conn {key}: frame complete ({} bytes)", line.len());
+                        dispatch::dispatch(&mut self.chat, key, line);
+                    }
+                    Ok(None) => break,
+                    Err(violation) => {
+                        debug!("conn {key}: framing violation: {violation}");
+                        self.chat.send_error(key, &format!("{violation}; closing"));
+                        self.chat.close(key, Reason::Violation);
+                    }
+                }
+            }
+            if self.chat.is_closing(key) || !io.readable {
+                return false;
+            }
+            match io.input.read_from(&mut io.socket) {
+                Ok(0) => {
+                    trace!(trace, "conn {key}: readable, end of stream");
+                    self.chat.close(key, Reason::Closed);
+                }
+                Ok(n) => trace!(trace, "conn {key}: readable, read {n} bytes"),
+                Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                    io.readable = false;
+                    return false;
+                }
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => {
+                    debug!("conn {key}: read failed: {e}");
+                    self.chat.close(key, Reason::Broken);
+                }
+            }
+        }
+    }
+
+    /// Step 5 for one due timer.
+    fn fire(&mut self, timer: Timer) {
+        trace!(self.config.trace, "timer fired: {timer:?}");
+        match timer {
+            Timer::RegisterDeadline { key, generation } => {
+                if self.is_current(key, generation) && !self.chat.is_registered(key) {
+                    self.chat.send_error(key, "registration timeout; closing");
+                    self.chat.close(key, Reason::Timeout);
+                }
+            }
+            Timer::Linger { key, generation } => {
+                if self.is_current(key, generation) {
+                    debug!("conn {key}: did not finish closing in time");
+                    if let Some(out) = self.chat.outbox(key) {
+                        out.clear();
+                    }
+                    self.chat.close(key, Reason::Broken);
+                    self.remove(key);
+                }
+            }
+            Timer::PresenceBroadcast => {
+                self.presence_scheduled = false;
+                presence::broadcast(&mut self.chat);
+            }
+            Timer::AcceptRetry => self.accept_paused = false,
+            Timer::ShutdownDeadline => self.shutdown_expired = true,
+        }
+    }
+
+    fn is_current(&self, key: usize, generation: u64) -> bool {
+        self.ios.get(key).is_some_and(|io| io.generation == generation)
+    }
+
+    /// Step 6: connections that started closing leave the chat now. Those that still have
+    /// output to write get a deadline to write it.
+    fn retire_closing(&mut self, now: u64) {
+        for key in self.chat.take_closing() {
+            let Some(io) = self.ios.get_mut(key) else { continue };
+            let generation = io.generation;
+            if let Some(timer) = io.register_timer.take() {
+                self.wheel.cancel(timer);
+            }
+            let reason = self.chat.closing_reason(key).unwrap_or(Reason::Broken);
+            match self.chat.user(key) {
+                Some(user) => info!("disconnect {} (conn {key}): {reason}", user.name),
+                None => info!("disconnect conn {key}: {reason}"),
+            }
+            self.chat.retire(key);
+            self.wheel.insert(now + LINGER_MS, Timer::Linger { key, generation });
+            self.closing.push((key, generation));
+        }
+    }
+
+    /// Step 7: write every connection with queued output until done or `WouldBlock`.
+    fn flush_dirty(&mut self, now: u64) {
+        let trace = self.config.trace;
+        for key in self.chat.take_dirty() {
+            let (Some(io), Some(out)) = (self.ios.get_mut(key), self.chat.outbox(key)) else {
+                continue;
+            };
+            let mut blocked = false;
+            while !out.is_empty() {
+                let queued = out.queued();
+                match out.write_to(&mut io.socket) {
+                    Ok(0) => {
+                        self.chat.close(key, Reason::Broken);
+                        break;
+                    }
+                    Ok(n) => trace!(trace, "conn {key}: flush wrote {n} of {queued} bytes"),
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                        trace!(trace, "conn {key}: flush would block, {queued} bytes queued");
+                        blocked = true;
+                        break;
+                    }
+                    Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                    Err(e) => {
+                        debug!("conn {key}: write failed: {e}");
+                        self.chat.close(key, Reason::Broken);
+                        break;
+                    }
+                }
+            }
+            // Writable events only while output is stuck: otherwise every write would
+            // wake the loop for nothing.
+            if blocked != io.wants_write {
+                let interest = if blocked {
+                    Interest::READABLE | Interest::WRITABLE
+                } else {
+                    Interest::READABLE
+                };
+                match self.poll.registry().reregister(&mut io.socket, Token(key), interest) {
+                    Ok(()) => io.wants_write = blocked,
+                    Err(e) => {
+                        debug!("conn {key}: reregister failed: {e}");
+                        self.chat.close(key, Reason::Broken);
+                    }
+                }
+            }
+        }
+        // A failed write above may have closed connections: let them leave the chat now
+        // rather than one pass later.
+        self.retire_closing(now);
+    }
+
+    /// Step 8, first half: remove closing connections that are done. A connection that
+    /// closes with output flushes it, shuts its sending side (the peer sees end of stream
+    /// right after the last line) and waits for the peer's end of stream, discarding any
+    /// input meanwhile. Closing a socket with unread input would send a reset, which can
+    /// destroy the very `ERROR` line that explains the close.
+    fn remove_closed(&mut self) {
+        let mut still_closing = Vec::new();
+        for (key, generation) in std::mem::take(&mut self.closing) {
+            if !self.is_current(key, generation) {
+                continue;
+            }
+            let flushed = self.chat.outbox(key).is_none_or(|out| out.is_empty());
+            let reason = self.chat.closing_reason(key).unwrap_or(Reason::Broken);
+            if !reason.flushes() {
+                self.remove(key);
+                continue;
+            }
+            if !flushed {
+                still_closing.push((key, generation));
+                continue;
+            }
+            let Some(io) = self.ios.get_mut(key) else { continue };
+            if !io.shut_down {
+                let _ = io.socket.shutdown(Shutdown::Write);
+                io.shut_down = true;
+            }
+            if drain_until_end(&mut io.socket) {
+                self.remove(key);
+            } else {
+                still_closing.push((key, generation));
+            }
+        }
+        self.closing = still_closing;
+    }
+
+    /// Deregisters, drops and forgets one connection.
+    fn remove(&mut self, key: usize) {
+        if !self.ios.contains(key) {
+            return;
+        }
+        let mut io = self.ios.remove(key);
+        let _ = self.poll.registry().deregister(&mut io.socket);
+        if let Some(timer) = io.register_timer.take() {
+            self.wheel.cancel(timer);
+        }
+        let reason = self.chat.closing_reason(key).unwrap_or(Reason::Broken);
+        trace!(self.config.trace, "conn {key}: close ({reason})");
+        self.chat.remove(key);
+        // A descriptor is free again: if accept was stalled for lack of one, resume.
+        self.accept_paused = false;
+    }
+
+    /// Step 8, second half: accept until `WouldBlock`.
+    fn accept(&mut self, now: u64) {
+        let Some(listener) = &self.listener else { return };
+        loop {
+            let (mut socket, addr) = match listener.accept() {
+                Ok(accepted) => accepted,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                    self.accept_pending = false;
+                    return;
+                }
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                Err(e) if is_out_of_descriptors(&e) => {
+                    // The waiting connections stay in the kernel's queue; retrying at once
+                    // would fail again and spin the loop.
+                    warn!("accept paused: {e}; resuming when a connection closes");
+                    self.accept_paused = true;
+                    self.wheel.insert(now + ACCEPT_RETRY_MS, Timer::AcceptRetry);
+                    return;
+                }
+                Err(e) => {
+                    // For example a connection reset while queued: that one only.
+                    debug!("accept failed: {e}");
+                    continue;
+                }
+            };
+            if self.ios.len() >= self.config.max_connections {
+                // A fresh socket's send buffer is empty, so this short line fits in one
+                // write; if it does not, the client just sees the close.
+                let _ = io::Write::write(&mut socket, &encode_error("server full"));
+                info!("refused {addr}: server full");
+                continue;
+            }
+            let key = self.ios.vacant_entry().key();
+            if let Err(e) = self.poll.registry().register(&mut socket, Token(key), Interest::READABLE) {
+                warn!("register {addr} failed: {e}");
+                continue;
+            }
+            // Replies are small and latency matters more than packet count.
+            let _ = socket.set_nodelay(true);
+            let generation = self.next_generation;
+            self.next_generation += 1;
+            let deadline = now + self.config.register_timeout_ms;
+            let timer = self.wheel.insert(deadline, Timer::RegisterDeadline { key, generation });
+            self.ios.insert(Io {
+                socket,
+                input: ReadBuf::new(),
+                generation,
+                readable: true,
+                wants_write: false,
+                shut_down: false,
+                register_timer: Some(timer),
+            });
+            let chat_key = self.chat.connect();
+            debug_assert_eq!(chat_key, key, "the chat and the sockets share keys");
+            trace!(self.config.trace, "accept {addr} as conn {key}");
+            info!("connect {addr} (conn {key})");
+        }
+    }
+
+    /// SIGINT or SIGTERM: stop accepting, let every connection write what is queued, and
+    /// exit when all have closed or the grace period ends.
+    fn on_signal(&mut self, now: u64) {
+        let signals: Vec<i32> = self.signals.pending().collect();
+        if signals.is_empty() || self.shutting_down {
+            return;
+        }
+        info!("signal {signals:?}: shutting down");
+        self.shutting_down = true;
+        if let Some(mut listener) = self.listener.take() {
+            let _ = self.poll.registry().deregister(&mut listener);
+        }
+        for (key, _) in self.ios.iter() {
+            self.chat.close(key, Reason::Shutdown);
+        }
+        self.wheel.insert(now + SHUTDOWN_GRACE_MS, Timer::ShutdownDeadline);
+    }
+}
+
+/// Reads and discards until `WouldBlock` (`false`) or end of stream or error (`true`).
+fn drain_until_end(socket: &mut TcpStream) -> bool {
+    let mut scratch = [0u8; DISCARD_CHUNK];
+    loop {
+        match socket.read(&mut scratch) {
+            Ok(0) => return true,
+            Ok(_) => {}
+            Err(e) if e.kind() == ErrorKind::WouldBlock => return false,
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(_) => return true,
+        }
+    }
+}
+
+/// The process or the system is out of file descriptors (or of memory for sockets).
+fn is_out_of_descriptors(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM)
+    )
+}

@@ -1,0 +1,79 @@
+//! The IM server: one thread, one `mio::Poll` loop.
+//!
+//! | file | what it holds |
+//! |---|---|
+//! | `event_loop.rs` | the loop: poll, read, dispatch, timers, close, flush, accept |
+//! | `chat.rs` | users, conversations and outboxes: the protocol state, no sockets |
+//! | `dispatch.rs` | the command table and argument decoding |
+//! | `handlers.rs` | one function per command |
+//! | `presence.rs` | coalesced `ONLINE_USERS` / `PRESENCE` broadcasts |
+//!
+//! Start with `event_loop.rs`: it is written to be read first.
+
+/// Logs one step of the loop when `--trace` is on (the teaching trace); costs one branch
+/// when it is off.
+macro_rules! trace {
+    ($on:expr, $($arg:tt)+) => {
+        if $on {
+            log::info!(target: "trace", $($arg)+);
+        }
+    };
+}
+
+mod chat;
+mod dispatch;
+mod event_loop;
+mod handlers;
+mod presence;
+
+use std::io;
+use std::net::SocketAddr;
+
+pub use chat::Reason;
+pub use dispatch::{Command, Shape, COMMANDS};
+pub use event_loop::Server;
+pub use handlers::MAX_CONVERSATIONS_PER_USER;
+
+/// Everything the command line can set. Every field is a limit or an interval; see the
+/// README for what each protects against.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where to listen. Loopback by default: serving other machines is a choice.
+    pub listen: SocketAddr,
+    /// How often, at most, presence changes are broadcast (milliseconds).
+    pub presence_interval_ms: u64,
+    /// Longest line accepted, in bytes, terminator not counted.
+    pub max_line: usize,
+    /// Most bytes queued for one connection before it is dropped as a slow reader.
+    pub max_output: usize,
+    /// Most connections open at once.
+    pub max_connections: usize,
+    /// How long a connection may stay unregistered (milliseconds).
+    pub register_timeout_ms: u64,
+    /// Log one line per step of the loop (the teaching trace).
+    pub trace: bool,
+}
+
+/// Default `--max-output`: 4 MiB. A full `ONLINE_USERS` snapshot of 50,000 users is about
+/// 1.5 MB, so a healthy client in `full` mode still fits; a client that stops reading is
+/// dropped long before it costs real memory.
+pub const DEFAULT_MAX_OUTPUT: usize = 4 * 1024 * 1024;
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 6666)),
+            presence_interval_ms: 1000,
+            max_line: 64 * 1024,
+            max_output: DEFAULT_MAX_OUTPUT,
+            max_connections: 10_000,
+            register_timeout_ms: 30_000,
+            trace: false,
+        }
+    }
+}
+
+/// Binds `config.listen` and serves until SIGINT or SIGTERM.
+pub fn serve(config: Config) -> io::Result<()> {
+    Server::bind(config)?.run()
+}
