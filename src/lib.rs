@@ -9,6 +9,7 @@
 //! | [`buffer`] | per-connection read buffer and outbox (shared, encode-once lines) |
 //! | [`protocol`] | the messages of both directions and their JSON shapes |
 //! | [`wheel`] | a hashed timer wheel in virtual time |
+//! | [`client`] | one non-blocking client connection, for the client, the load generator and the examples |
 //! | [`server`] | the server: event loop, chat state, dispatch table, handlers, presence |
 //!
 //! The binaries are `imserver` (the server), `imclient` (a terminal chat client) and
@@ -16,6 +17,7 @@
 //! step, is `docs/architecture.md`.
 
 pub mod buffer;
+pub mod client;
 pub mod framing;
 pub mod protocol;
 pub mod server;

@@ -1,0 +1,120 @@
+//! The client side of one connection, non-blocking, for programs that run their own mio
+//! loop: `imclient`, `imload` and the `doctor` example.
+//!
+//! A [`Connection`] owns the socket, a read buffer and an outbox, exactly like the server's
+//! connections. The program registers [`Connection::socket`] in its `Poll`, queues requests
+//! with [`Connection::send`], calls [`Connection::flush`] before it sleeps, and calls
+//! [`Connection::receive`] when the socket is readable.
+
+use std::io::{self, ErrorKind};
+use std::net::SocketAddr;
+
+use mio::net::TcpStream;
+
+use crate::buffer::{Line, Outbox, ReadBuf};
+use crate::framing::FrameError;
+use crate::protocol::{BadReply, Reply, Request};
+
+/// Longest line a client accepts from the server. A full `ONLINE_USERS` of many thousands
+/// of users is long, so this is far above the server's default request limit.
+pub const CLIENT_MAX_LINE: usize = 16 * 1024 * 1024;
+
+/// What one call to [`Connection::receive`] saw.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Received {
+    /// Lines read, in order, each parsed (or not, if the server sent something unexpected).
+    pub replies: Vec<Result<Reply, BadReply>>,
+    /// The server closed the connection.
+    pub closed: bool,
+}
+
+/// One non-blocking connection to an IM server.
+#[derive(Debug)]
+pub struct Connection {
+    socket: TcpStream,
+    input: ReadBuf,
+    out: Outbox,
+}
+
+impl Connection {
+    /// Starts connecting (non-blocking: the connection completes later, and the first
+    /// writable event says so).
+    pub fn connect(addr: SocketAddr) -> io::Result<Connection> {
+        Ok(Connection::from_stream(TcpStream::connect(addr)?))
+    }
+
+    /// Wraps a connected or connecting non-blocking stream.
+    pub fn from_stream(socket: TcpStream) -> Connection {
+        let _ = socket.set_nodelay(true);
+        Connection { socket, input: ReadBuf::new(), out: Outbox::new() }
+    }
+
+    /// The socket, to register with a `mio::Registry`.
+    pub fn socket(&mut self) -> &mut TcpStream {
+        &mut self.socket
+    }
+
+    /// Queues a request; nothing is written until [`Connection::flush`].
+    pub fn send(&mut self, request: &Request) {
+        self.out.push(Line::from(request.encode()));
+    }
+
+    /// Queues an already encoded line (it must end in `\n`).
+    pub fn send_line(&mut self, line: Line) {
+        self.out.push(line);
+    }
+
+    /// Bytes queued and not yet written.
+    pub fn queued(&self) -> usize {
+        self.out.queued()
+    }
+
+    /// Writes queued output until done (`Ok(true)`) or `WouldBlock` (`Ok(false)`: wait for
+    /// a writable event and call again).
+    pub fn flush(&mut self) -> io::Result<bool> {
+        while !self.out.is_empty() {
+            match self.out.write_to(&mut self.socket) {
+                Ok(0) => return Err(ErrorKind::WriteZero.into()),
+                Ok(_) => {}
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(false),
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(true)
+    }
+
+    /// Reads until `WouldBlock` or end of stream and parses every complete line. Call it
+    /// on every readable event: the events are edge-triggered.
+    pub fn receive(&mut self) -> io::Result<Received> {
+        let mut received = Received::default();
+        self.receive_lines(|line| received.replies.push(Reply::parse(line)))
+            .map(|closed| received.closed = closed)?;
+        Ok(received)
+    }
+
+    /// Like [`Connection::receive`], but hands each raw line to `on_line` without
+    /// allocating: for programs that count lines more than they read them. Returns whether
+    /// the server closed the connection.
+    pub fn receive_lines(&mut self, mut on_line: impl FnMut(&str)) -> io::Result<bool> {
+        loop {
+            loop {
+                match self.input.next_line(CLIENT_MAX_LINE) {
+                    Ok(Some(line)) if line.is_empty() => {}
+                    Ok(Some(line)) => on_line(line),
+                    Ok(None) => break,
+                    Err(e @ (FrameError::TooLong { .. } | FrameError::NotUtf8)) => {
+                        return Err(io::Error::new(ErrorKind::InvalidData, e));
+                    }
+                }
+            }
+            match self.input.read_from(&mut self.socket) {
+                Ok(0) => return Ok(true),
+                Ok(_) => {}
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(false),
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+}
