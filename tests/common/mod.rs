@@ -1,0 +1,243 @@
+//! Test harness: a real `imserver` process on `127.0.0.1:0` and blocking clients that
+//! wait for lines with a generous timeout (never a fixed sleep).
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc::{self, Receiver};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// How long any wait may take before the test fails. Generous: CI machines are slow, and
+/// a passing test never waits this long.
+pub const PATIENCE: Duration = Duration::from_secs(20);
+
+/// A running `imserver`, killed when dropped.
+pub struct Server {
+    child: Child,
+    pub addr: SocketAddr,
+    logs: Arc<Mutex<Vec<String>>>,
+    log_events: Receiver<String>,
+}
+
+impl Server {
+    /// Starts `imserver` on `127.0.0.1:0` with extra flags.
+    pub fn start(flags: &[&str]) -> Server {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_imserver"));
+        command.args(["--listen", "127.0.0.1:0"]).args(flags);
+        Server::spawn(command)
+    }
+
+    /// Starts `imserver` through `sh -c`, after `prefix` (for example `ulimit -n 64;`).
+    pub fn start_in_shell(prefix: &str, flags: &[&str]) -> Server {
+        let script = format!(
+            "{prefix} exec \"{}\" --listen 127.0.0.1:0 {}",
+            env!("CARGO_BIN_EXE_imserver"),
+            flags.join(" ")
+        );
+        let mut command = Command::new("sh");
+        command.args(["-c", &script]);
+        Server::spawn(command)
+    }
+
+    fn spawn(mut command: Command) -> Server {
+        let mut child = command
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start imserver");
+        let logs = Arc::new(Mutex::new(Vec::new()));
+        let (tx, rx) = mpsc::channel();
+        for pipe in [
+            Box::new(child.stdout.take().unwrap()) as Box<dyn Read + Send>,
+            Box::new(child.stderr.take().unwrap()),
+        ] {
+            let logs = Arc::clone(&logs);
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+                    logs.lock().unwrap().push(line.clone());
+                    let _ = tx.send(line);
+                }
+            });
+        }
+        let mut server = Server { child, addr: "127.0.0.1:1".parse().unwrap(), logs, log_events: rx };
+        let line = server.wait_log("listening on ");
+        let addr = line.rsplit("listening on ").next().unwrap().trim();
+        server.addr = addr.parse().expect("address in the listening line");
+        server
+    }
+
+    /// Waits for a log line containing `needle` and returns it.
+    pub fn wait_log(&self, needle: &str) -> String {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.log_events.recv_timeout(left) {
+                Ok(line) if line.contains(needle) => return line,
+                Ok(_) => {}
+                Err(_) => panic!("no log line containing {needle:?}; logs:\n{}", self.logs()),
+            }
+        }
+    }
+
+    /// Everything logged so far.
+    pub fn logs(&self) -> String {
+        self.logs.lock().unwrap().join("\n")
+    }
+
+    /// Connects a client.
+    pub fn client(&self) -> Client {
+        Client::connect(self.addr)
+    }
+
+    /// Connects a client and registers it with `REGISTER ["name"]`, consuming the answer.
+    pub fn user(&self, name: &str) -> Client {
+        let mut client = self.client();
+        client.send(&format!("REGISTER [\"{name}\"]"));
+        client.expect("ONLINE_USERS ");
+        client
+    }
+
+    /// Sends a signal to the server.
+    pub fn signal(&self, signal: i32) {
+        // SAFETY: kill(2) on our own child's pid; no memory is involved.
+        let rc = unsafe { libc::kill(self.child.id() as i32, signal) };
+        assert_eq!(rc, 0, "kill failed");
+    }
+
+    /// Waits for the server to exit.
+    pub fn wait_exit(&mut self) -> ExitStatus {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "server did not exit; logs:\n{}", self.logs());
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A blocking test client that reads whole lines.
+pub struct Client {
+    reader: BufReader<TcpStream>,
+    writer: TcpStream,
+}
+
+impl Client {
+    pub fn connect(addr: SocketAddr) -> Client {
+        let stream = TcpStream::connect(addr).expect("connect");
+        stream.set_read_timeout(Some(PATIENCE)).unwrap();
+        Client { writer: stream.try_clone().unwrap(), reader: BufReader::new(stream) }
+    }
+
+    /// Sends one line (a newline is added).
+    pub fn send(&mut self, line: &str) {
+        self.send_raw(format!("{line}\n").as_bytes());
+    }
+
+    /// Sends bytes as they are.
+    pub fn send_raw(&mut self, bytes: &[u8]) {
+        self.writer.write_all(bytes).expect("send");
+    }
+
+    /// The next line, without its newline; fails the test if none comes in time or the
+    /// server closes.
+    pub fn recv(&mut self) -> String {
+        self.try_recv().unwrap_or_else(|| panic!("server closed the connection"))
+    }
+
+    /// The next line, or `None` if the server closed the connection.
+    pub fn try_recv(&mut self) -> Option<String> {
+        let mut line = String::new();
+        match self.reader.read_line(&mut line) {
+            Ok(0) => None,
+            Ok(_) => {
+                assert!(line.ends_with('\n'), "unterminated line {line:?}");
+                line.pop();
+                Some(line)
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => None,
+            Err(e) => panic!("no line from the server in time: {e}"),
+        }
+    }
+
+    /// The next line, which must start with `prefix`.
+    pub fn expect(&mut self, prefix: &str) -> String {
+        let line = self.recv();
+        assert!(line.starts_with(prefix), "expected {prefix:?}, got {line:?}");
+        line
+    }
+
+    /// The next line, which must be exactly `line`.
+    pub fn expect_line(&mut self, line: &str) {
+        assert_eq!(self.recv(), line);
+    }
+
+    /// Skips lines until one satisfies `pred`, and returns it.
+    pub fn recv_until(&mut self, what: &str, pred: impl Fn(&str) -> bool) -> String {
+        let mut skipped = Vec::new();
+        loop {
+            let line = self
+                .try_recv()
+                .unwrap_or_else(|| panic!("closed while waiting for {what}; skipped {skipped:?}"));
+            if pred(&line) {
+                return line;
+            }
+            skipped.push(line);
+        }
+    }
+
+    /// Skips presence lines (`ONLINE_USERS`, `PRESENCE`) and returns the next other line.
+    pub fn recv_skipping_presence(&mut self) -> String {
+        self.recv_until("a non-presence line", |l| {
+            !l.starts_with("ONLINE_USERS ") && !l.starts_with("PRESENCE ")
+        })
+    }
+
+    /// A round trip: everything the server queued for this client before it handled this
+    /// request arrives before the answer. Returns the lines that came first, presence lines
+    /// left out.
+    pub fn sync(&mut self) -> Vec<String> {
+        self.send("LIST_CONVERSATIONS");
+        let mut before = Vec::new();
+        loop {
+            let line = self.recv();
+            if line.starts_with("CONVERSATIONS ") {
+                return before;
+            }
+            if !line.starts_with("ONLINE_USERS ") && !line.starts_with("PRESENCE ") {
+                before.push(line);
+            }
+        }
+    }
+
+    /// Asserts the server closes the connection (after any lines, which are returned).
+    pub fn expect_closed(&mut self) -> Vec<String> {
+        let mut lines = Vec::new();
+        while let Some(line) = self.try_recv() {
+            lines.push(line);
+        }
+        lines
+    }
+
+    /// Closes our sending side only.
+    pub fn shutdown_write(&mut self) {
+        let _ = self.writer.shutdown(Shutdown::Write);
+    }
+}
