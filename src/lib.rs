@@ -11,6 +11,7 @@
 //! | [`wheel`] | a hashed timer wheel in virtual time |
 //! | [`client`] | one non-blocking client connection, for the client, the load generator and the examples |
 //! | [`server`] | the server: event loop, chat state, dispatch table, handlers, presence |
+//! | [`load`] | the load generator behind `imload`: simulated im, Redis and IRC clients on one loop |
 //!
 //! The binaries are `imserver` (the server), `imclient` (a terminal chat client) and
 //! `imload` (a load generator). The wire contract is `docs/protocol.md`; the loop, step by
@@ -19,6 +20,7 @@
 pub mod buffer;
 pub mod client;
 pub mod framing;
+pub mod load;
 pub mod protocol;
 pub mod server;
 pub mod wheel;

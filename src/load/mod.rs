@@ -1,0 +1,212 @@
+//! The load generator behind `imload`: many simulated clients on one thread and one
+//! `mio::Poll` loop, like the server it measures.
+//!
+//! | file | what it holds |
+//! |---|---|
+//! | `driver.rs` | the loop: connect at a bounded rate, log in, form groups, send on a clock, count |
+//! | `proto.rs` | what the driver asks of a protocol, and the [`Event`] a server line means |
+//! | `im.rs`, `redis.rs`, `irc.rs` | the three protocols: our own, Redis pub/sub (RESP3), IRC |
+//! | `stats.rs` | payload stamps, loss/duplicate/reorder tracking, histograms, the report |
+//!
+//! A run has four phases. **Setup**: open N connections at `connect_rate`, log each in,
+//! and make groups of K members a conversation (im: the first member invites, the others
+//! join; Redis: `SUBSCRIBE conv:<g>`; IRC: `JOIN #c<g>`). **Send**: from one start time,
+//! message `j` is due at `start + j / rate` and goes out from client `j mod N`, whether or
+//! not earlier messages have been answered (open loop). The first `warmup` seconds are not
+//! measured. **Drain**: after `warmup + duration` nothing more is sent, and the run waits
+//! until every message has reached every member, or [`DRAIN_PATIENCE_MS`] passes.
+//! **Report**: latency percentiles, rates, bytes, and loss, duplicate and reorder counts.
+//!
+//! Latency is measured from the time a message was *due* (coordinated omission corrected:
+//! a stalled sender does not hide the wait of the messages behind it) and, for comparison,
+//! from the time the generator actually queued it (uncorrected).
+
+mod driver;
+mod im;
+mod irc;
+mod proto;
+mod redis;
+mod stats;
+
+use std::fmt;
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+
+pub use driver::run;
+pub use irc::{parse_irc, IrcLine};
+pub use proto::Event;
+pub use redis::{encode_command, Frame, RespError, RespReader};
+pub use stats::{Progress, Report, Stamp};
+
+use crate::protocol::PresenceMode;
+
+/// After sending stops, how long the run waits for the last deliveries. Long enough for a
+/// saturated server to work off its queues, short enough that a lost message fails the run
+/// promptly instead of hanging it.
+pub const DRAIN_PATIENCE_MS: u64 = 10_000;
+
+/// How long setup (connect, log in, form groups) may take beyond the time the connect
+/// rate itself needs. A server that stops answering fails the run instead of hanging it.
+pub const SETUP_PATIENCE_MS: u64 = 30_000;
+
+/// Which server the clients talk to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    /// imserver, this project's protocol.
+    Im,
+    /// Redis pub/sub over RESP3.
+    Redis,
+    /// An IRC server (tested with ngIRCd).
+    Irc,
+}
+
+impl Target {
+    pub fn name(self) -> &'static str {
+        match self {
+            Target::Im => "im",
+            Target::Redis => "redis",
+            Target::Irc => "irc",
+        }
+    }
+}
+
+/// Everything a run needs; `imload`'s flags map onto it one to one.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The server under load.
+    pub server: SocketAddr,
+    pub target: Target,
+    /// Simulated clients, one connection each.
+    pub clients: usize,
+    /// Members per conversation (the last group takes the remainder).
+    pub members: usize,
+    /// Message text length in bytes; at least the stamp (see [`Stamp`]).
+    pub size: usize,
+    /// Messages offered per second, all clients together.
+    pub rate: f64,
+    /// Measured sending time, seconds.
+    pub duration: f64,
+    /// Sending time before measuring starts, seconds.
+    pub warmup: f64,
+    /// New connections per second during setup.
+    pub connect_rate: f64,
+    /// Local addresses to connect from, in turn; empty: let the kernel choose.
+    pub source_ips: Vec<IpAddr>,
+    /// Presence mode the im clients register with.
+    pub presence: PresenceMode,
+    /// Connect and log in, then hold the connections until interrupted.
+    pub idle: bool,
+    /// Print a progress line to stderr once a second.
+    pub progress: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Settings {
+        Settings {
+            server: SocketAddr::from(([127, 0, 0, 1], 6666)),
+            target: Target::Im,
+            clients: 100,
+            members: 10,
+            size: 64,
+            rate: 1000.0,
+            duration: 10.0,
+            warmup: 1.0,
+            connect_rate: 5000.0,
+            source_ips: Vec::new(),
+            presence: PresenceMode::None,
+            idle: false,
+            progress: false,
+        }
+    }
+}
+
+/// Why a run could not complete.
+#[derive(Debug)]
+pub enum LoadError {
+    /// A connection to the server failed or was refused.
+    Connect { addr: SocketAddr, source: io::Error },
+    /// Setup did not finish in time (how many clients were ready, of how many).
+    SetupTimeout {
+        ready: usize,
+        clients: usize,
+        phase: &'static str,
+    },
+    /// The server rejected a step of setup (an error line during login or joining).
+    Rejected(String),
+    /// The settings cannot describe a run.
+    Settings(String),
+    /// Polling itself failed.
+    Io(io::Error),
+}
+
+impl fmt::Display for LoadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LoadError::Connect { addr, source } => {
+                write!(
+                    f,
+                    "cannot connect to {addr}: {source} (is the server running?)"
+                )
+            }
+            LoadError::SetupTimeout {
+                ready,
+                clients,
+                phase,
+            } => {
+                write!(f, "setup timed out: {ready} of {clients} clients {phase}")
+            }
+            LoadError::Rejected(line) => write!(f, "server rejected setup: {line}"),
+            LoadError::Settings(why) => write!(f, "bad settings: {why}"),
+            LoadError::Io(e) => write!(f, "event loop failed: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for LoadError {}
+
+impl From<io::Error> for LoadError {
+    fn from(e: io::Error) -> LoadError {
+        LoadError::Io(e)
+    }
+}
+
+/// Parses `127.0.0.1-127.0.0.8` (an inclusive IPv4 range) or one address.
+pub fn parse_ip_range(text: &str) -> Result<Vec<IpAddr>, String> {
+    let bad = || format!("{text:?} is not an address or a range like 127.0.0.1-127.0.0.8");
+    let Some((first, last)) = text.split_once('-') else {
+        return Ok(vec![text.trim().parse().map_err(|_| bad())?]);
+    };
+    let first: std::net::Ipv4Addr = first.trim().parse().map_err(|_| bad())?;
+    let last: std::net::Ipv4Addr = last.trim().parse().map_err(|_| bad())?;
+    let (first, last) = (u32::from(first), u32::from(last));
+    if last < first {
+        return Err(bad());
+    }
+    // A range wider than this is surely a typo: 256 addresses already hold millions of
+    // connections.
+    const MAX_SOURCE_IPS: u32 = 256;
+    if last - first >= MAX_SOURCE_IPS {
+        return Err(format!(
+            "{text:?}: at most {MAX_SOURCE_IPS} source addresses"
+        ));
+    }
+    Ok((first..=last)
+        .map(|ip| IpAddr::from(std::net::Ipv4Addr::from(ip)))
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn source_ip_ranges_parse() {
+        let ips = parse_ip_range("127.0.0.1-127.0.0.3").unwrap();
+        assert_eq!(ips.len(), 3);
+        assert_eq!(ips[2], "127.0.0.3".parse::<IpAddr>().unwrap());
+        assert_eq!(parse_ip_range("::1").unwrap().len(), 1);
+        assert!(parse_ip_range("127.0.0.3-127.0.0.1").is_err());
+        assert!(parse_ip_range("nope").is_err());
+        assert!(parse_ip_range("10.0.0.0-10.1.0.0").is_err());
+    }
+}

@@ -1,0 +1,430 @@
+//! What a run counts: the stamp in every message, per-sender sequence tracking (loss,
+//! duplicates, reordering), latency histograms, and the final [`Report`].
+
+use std::collections::{BTreeSet, HashMap};
+use std::fmt;
+
+use hdrhistogram::Histogram;
+use serde::Serialize;
+
+/// Highest latency the histograms hold, in microseconds (one minute); anything slower is
+/// recorded as this. A run lasts seconds, so only a wedged server gets near it.
+const MAX_LATENCY_US: u64 = 60_000_000;
+
+/// Significant decimal digits the histograms keep: 0.1 % resolution, the usual choice.
+const SIGNIFICANT_DIGITS: u8 = 3;
+
+/// What each message carries: who sent it, its number in that sender's sequence, when it
+/// was due and when it was actually queued (microseconds since the run's start). As text:
+/// `s<sender>.<seq>.<due>.<queued>.` padded with `x` to the message size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stamp {
+    pub sender: u32,
+    pub seq: u32,
+    pub due_us: u64,
+    pub queued_us: u64,
+}
+
+impl Stamp {
+    /// Writes the stamp into `out` (cleared first), padded to `size` bytes.
+    pub fn encode(&self, size: usize, out: &mut String) {
+        use std::fmt::Write;
+        out.clear();
+        let _ = write!(
+            out,
+            "s{}.{}.{}.{}.",
+            self.sender, self.seq, self.due_us, self.queued_us
+        );
+        let pad = size.saturating_sub(out.len());
+        out.extend(std::iter::repeat_n('x', pad));
+    }
+
+    /// Reads a stamp back; `None` if the text is not one.
+    pub fn decode(text: &str) -> Option<Stamp> {
+        let mut parts = text.strip_prefix('s')?.split('.');
+        let mut next = || parts.next()?.parse::<u64>().ok();
+        let sender = u32::try_from(next()?).ok()?;
+        let seq = u32::try_from(next()?).ok()?;
+        Some(Stamp {
+            sender,
+            seq,
+            due_us: next()?,
+            queued_us: next()?,
+        })
+    }
+}
+
+/// How one delivery relates to those before it from the same sender to the same receiver.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Arrival {
+    /// The next in sequence, or ahead of it (the ones skipped are noted as missing).
+    New,
+    /// One that had been skipped arrived late: reordered.
+    Late,
+    /// Already received: a duplicate.
+    Duplicate,
+}
+
+/// Per (receiver, sender) sequence tracking. Every receiver and sender share a group, so
+/// the state is one counter per pair within a group: N × K counters.
+#[derive(Debug)]
+pub struct Tracker {
+    members: usize,
+    /// Next expected sequence number, at `receiver * members + sender % members`.
+    next: Vec<u32>,
+    /// Sequence numbers skipped and not yet received, per pair. Empty on a healthy run, so
+    /// a map costs nothing until something goes wrong.
+    missing: HashMap<(usize, usize), BTreeSet<u32>>,
+}
+
+impl Tracker {
+    pub fn new(clients: usize, members: usize) -> Tracker {
+        Tracker {
+            members,
+            next: vec![0; clients * members],
+            missing: HashMap::new(),
+        }
+    }
+
+    /// Whether `sender` and `receiver` are in the same group.
+    pub fn same_group(&self, receiver: usize, sender: usize) -> bool {
+        receiver / self.members == sender / self.members && sender * self.members < self.next.len()
+    }
+
+    /// Notes a delivery; the two must be in the same group (see [`Tracker::same_group`]).
+    pub fn arrive(&mut self, receiver: usize, sender: usize, seq: u32) -> Arrival {
+        let slot = receiver * self.members + sender % self.members;
+        let next = self.next[slot];
+        if seq >= next {
+            if seq > next {
+                self.missing
+                    .entry((receiver, sender))
+                    .or_default()
+                    .extend(next..seq);
+            }
+            self.next[slot] = seq + 1;
+            return Arrival::New;
+        }
+        let late = self
+            .missing
+            .get_mut(&(receiver, sender))
+            .is_some_and(|set| set.remove(&seq));
+        if late {
+            Arrival::Late
+        } else {
+            Arrival::Duplicate
+        }
+    }
+}
+
+/// Everything counted during a run.
+#[derive(Debug)]
+pub struct Stats {
+    /// Latency from the time each message was due (coordinated omission corrected), µs.
+    pub corrected: Histogram<u64>,
+    /// Latency from the time each message was actually queued, µs.
+    pub uncorrected: Histogram<u64>,
+    pub sent: u64,
+    /// Messages received by a member other than their sender, each counted once.
+    pub delivered: u64,
+    /// Of those, received inside the measured window.
+    pub delivered_measured: u64,
+    /// A sender receiving its own message (im and Redis), each counted once.
+    pub echoes: u64,
+    pub duplicates: u64,
+    pub reordered: u64,
+    /// Messages received that are not imload's, or from outside the receiver's group.
+    pub strays: u64,
+    /// Bytes of message lines, of presence lines, and of everything else received.
+    pub message_bytes: u64,
+    pub message_bytes_measured: u64,
+    pub presence_bytes: u64,
+    pub other_bytes: u64,
+    /// Error lines from the server, connections it closed.
+    pub errors: u64,
+    pub closed: u64,
+    /// The first few error texts, for the report.
+    pub error_samples: Vec<String>,
+}
+
+/// Error texts kept for the report: enough to see what went wrong, not a flood.
+const ERROR_SAMPLES: usize = 5;
+
+impl Stats {
+    pub fn new() -> Stats {
+        let histogram = || {
+            Histogram::new_with_bounds(1, MAX_LATENCY_US, SIGNIFICANT_DIGITS)
+                .expect("constant histogram bounds are valid")
+        };
+        Stats {
+            corrected: histogram(),
+            uncorrected: histogram(),
+            sent: 0,
+            delivered: 0,
+            delivered_measured: 0,
+            echoes: 0,
+            duplicates: 0,
+            reordered: 0,
+            strays: 0,
+            message_bytes: 0,
+            message_bytes_measured: 0,
+            presence_bytes: 0,
+            other_bytes: 0,
+            errors: 0,
+            closed: 0,
+            error_samples: Vec::new(),
+        }
+    }
+
+    /// Counts an error, keeping its text if it is one of the first.
+    pub fn error(&mut self, text: impl Into<String>) {
+        self.errors += 1;
+        if self.error_samples.len() < ERROR_SAMPLES {
+            self.error_samples.push(text.into());
+        }
+    }
+}
+
+impl Default for Stats {
+    fn default() -> Stats {
+        Stats::new()
+    }
+}
+
+/// One progress line's numbers.
+#[derive(Debug, Clone, Serialize)]
+pub struct Progress {
+    pub elapsed_s: f64,
+    pub connected: usize,
+    pub sent_per_s: f64,
+    pub delivered_per_s: f64,
+    pub p99_us: u64,
+    pub errors: u64,
+}
+
+impl fmt::Display for Progress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{:6.1}s connected {:>6}  sent/s {:>9.0}  delivered/s {:>10.0}  p99 {:>8.3} ms  errors {}",
+            self.elapsed_s,
+            self.connected,
+            self.sent_per_s,
+            self.delivered_per_s,
+            self.p99_us as f64 / 1000.0,
+            self.errors
+        )
+    }
+}
+
+/// Latency percentiles, microseconds.
+#[derive(Debug, Clone, Serialize)]
+pub struct Percentiles {
+    pub p50: u64,
+    pub p90: u64,
+    pub p99: u64,
+    pub p999: u64,
+    pub max: u64,
+    pub count: u64,
+}
+
+impl Percentiles {
+    fn of(h: &Histogram<u64>) -> Percentiles {
+        let q = |q| h.value_at_quantile(q);
+        Percentiles {
+            p50: q(0.5),
+            p90: q(0.9),
+            p99: q(0.99),
+            p999: q(0.999),
+            max: h.max(),
+            count: h.len(),
+        }
+    }
+}
+
+/// The outcome of a run, as printed and as written with `--json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub target: &'static str,
+    pub clients: usize,
+    pub members: usize,
+    pub size: usize,
+    pub offered_rate: f64,
+    pub measured_s: f64,
+    /// Whether the sender receives its own messages (then `echoes` counts them apart).
+    pub sender_echo: bool,
+    pub sent: u64,
+    /// Deliveries to members other than the sender that should have happened.
+    pub expected: u64,
+    pub delivered: u64,
+    pub echoes: u64,
+    pub lost: u64,
+    pub duplicates: u64,
+    pub reordered: u64,
+    pub strays: u64,
+    pub errors: u64,
+    pub closed_by_server: u64,
+    pub error_samples: Vec<String>,
+    /// Deliveries to other members per second, and their bytes, in the measured window.
+    pub delivered_per_s: f64,
+    pub delivered_bytes_per_s: f64,
+    pub message_bytes: u64,
+    pub presence_bytes: u64,
+    pub other_bytes: u64,
+    pub latency_corrected_us: Percentiles,
+    pub latency_uncorrected_us: Percentiles,
+}
+
+impl Report {
+    pub fn new(stats: &Stats, header: ReportHeader, expected: u64, expected_echoes: u64) -> Report {
+        let measured_s = header.measured_s.max(f64::MIN_POSITIVE);
+        let received = stats.delivered + stats.echoes;
+        Report {
+            target: header.target,
+            clients: header.clients,
+            members: header.members,
+            size: header.size,
+            offered_rate: header.offered_rate,
+            measured_s: header.measured_s,
+            sender_echo: expected_echoes > 0,
+            sent: stats.sent,
+            expected,
+            delivered: stats.delivered,
+            echoes: stats.echoes,
+            lost: (expected + expected_echoes).saturating_sub(received),
+            duplicates: stats.duplicates,
+            reordered: stats.reordered,
+            strays: stats.strays,
+            errors: stats.errors,
+            closed_by_server: stats.closed,
+            error_samples: stats.error_samples.clone(),
+            delivered_per_s: stats.delivered_measured as f64 / measured_s,
+            delivered_bytes_per_s: stats.message_bytes_measured as f64 / measured_s,
+            message_bytes: stats.message_bytes,
+            presence_bytes: stats.presence_bytes,
+            other_bytes: stats.other_bytes,
+            latency_corrected_us: Percentiles::of(&stats.corrected),
+            latency_uncorrected_us: Percentiles::of(&stats.uncorrected),
+        }
+    }
+
+    /// Whether the run delivered everything, once, with no error.
+    pub fn clean(&self) -> bool {
+        self.lost == 0
+            && self.duplicates == 0
+            && self.strays == 0
+            && self.errors == 0
+            && self.closed_by_server == 0
+    }
+}
+
+/// The settings a report repeats.
+#[derive(Debug, Clone, Copy)]
+pub struct ReportHeader {
+    pub target: &'static str,
+    pub clients: usize,
+    pub members: usize,
+    pub size: usize,
+    pub offered_rate: f64,
+    pub measured_s: f64,
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let ms = |us: u64| us as f64 / 1000.0;
+        writeln!(
+            f,
+            "target {}  clients {}  members {}  size {} B  offered {:.0} msgs/s  measured {:.1} s",
+            self.target, self.clients, self.members, self.size, self.offered_rate, self.measured_s
+        )?;
+        writeln!(f, "| latency (ms) | p50 | p90 | p99 | p99.9 | max |")?;
+        writeln!(f, "|---|---:|---:|---:|---:|---:|")?;
+        for (name, p) in [
+            ("corrected", &self.latency_corrected_us),
+            ("uncorrected", &self.latency_uncorrected_us),
+        ] {
+            writeln!(
+                f,
+                "| {name} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} |",
+                ms(p.p50),
+                ms(p.p90),
+                ms(p.p99),
+                ms(p.p999),
+                ms(p.max)
+            )?;
+        }
+        writeln!(
+            f,
+            "delivered {:.0} msgs/s, {:.0} bytes/s (to members other than the sender)",
+            self.delivered_per_s, self.delivered_bytes_per_s
+        )?;
+        writeln!(
+            f,
+            "sent {}  delivered {} of {}  sender echoes {}  lost {}  duplicates {}  reordered {}  strays {}",
+            self.sent, self.delivered, self.expected, self.echoes, self.lost, self.duplicates, self.reordered, self.strays
+        )?;
+        writeln!(
+            f,
+            "bytes received: messages {}  presence {}  other {}",
+            self.message_bytes, self.presence_bytes, self.other_bytes
+        )?;
+        write!(
+            f,
+            "errors {}  closed by server {}",
+            self.errors, self.closed_by_server
+        )?;
+        for sample in &self.error_samples {
+            write!(f, "\n  error: {sample}")?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stamps_round_trip_and_pad_to_size() {
+        let stamp = Stamp {
+            sender: 12,
+            seq: 3,
+            due_us: 1_000_000,
+            queued_us: 1_000_250,
+        };
+        let mut text = String::new();
+        stamp.encode(40, &mut text);
+        assert_eq!(text.len(), 40);
+        assert!(text.starts_with("s12.3.1000000.1000250.x"));
+        assert_eq!(Stamp::decode(&text), Some(stamp));
+        stamp.encode(1, &mut text);
+        assert_eq!(
+            Stamp::decode(&text),
+            Some(stamp),
+            "a small size never cuts the stamp"
+        );
+        for junk in [
+            "",
+            "s",
+            "s1.2",
+            "x1.2.3.4.",
+            "s1.-2.3.4.",
+            "s99999999999.1.1.1.",
+        ] {
+            assert_eq!(Stamp::decode(junk), None, "{junk}");
+        }
+    }
+
+    #[test]
+    fn tracker_tells_loss_reordering_and_duplicates_apart() {
+        let mut t = Tracker::new(4, 2);
+        assert!(t.same_group(1, 0) && !t.same_group(2, 1) && !t.same_group(0, 9));
+        assert_eq!(t.arrive(1, 0, 0), Arrival::New);
+        assert_eq!(t.arrive(1, 0, 2), Arrival::New, "1 skipped");
+        assert_eq!(t.arrive(1, 0, 1), Arrival::Late);
+        assert_eq!(t.arrive(1, 0, 1), Arrival::Duplicate);
+        assert_eq!(t.arrive(1, 0, 2), Arrival::Duplicate);
+        assert_eq!(t.arrive(0, 0, 0), Arrival::New, "pairs are tracked apart");
+        assert_eq!(t.arrive(3, 2, 0), Arrival::New);
+    }
+}
