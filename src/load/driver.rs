@@ -39,9 +39,10 @@ const EVENTS_CAPACITY: usize = 1024;
 /// How often a progress line is printed, microseconds.
 const PROGRESS_EVERY_US: u64 = 1_000_000;
 
-/// The poll's timeout has millisecond resolution. When the next send is closer than this,
-/// the loop polls without sleeping instead, so its own timer does not add up to a
-/// millisecond to every latency it measures. imload is meant to have a core of its own.
+/// The poll's timeout has millisecond resolution (rounded up). The loop sleeps this much
+/// less than the time to the next send and polls without sleeping for the rest, so its own
+/// timer does not add up to a millisecond to every latency it measures. imload is meant to
+/// have a core of its own.
 const SPIN_BELOW_US: u64 = 1_000;
 
 const SIGNALS: Token = Token(usize::MAX);
@@ -53,7 +54,7 @@ pub fn run(settings: &Settings) -> Result<Report, LoadError> {
             "--clients and --members must be at least 1".into(),
         ));
     }
-    if !settings.idle && !(settings.rate > 0.0 && settings.connect_rate > 0.0) {
+    if !settings.idle && (settings.rate <= 0.0 || settings.connect_rate <= 0.0) {
         return Err(LoadError::Settings(
             "--rate and --connect-rate must be positive".into(),
         ));
@@ -235,10 +236,8 @@ impl<P: Protocol> Driver<P> {
         };
         let due = due.min(self.next_progress_us);
         let wait = due.saturating_sub(now);
-        if wait < SPIN_BELOW_US {
-            return Some(Duration::ZERO);
-        }
-        Some(Duration::from_micros(wait))
+        // Wake up to one resolution step early (the poll rounds up) and spin the rest.
+        Some(Duration::from_micros(wait.saturating_sub(SPIN_BELOW_US)))
     }
 
     fn connect_due_us(&self) -> u64 {

@@ -1,0 +1,159 @@
+//! `imload` end to end: the real binary against a real `imserver` on `127.0.0.1:0`.
+
+mod common;
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+/// Runs `imload` against `addr` with `flags` and a `--json` file; returns its output and
+/// the parsed report (if it wrote one).
+fn imload(addr: &str, flags: &[&str], tag: &str) -> (Output, Option<Value>) {
+    let json: PathBuf =
+        std::env::temp_dir().join(format!("imload-{}-{tag}.json", std::process::id()));
+    let _ = std::fs::remove_file(&json);
+    let output = Command::new(env!("CARGO_BIN_EXE_imload"))
+        .args(["--server", addr, "--json"])
+        .arg(&json)
+        .args(flags)
+        .output()
+        .expect("run imload");
+    let report = std::fs::read(&json)
+        .ok()
+        .map(|bytes| serde_json::from_slice(&bytes).expect("JSON report"));
+    let _ = std::fs::remove_file(&json);
+    (output, report)
+}
+
+fn n(report: &Value, field: &str) -> u64 {
+    report[field]
+        .as_u64()
+        .unwrap_or_else(|| panic!("{field} in {report}"))
+}
+
+#[test]
+fn im_run_delivers_every_message_to_every_other_member_once() {
+    let server = common::Server::start(&[]);
+    let addr = server.addr.to_string();
+    let flags = [
+        "--clients",
+        "12",
+        "--members",
+        "4",
+        "--rate",
+        "400",
+        "--duration",
+        "1",
+        "--warmup",
+        "0.2",
+    ];
+    let (output, report) = imload(&addr, &flags, "clean");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "imload failed:\n{stderr}\nserver:\n{}",
+        server.logs()
+    );
+    let report = report.expect("a JSON report");
+    let sent = n(&report, "sent");
+    assert!(sent > 0, "{report}");
+    assert_eq!(
+        n(&report, "expected"),
+        sent * 3,
+        "three other members per message"
+    );
+    assert_eq!(n(&report, "delivered"), sent * 3);
+    assert_eq!(
+        n(&report, "echoes"),
+        sent,
+        "im sends the sender its own message"
+    );
+    for field in [
+        "lost",
+        "duplicates",
+        "reordered",
+        "strays",
+        "errors",
+        "closed_by_server",
+    ] {
+        assert_eq!(n(&report, field), 0, "{field}: {report}");
+    }
+    assert_eq!(
+        n(&report, "presence_bytes"),
+        0,
+        "presence none: no presence traffic"
+    );
+    assert!(n(&report["latency_corrected_us"], "count") > 0);
+    let table = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        table.contains("| corrected |") && table.contains("lost 0"),
+        "{table}"
+    );
+}
+
+#[test]
+fn presence_full_is_counted_apart_from_messages() {
+    let server = common::Server::start(&["--presence-interval-ms", "50"]);
+    let addr = server.addr.to_string();
+    let flags = [
+        "--clients",
+        "6",
+        "--members",
+        "3",
+        "--rate",
+        "100",
+        "--duration",
+        "0.5",
+        "--warmup",
+        "0",
+        "--presence",
+        "full",
+    ];
+    let (output, report) = imload(&addr, &flags, "presence");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report = report.expect("a JSON report");
+    assert!(n(&report, "presence_bytes") > 0, "{report}");
+    assert_eq!(n(&report, "lost"), 0);
+}
+
+#[test]
+fn an_unreachable_server_fails_with_a_clear_message() {
+    // A port that was just free: nothing listens there.
+    let addr = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .to_string();
+    let (output, report) = imload(&addr, &["--clients", "2", "--members", "2"], "unreachable");
+    assert!(!output.status.success());
+    assert!(report.is_none(), "no report for a run that never started");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&format!("cannot connect to {addr}")),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_server_that_refuses_the_clients_fails_the_run() {
+    // Room for one client only: the second is told "server full" and closed.
+    let server = common::Server::start(&["--max-connections", "1"]);
+    let addr = server.addr.to_string();
+    let (output, _) = imload(
+        &addr,
+        &["--clients", "2", "--members", "2", "--duration", "0.2"],
+        "full",
+    );
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("server full") || stderr.contains("closed by the server"),
+        "{stderr}"
+    );
+}
