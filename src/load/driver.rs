@@ -45,6 +45,17 @@ const PROGRESS_EVERY_US: u64 = 1_000_000;
 /// have a core of its own.
 const SPIN_BELOW_US: u64 = 1_000;
 
+/// Messages queued per loop pass at most. A generator that has fallen behind its schedule
+/// would otherwise queue everything overdue in one pass and read nothing meanwhile; what
+/// is left stays due, with its original time, so its latency still counts the wait.
+const MAX_SENDS_PER_PASS: usize = 1024;
+
+/// Bytes a client may have queued that the server has not taken yet. Past this, sending
+/// pauses (messages stay due, their latency still counted from when they were due): a
+/// saturated server then holds imload's memory to clients × this, instead of every
+/// message offered.
+const MAX_UNSENT_BYTES: usize = 64 * 1024;
+
 const SIGNALS: Token = Token(usize::MAX);
 
 /// Runs the workload `settings` describe and reports what happened.
@@ -496,16 +507,20 @@ impl<P: Protocol> Driver<P> {
     fn send_due(&mut self, now: u64) {
         let n = self.settings.clients as u64;
         let k = self.settings.members;
-        loop {
+        for _ in 0..MAX_SENDS_PER_PASS {
             let due = self.message_due_us(self.scheduled);
             if due > now || due >= self.send_end_us {
                 return;
             }
             let key = (self.scheduled % n) as usize;
-            self.scheduled += 1;
             let Some(client) = self.clients.get_mut(key) else {
+                self.scheduled += 1;
                 continue;
             };
+            if client.conn.queued() > MAX_UNSENT_BYTES {
+                return;
+            }
+            self.scheduled += 1;
             let stamp = Stamp {
                 sender: key as u32,
                 seq: client.seq,
