@@ -34,6 +34,9 @@ LOAD_CPU=1
 WANT_NOFILE=200000
 # How long a server may take to start listening before the script gives up.
 START_PATIENCE_S=10
+# How long a server may take to settle between runs (a saturated ngIRCd works off its
+# queues for a while after imload leaves).
+IDLE_PATIENCE_S=30
 
 PIDS=()
 WORK=""
@@ -142,6 +145,20 @@ EOF
     wait_port "$PORT"
 }
 
+# Waits until a server has stopped working (its CPU time stands still for a moment), so
+# that retiring the last run's clients is neither charged to the next run nor in its way.
+wait_idle() {
+    local pid=$1 last now tries=$((IDLE_PATIENCE_S * 4))
+    last=$(cpu_ticks "$pid")
+    while ((tries--)); do
+        sleep 0.25
+        now=$(cpu_ticks "$pid")
+        ((now == last)) && return 0
+        last=$now
+    done
+    log "server $pid still busy after ${IDLE_PATIENCE_S}s; going on"
+}
+
 # CPU time of a process so far, in clock ticks (utime + stime, fields 14 and 15).
 cpu_ticks() {
     awk '{print $14 + $15}' "/proc/$1/stat"
@@ -152,6 +169,7 @@ run_load() {
     local target=$1 pid=$2 port=$3 k=$4 rate=$5 kind=$6
     local json="$WORK/run.json" before after ticks
     rm -f "$json"
+    wait_idle "$pid"
     # Setup takes about a second; past warmup, duration and this, a saturated run is
     # interrupted: imload then reports at once instead of draining its backlog.
     local limit

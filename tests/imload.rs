@@ -110,6 +110,8 @@ fn presence_full_is_counted_apart_from_messages() {
         "0",
         "--presence",
         "full",
+        "--source-ips",
+        "127.0.0.2-127.0.0.3",
     ];
     let (output, report) = imload(&addr, &flags, "presence");
     assert!(

@@ -43,8 +43,8 @@ struct Args {
     connect_rate: f64,
     /// Local addresses to connect from, for more connections than one address has ports
     /// (for example 127.0.0.1-127.0.0.8).
-    #[arg(long, value_name = "RANGE", value_parser = parse_ip_range)]
-    source_ips: Option<Vec<std::net::IpAddr>>,
+    #[arg(long, value_name = "RANGE", value_parser = |s: &str| parse_ip_range(s).map(IpRange))]
+    source_ips: Option<IpRange>,
     /// Presence mode the im clients register with.
     #[arg(long, value_enum, default_value_t = PresenceArg::None)]
     presence: PresenceArg,
@@ -55,6 +55,10 @@ struct Args {
     #[arg(long)]
     idle: bool,
 }
+
+/// The addresses of `--source-ips` (one value, so clap does not take it for a list).
+#[derive(Debug, Clone)]
+struct IpRange(Vec<std::net::IpAddr>);
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum TargetArg {
@@ -92,7 +96,7 @@ fn main() -> ExitCode {
         duration: args.duration,
         warmup: args.warmup,
         connect_rate: args.connect_rate,
-        source_ips: args.source_ips.unwrap_or_default(),
+        source_ips: args.source_ips.map(|r| r.0).unwrap_or_default(),
         presence: match args.presence {
             PresenceArg::None => PresenceMode::None,
             PresenceArg::Changes => PresenceMode::Changes,

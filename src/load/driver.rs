@@ -141,7 +141,10 @@ struct Driver<P: Protocol> {
     stats: Stats,
     started: Instant,
     phase: Phase,
+    /// Setup fails if nothing progresses (no connect, login or join) past this time.
     setup_deadline_us: u64,
+    /// Clients opened, connected, registered and joined, summed: setup's progress.
+    setup_progress: usize,
     send_start_us: u64,
     measure_start_us: u64,
     send_end_us: u64,
@@ -166,7 +169,6 @@ impl<P: Protocol> Driver<P> {
             .register(&mut signals, SIGNALS, Interest::READABLE)?;
         let n = settings.clients;
         let k = settings.members.min(n);
-        let connect_us = (n as f64 / settings.connect_rate.max(f64::MIN_POSITIVE) * 1e6) as u64;
         Ok(Driver {
             proto,
             settings: Settings {
@@ -176,7 +178,7 @@ impl<P: Protocol> Driver<P> {
             poll,
             signals,
             clients: Slab::with_capacity(n),
-            names: (0..n).map(|i| format!("u{i}")).collect(),
+            names: names(n),
             group_registered: vec![0; n.div_ceil(k)],
             connected: 0,
             registered: 0,
@@ -187,7 +189,8 @@ impl<P: Protocol> Driver<P> {
             stats: Stats::new(),
             started: Instant::now(),
             phase: Phase::Setup,
-            setup_deadline_us: connect_us.saturating_add(SETUP_PATIENCE_MS * 1000),
+            setup_deadline_us: SETUP_PATIENCE_MS * 1000,
+            setup_progress: 0,
             send_start_us: 0,
             measure_start_us: 0,
             send_end_us: 0,
@@ -439,10 +442,9 @@ impl<P: Protocol> Driver<P> {
             self.open()?;
         }
         if self.interrupted {
-            return Err(LoadError::SetupTimeout {
-                ready: self.registered,
+            return Err(LoadError::Interrupted {
+                registered: self.registered,
                 clients: n,
-                phase: "registered before the interrupt",
             });
         }
         if self.settings.idle && self.registered == n {
@@ -453,7 +455,12 @@ impl<P: Protocol> Driver<P> {
             self.measure_start_us = now + (self.settings.warmup * 1e6) as u64;
             self.send_end_us = self.measure_start_us + (self.settings.duration * 1e6) as u64;
             self.phase = Phase::Sending;
-        } else if now >= self.setup_deadline_us {
+        }
+        let progress = self.clients.len() + self.connected + self.registered + self.joined;
+        if progress != self.setup_progress {
+            self.setup_progress = progress;
+            self.setup_deadline_us = now + SETUP_PATIENCE_MS * 1000;
+        } else if self.phase == Phase::Setup && now >= self.setup_deadline_us {
             let (ready, phase) = match () {
                 _ if self.connected < n => (self.connected, "connected"),
                 _ if self.registered < n => (self.registered, "registered"),
@@ -589,6 +596,17 @@ impl<P: Protocol> Driver<P> {
         };
         Report::new(&self.stats, header, self.expected, self.expected_echoes)
     }
+}
+
+/// Client names: `u`, two letters that differ from run to run, and the client's number,
+/// as in `uqf17`. A run that starts while the server still retires the last run's clients
+/// would otherwise be refused their names. At most 9 characters below a million clients,
+/// the longest nick RFC 2812 promises.
+fn names(n: usize) -> Vec<String> {
+    let run = std::process::id() as usize;
+    let letter = |i: usize| char::from(b'a' + (i % 26) as u8);
+    let tag: String = [letter(run), letter(run / 26)].iter().collect();
+    (0..n).map(|i| format!("u{tag}{i}")).collect()
 }
 
 fn mark_dirty<S>(dirty: &mut Vec<usize>, key: usize, client: &mut Client<S>) {

@@ -45,8 +45,9 @@ use crate::protocol::PresenceMode;
 /// promptly instead of hanging it.
 pub const DRAIN_PATIENCE_MS: u64 = 10_000;
 
-/// How long setup (connect, log in, form groups) may take beyond the time the connect
-/// rate itself needs. A server that stops answering fails the run instead of hanging it.
+/// How long setup (connect, log in, form groups) may go without any client progressing.
+/// A server that stops answering fails the run instead of hanging it; a slow one that
+/// keeps registering clients (ngIRCd takes longer per user the more it has) may go on.
 pub const SETUP_PATIENCE_MS: u64 = 30_000;
 
 /// Which server the clients talk to.
@@ -125,12 +126,14 @@ impl Default for Settings {
 pub enum LoadError {
     /// A connection to the server failed or was refused.
     Connect { addr: SocketAddr, source: io::Error },
-    /// Setup did not finish in time (how many clients were ready, of how many).
+    /// Setup stopped progressing (how many clients were ready, of how many).
     SetupTimeout {
         ready: usize,
         clients: usize,
         phase: &'static str,
     },
+    /// Interrupted (SIGINT, SIGTERM) before setup finished.
+    Interrupted { registered: usize, clients: usize },
     /// The server rejected a step of setup (an error line during login or joining).
     Rejected(String),
     /// The settings cannot describe a run.
@@ -153,7 +156,20 @@ impl fmt::Display for LoadError {
                 clients,
                 phase,
             } => {
-                write!(f, "setup timed out: {ready} of {clients} clients {phase}")
+                write!(
+                    f,
+                    "setup stalled: {ready} of {clients} clients {phase}, none since {}s",
+                    SETUP_PATIENCE_MS / 1000
+                )
+            }
+            LoadError::Interrupted {
+                registered,
+                clients,
+            } => {
+                write!(
+                    f,
+                    "interrupted during setup: {registered} of {clients} clients registered"
+                )
             }
             LoadError::Rejected(line) => write!(f, "server rejected setup: {line}"),
             LoadError::Settings(why) => write!(f, "bad settings: {why}"),
