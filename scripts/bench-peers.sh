@@ -233,7 +233,7 @@ main() {
     # Offered deliveries per second: saturation is above what any of the three reached
     # on one core of this machine; latency is far below what the slowest one delivers.
     SATURATE_DELIVERIES=3000000
-    LATENCY_DELIVERIES=50000
+    LATENCY_DELIVERIES=10000
     if [[ $mode == quick ]]; then
         ROUNDS=1 DURATION=2 WARMUP=0.5
     else

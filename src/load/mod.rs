@@ -3,10 +3,11 @@
 //!
 //! | file | what it holds |
 //! |---|---|
-//! | `driver.rs` | the loop: connect at a bounded rate, log in, form groups, send on a clock, count |
+//! | `driver/` | the loop (`mod.rs`), setup: connect at a bounded rate, log in, form groups (`setup.rs`), sending on a clock and counting (`traffic.rs`) |
 //! | `proto.rs` | what the driver asks of a protocol, and the [`Event`] a server line means |
 //! | `im.rs`, `redis.rs`, `irc.rs` | the three protocols: our own, Redis pub/sub (RESP3), IRC |
-//! | `stats.rs` | payload stamps, loss/duplicate/reorder tracking, histograms, the report |
+//! | `stats.rs` | payload stamps, loss/duplicate/reorder tracking, histograms |
+//! | `report.rs` | progress lines and the final report (table and JSON) |
 //!
 //! A run has four phases. **Setup**: open N connections at `connect_rate`, log each in,
 //! and make groups of K members a conversation (im: the first member invites, the others
@@ -26,6 +27,7 @@ mod im;
 mod irc;
 mod proto;
 mod redis;
+mod report;
 mod stats;
 
 use std::fmt;
@@ -36,7 +38,8 @@ pub use driver::run;
 pub use irc::{parse_irc, IrcLine};
 pub use proto::Event;
 pub use redis::{encode_command, Frame, RespError, RespReader};
-pub use stats::{Progress, Report, Stamp};
+pub use report::{Percentiles, Progress, Report};
+pub use stats::Stamp;
 
 use crate::protocol::PresenceMode;
 

@@ -1,0 +1,358 @@
+//! The load generator's loop: one thread, one `mio::Poll`, every socket non-blocking.
+//!
+//! One iteration, in order:
+//!
+//! 1. **Poll.** Sleep until a socket is ready or the next thing is due (a connection to
+//!    open, a message to send, a progress line, a deadline).
+//! 2. **Clock.** Read the time once; everything below uses that one `now`.
+//! 3. **Serve.** For each socket with an event: finish connecting if it was, then read
+//!    until `WouldBlock` and act on every line (count a message, answer a `PING`, note a
+//!    login or a join). Replies are only queued.
+//! 4. **Advance.** Open the connections the connect rate allows, queue every message due
+//!    by `now`, print progress, move to the next phase.
+//! 5. **Flush.** Write every client with queued output until done or `WouldBlock`; a
+//!    blocked one is written again on its next writable event.
+//!
+//! Setup (connecting, logging in, forming groups) is in `setup.rs`; reading, counting and
+//! sending messages in `traffic.rs`.
+
+mod setup;
+mod traffic;
+
+use setup::names;
+
+use std::io::ErrorKind;
+use std::time::{Duration, Instant};
+
+use mio::{Events, Interest, Poll, Token};
+use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook_mio::v1_0::Signals;
+use slab::Slab;
+
+use crate::buffer::Line;
+use crate::client::Connection;
+
+use super::im::Im;
+use super::irc::Irc;
+use super::proto::Protocol;
+use super::redis::Redis;
+use super::report::{Progress, Report, ReportHeader};
+use super::stats::{Stats, Tracker};
+use super::{LoadError, Settings, Target, DRAIN_PATIENCE_MS, SETUP_PATIENCE_MS};
+
+/// Events taken from the kernel per poll; more wait for the next poll.
+const EVENTS_CAPACITY: usize = 1024;
+
+/// How often a progress line is printed, microseconds.
+const PROGRESS_EVERY_US: u64 = 1_000_000;
+
+/// The poll's timeout has millisecond resolution (rounded up). The loop sleeps this much
+/// less than the time to the next send and polls without sleeping for the rest, so its own
+/// timer does not add up to a millisecond to every latency it measures. imload is meant to
+/// have a core of its own.
+const SPIN_BELOW_US: u64 = 1_000;
+
+/// Messages queued per loop pass at most. A generator that has fallen behind its schedule
+/// would otherwise queue everything overdue in one pass and read nothing meanwhile; what
+/// is left stays due, with its original time, so its latency still counts the wait.
+const MAX_SENDS_PER_PASS: usize = 1024;
+
+/// Bytes a client may have queued that the server has not taken yet. Past this, sending
+/// pauses (messages stay due, their latency still counted from when they were due): a
+/// saturated server then holds imload's memory to clients × this, instead of every
+/// message offered.
+const MAX_UNSENT_BYTES: usize = 64 * 1024;
+
+const SIGNALS: Token = Token(usize::MAX);
+
+/// Runs the workload `settings` describe and reports what happened.
+pub fn run(settings: &Settings) -> Result<Report, LoadError> {
+    if settings.clients == 0 || settings.members == 0 {
+        return Err(LoadError::Settings(
+            "--clients and --members must be at least 1".into(),
+        ));
+    }
+    let positive = |x: f64| x > 0.0 && x.is_finite();
+    if !positive(settings.connect_rate) || !(settings.idle || positive(settings.rate)) {
+        return Err(LoadError::Settings(
+            "--rate and --connect-rate must be positive".into(),
+        ));
+    }
+    if settings.clients > u32::MAX as usize {
+        return Err(LoadError::Settings(
+            "--clients must fit the stamp's 32-bit sender".into(),
+        ));
+    }
+    match settings.target {
+        Target::Im => Driver::new(Im, settings)?.run(),
+        Target::Redis => Driver::new(Redis, settings)?.run(),
+        Target::Irc => Driver::new(Irc, settings)?.run(),
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Stage {
+    Connecting,
+    LoggingIn,
+    Registered,
+    Joined,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Phase {
+    Setup,
+    Sending,
+    Draining { until_us: u64 },
+    Holding,
+}
+
+/// One simulated client. Its slab key is its number: every client is inserted before any
+/// is removed.
+struct Client<S> {
+    name: String,
+    conn: Connection,
+    state: S,
+    stage: Stage,
+    /// The conversation it sends to: the server's number (im) or its group's.
+    conv: u64,
+    /// Sequence number of its next message.
+    seq: u32,
+    dirty: bool,
+    /// Bytes of a multi-line reply read so far (RESP), counted when the reply completes.
+    partial_bytes: u64,
+}
+
+/// What a line asked for that touches more than the client that read it.
+enum Note {
+    Registered,
+    Invited { conv: u64, by_me: bool },
+    Joined,
+    Answer(Vec<u8>),
+    Error(String),
+}
+
+struct Driver<P: Protocol> {
+    proto: P,
+    settings: Settings,
+    poll: Poll,
+    signals: Signals,
+    clients: Slab<Client<P::State>>,
+    names: Vec<String>,
+    /// Clients registered, per group; the group forms when all are.
+    group_registered: Vec<usize>,
+    connected: usize,
+    registered: usize,
+    joined: usize,
+    dirty: Vec<usize>,
+    notes: Vec<(usize, Note)>,
+    tracker: Tracker,
+    stats: Stats,
+    started: Instant,
+    phase: Phase,
+    /// Setup fails if nothing progresses (no connect, login or join) past this time.
+    setup_deadline_us: u64,
+    /// Clients opened, connected, registered and joined, summed: setup's progress.
+    setup_progress: usize,
+    send_start_us: u64,
+    measure_start_us: u64,
+    send_end_us: u64,
+    /// Messages scheduled so far: message `j` is due at `send_start + j / rate`.
+    scheduled: u64,
+    /// Deliveries that should happen, to other members and to the sender itself.
+    expected: u64,
+    expected_echoes: u64,
+    interrupted: bool,
+    next_progress_us: u64,
+    last_sent: u64,
+    last_delivered: u64,
+    text: String,
+    wire: Vec<u8>,
+}
+
+impl<P: Protocol> Driver<P> {
+    fn new(proto: P, settings: &Settings) -> Result<Driver<P>, LoadError> {
+        let poll = Poll::new()?;
+        let mut signals = Signals::new([SIGINT, SIGTERM])?;
+        poll.registry()
+            .register(&mut signals, SIGNALS, Interest::READABLE)?;
+        let n = settings.clients;
+        let k = settings.members.min(n);
+        Ok(Driver {
+            proto,
+            settings: Settings {
+                members: k,
+                ..settings.clone()
+            },
+            poll,
+            signals,
+            clients: Slab::with_capacity(n),
+            names: names(n),
+            group_registered: vec![0; n.div_ceil(k)],
+            connected: 0,
+            registered: 0,
+            joined: 0,
+            dirty: Vec::new(),
+            notes: Vec::new(),
+            tracker: Tracker::new(n, k),
+            stats: Stats::new(),
+            started: Instant::now(),
+            phase: Phase::Setup,
+            setup_deadline_us: SETUP_PATIENCE_MS * 1000,
+            setup_progress: 0,
+            send_start_us: 0,
+            measure_start_us: 0,
+            send_end_us: 0,
+            scheduled: 0,
+            expected: 0,
+            expected_echoes: 0,
+            interrupted: false,
+            next_progress_us: PROGRESS_EVERY_US,
+            last_sent: 0,
+            last_delivered: 0,
+            text: String::new(),
+            wire: Vec::new(),
+        })
+    }
+
+    fn run(mut self) -> Result<Report, LoadError> {
+        let mut events = Events::with_capacity(EVENTS_CAPACITY);
+        let mut ready = Vec::new();
+        loop {
+            let timeout = self.timeout();
+            if let Err(e) = self.poll.poll(&mut events, timeout) {
+                if e.kind() != ErrorKind::Interrupted {
+                    return Err(e.into());
+                }
+            }
+            let now = self.now_us();
+            ready.clear();
+            for event in events.iter() {
+                match event.token() {
+                    SIGNALS => self.interrupted |= self.signals.pending().next().is_some(),
+                    Token(key) => ready.push(key),
+                }
+            }
+            for &key in &ready {
+                self.serve(key, now)?;
+            }
+            if self.advance(now)? {
+                return Ok(self.report(now));
+            }
+            self.flush();
+        }
+    }
+
+    fn now_us(&self) -> u64 {
+        self.started.elapsed().as_micros() as u64
+    }
+
+    /// How long the poll may sleep: until the next thing due, never past a progress line.
+    fn timeout(&self) -> Option<Duration> {
+        let now = self.now_us();
+        let due = match self.phase {
+            Phase::Setup if self.clients.len() < self.settings.clients => self.connect_due_us(),
+            Phase::Setup => self.setup_deadline_us,
+            Phase::Sending => self.message_due_us(self.scheduled).min(self.send_end_us),
+            Phase::Draining { until_us } => until_us,
+            Phase::Holding => u64::MAX,
+        };
+        let due = due.min(self.next_progress_us);
+        let wait = due.saturating_sub(now);
+        // Wake up to one resolution step early (the poll rounds up) and spin the rest.
+        Some(Duration::from_micros(wait.saturating_sub(SPIN_BELOW_US)))
+    }
+
+    /// Queues bytes for a client and marks it for flushing.
+    fn send(&mut self, key: usize, bytes: Vec<u8>) {
+        if let Some(client) = self.clients.get_mut(key) {
+            client.conn.send_line(Line::from(bytes));
+            mark_dirty(&mut self.dirty, key, client);
+        }
+    }
+
+    /// Step 4. Returns whether the run is over.
+    fn advance(&mut self, now: u64) -> Result<bool, LoadError> {
+        match self.phase {
+            Phase::Setup => self.advance_setup(now)?,
+            Phase::Sending => {
+                self.send_due(now);
+                if now >= self.send_end_us || self.interrupted {
+                    self.send_end_us = self.send_end_us.min(now);
+                    self.phase = Phase::Draining {
+                        until_us: now + DRAIN_PATIENCE_MS * 1000,
+                    };
+                }
+            }
+            Phase::Draining { until_us } => {
+                let received = self.stats.delivered + self.stats.echoes;
+                if received >= self.expected + self.expected_echoes
+                    || now >= until_us
+                    || self.interrupted
+                {
+                    return Ok(true);
+                }
+            }
+            Phase::Holding => return Ok(self.interrupted),
+        }
+        if now >= self.next_progress_us {
+            self.progress(now);
+        }
+        Ok(false)
+    }
+
+    /// Step 5.
+    fn flush(&mut self) {
+        for key in std::mem::take(&mut self.dirty) {
+            let Some(client) = self.clients.get_mut(key) else {
+                continue;
+            };
+            client.dirty = false;
+            if client.stage == Stage::Connecting {
+                continue;
+            }
+            // A failed write shows up as a failed read at the next event; nothing to do here.
+            let _ = client.conn.flush();
+        }
+    }
+
+    fn progress(&mut self, now: u64) {
+        let secs = (now - self.next_progress_us + PROGRESS_EVERY_US) as f64 / 1e6;
+        let line = Progress {
+            elapsed_s: now as f64 / 1e6,
+            connected: self.connected,
+            sent_per_s: (self.stats.sent - self.last_sent) as f64 / secs,
+            delivered_per_s: (self.stats.delivered - self.last_delivered) as f64 / secs,
+            p99_us: self.stats.corrected.value_at_quantile(0.99),
+            errors: self.stats.errors,
+        };
+        self.last_sent = self.stats.sent;
+        self.last_delivered = self.stats.delivered;
+        self.next_progress_us = now + PROGRESS_EVERY_US;
+        if self.settings.progress {
+            eprintln!("{line}");
+        }
+    }
+
+    fn report(&self, now: u64) -> Report {
+        let measured_us = self
+            .send_end_us
+            .min(now)
+            .saturating_sub(self.measure_start_us);
+        let header = ReportHeader {
+            target: self.settings.target.name(),
+            clients: self.settings.clients,
+            members: self.settings.members,
+            size: self.settings.size,
+            offered_rate: self.settings.rate,
+            measured_s: measured_us as f64 / 1e6,
+        };
+        Report::new(&self.stats, header, self.expected, self.expected_echoes)
+    }
+}
+
+fn mark_dirty<S>(dirty: &mut Vec<usize>, key: usize, client: &mut Client<S>) {
+    if !client.dirty {
+        client.dirty = true;
+        dirty.push(key);
+    }
+}

@@ -1,0 +1,174 @@
+//! Traffic: reading what the server sends and counting messages, and sending messages on
+//! the clock.
+
+use crate::buffer::Line;
+
+use super::super::proto::{Event, Protocol};
+use super::super::stats::{Arrival, Stamp, Stats, Tracker};
+use super::super::LoadError;
+use super::setup::connected;
+use super::{mark_dirty, Driver, Note, Phase, Stage, MAX_SENDS_PER_PASS, MAX_UNSENT_BYTES};
+
+impl<P: Protocol> Driver<P> {
+    pub(super) fn message_due_us(&self, j: u64) -> u64 {
+        self.send_start_us + (j as f64 / self.settings.rate * 1e6) as u64
+    }
+
+    /// Step 3 for one socket.
+    pub(super) fn serve(&mut self, key: usize, now: u64) -> Result<(), LoadError> {
+        let Driver {
+            clients,
+            proto,
+            stats,
+            tracker,
+            notes,
+            ..
+        } = self;
+        let Some(client) = clients.get_mut(key) else {
+            return Ok(());
+        };
+        if client.stage == Stage::Connecting {
+            match connected(client.conn.socket()) {
+                Ok(true) => {
+                    client.stage = Stage::LoggingIn;
+                    self.connected += 1;
+                }
+                Ok(false) => return Ok(()),
+                Err(source) => {
+                    return Err(LoadError::Connect {
+                        addr: self.settings.server,
+                        source,
+                    })
+                }
+            }
+        }
+        let window = (self.measure_start_us, self.send_end_us);
+        let result = client.conn.receive_lines(|line| {
+            let bytes = client.partial_bytes + line.len() as u64 + 1;
+            client.partial_bytes = 0;
+            match proto.parse(&mut client.state, &client.name, line) {
+                Event::Partial => client.partial_bytes = bytes,
+                Event::Message(text) => on_message(stats, tracker, key, text, bytes, now, window),
+                Event::Presence => stats.presence_bytes += bytes,
+                Event::Other => stats.other_bytes += bytes,
+                event => {
+                    stats.other_bytes += bytes;
+                    notes.push((key, note(event)));
+                }
+            }
+        });
+        let failure = match result {
+            Ok(false) => None,
+            Ok(true) => Some("closed by the server".to_string()),
+            Err(e) => Some(format!("connection failed: {e}")),
+        };
+        if client.conn.queued() > 0 {
+            mark_dirty(&mut self.dirty, key, client);
+        }
+        self.act_on_notes()?;
+        if let Some(why) = failure {
+            let name = &self.names[key];
+            if self.phase == Phase::Setup {
+                return Err(LoadError::Rejected(format!("{name}: {why}")));
+            }
+            self.stats.closed += 1;
+            self.stats.error(format!("{name}: {why}"));
+            let mut client = self.clients.remove(key);
+            let _ = self.poll.registry().deregister(client.conn.socket());
+        }
+        Ok(())
+    }
+
+    /// Queues every message due by `now`, each stamped with the time it was due.
+    pub(super) fn send_due(&mut self, now: u64) {
+        let n = self.settings.clients as u64;
+        let k = self.settings.members;
+        for _ in 0..MAX_SENDS_PER_PASS {
+            let due = self.message_due_us(self.scheduled);
+            if due > now || due >= self.send_end_us {
+                return;
+            }
+            let key = (self.scheduled % n) as usize;
+            let Some(client) = self.clients.get_mut(key) else {
+                self.scheduled += 1;
+                continue;
+            };
+            if client.conn.queued() > MAX_UNSENT_BYTES {
+                return;
+            }
+            self.scheduled += 1;
+            let stamp = Stamp {
+                sender: key as u32,
+                seq: client.seq,
+                due_us: due,
+                queued_us: now,
+            };
+            client.seq += 1;
+            stamp.encode(self.settings.size, &mut self.text);
+            self.wire.clear();
+            self.proto.message(client.conv, &self.text, &mut self.wire);
+            client.conn.send_line(Line::from(&self.wire[..]));
+            mark_dirty(&mut self.dirty, key, client);
+            let group = key / k;
+            let group_len = ((group + 1) * k).min(self.settings.clients) - group * k;
+            self.stats.sent += 1;
+            self.expected += group_len as u64 - 1;
+            self.expected_echoes += u64::from(P::ECHOES);
+        }
+    }
+}
+
+fn note(event: Event<'_>) -> Note {
+    match event {
+        Event::Registered => Note::Registered,
+        Event::Invited { conv, by_me } => Note::Invited { conv, by_me },
+        Event::Joined => Note::Joined,
+        Event::Answer(bytes) => Note::Answer(bytes),
+        Event::Error(text) => Note::Error(text),
+        other => Note::Error(format!("unexpected event {other:?}")),
+    }
+}
+
+/// Counts one message that reached client `receiver`.
+fn on_message(
+    stats: &mut Stats,
+    tracker: &mut Tracker,
+    receiver: usize,
+    text: &str,
+    bytes: u64,
+    now: u64,
+    (measure_start, send_end): (u64, u64),
+) {
+    let Some(stamp) =
+        Stamp::decode(text).filter(|s| tracker.same_group(receiver, s.sender as usize))
+    else {
+        stats.strays += 1;
+        return;
+    };
+    match tracker.arrive(receiver, stamp.sender as usize, stamp.seq) {
+        Arrival::Duplicate => {
+            stats.duplicates += 1;
+            return;
+        }
+        Arrival::Late => stats.reordered += 1,
+        Arrival::New => {}
+    }
+    stats.message_bytes += bytes;
+    if stamp.sender as usize == receiver {
+        stats.echoes += 1;
+        return;
+    }
+    stats.delivered += 1;
+    if (measure_start..send_end).contains(&now) {
+        stats.delivered_measured += 1;
+        stats.message_bytes_measured += bytes;
+    }
+    if (measure_start..send_end).contains(&stamp.due_us) {
+        stats
+            .corrected
+            .saturating_record(now.saturating_sub(stamp.due_us).max(1));
+        stats
+            .uncorrected
+            .saturating_record(now.saturating_sub(stamp.queued_us).max(1));
+    }
+}
