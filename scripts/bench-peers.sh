@@ -2,7 +2,7 @@
 # Side-by-side benchmark: imserver, Redis pub/sub and ngIRCd under the same imload
 # workload, in interleaved rounds, for conversations of K = 2, 10 and 100 members.
 #
-#   scripts/bench-peers.sh            full run (3 rounds, medians; under 10 minutes)
+#   scripts/bench-peers.sh            full run (3 rounds of 3 s, medians; under 10 minutes)
 #   scripts/bench-peers.sh --quick    one short round (under 2 minutes)
 #
 # Every server listens on 127.0.0.1 only and is pinned to CPU 0; imload is pinned to
@@ -34,8 +34,10 @@ LOAD_CPU=1
 WANT_NOFILE=200000
 # How long a server may take to start listening before the script gives up.
 START_PATIENCE_S=10
-# How long a server may take to settle between runs (a saturated ngIRCd works off its
-# queues for a while after imload leaves).
+# Backstop for a latency run: setup, warmup, duration and imload's own 10 s drain limit
+# fit well inside it.
+LATENCY_RUN_LIMIT_S=60
+# How long a server may take to settle before a run: retiring the last run's clients.
 IDLE_PATIENCE_S=30
 
 PIDS=()
@@ -159,6 +161,17 @@ wait_idle() {
     log "server $pid still busy after ${IDLE_PATIENCE_S}s; going on"
 }
 
+# Stops one server this script started.
+stop_server() {
+    local pid=$1 kept=() p
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    for p in "${PIDS[@]}"; do
+        [[ $p == "$pid" ]] || kept+=("$p")
+    done
+    PIDS=("${kept[@]}")
+}
+
 # CPU time of a process so far, in clock ticks (utime + stime, fields 14 and 15).
 cpu_ticks() {
     awk '{print $14 + $15}' "/proc/$1/stat"
@@ -170,10 +183,13 @@ run_load() {
     local json="$WORK/run.json" before after ticks
     rm -f "$json"
     wait_idle "$pid"
-    # Setup takes about a second; past warmup, duration and this, a saturated run is
-    # interrupted: imload then reports at once instead of draining its backlog.
-    local limit
-    limit=$(awk -v w="$WARMUP" -v d="$DURATION" 'BEGIN { printf "%d", w + d + 4 }')
+    # Setup takes about a second; past warmup, duration and a few seconds more, a saturated
+    # run is interrupted: imload then reports at once instead of draining its backlog. A
+    # latency run ends by itself (imload bounds setup and drain); its limit is a backstop.
+    local limit=$LATENCY_RUN_LIMIT_S
+    if [[ $kind == saturation ]]; then
+        limit=$(awk -v w="$WARMUP" -v d="$DURATION" 'BEGIN { printf "%d", w + d + 4 }')
+    fi
     before=$(cpu_ticks "$pid")
     taskset -c "$LOAD_CPU" timeout -s INT "$limit" "$IMLOAD" --server "127.0.0.1:$port" \
         --target "$target" --clients "$CLIENTS" --members "$k" --size "$SIZE" --rate "$rate" \
@@ -230,14 +246,17 @@ main() {
     # enough that setup takes well under a second.
     CLIENTS=1000
     SIZE=64
-    # Offered deliveries per second: saturation is above what any of the three reached
-    # on one core of this machine; latency is far below what the slowest one delivers.
-    SATURATE_DELIVERIES=3000000
+    # Offered deliveries per second: saturation is above what any of the three delivers
+    # on one core of this machine (at K = 100, imload on its own core is then the limit
+    # for imserver and Redis); latency is inside what the slowest, ngIRCd at K = 2
+    # (about 19,000/s), delivers.
+    SATURATE_DELIVERIES=6000000
     LATENCY_DELIVERIES=10000
+    # 18 runs per round, about 6 to 8 s each with setup and settling.
     if [[ $mode == quick ]]; then
-        ROUNDS=1 DURATION=2 WARMUP=0.5
+        ROUNDS=1 DURATION=1.5 WARMUP=0.5
     else
-        ROUNDS=3 DURATION=4 WARMUP=1
+        ROUNDS=3 DURATION=3 WARMUP=0.5
     fi
     install_peers
     build
@@ -257,6 +276,12 @@ main() {
             for target in im redis irc; do
                 rate=$((SATURATE_DELIVERIES / (k - 1)))
                 run_load "$target" "${pid[$target]}" "${port[$target]}" "$k" "$rate" saturation
+                # A saturated server may hold a long backlog after imload leaves (ngIRCd
+                # works for tens of seconds); a fresh one neither spends the shared core on
+                # it nor makes the next run wait.
+                stop_server "${pid[$target]}"
+                start_server "$target"
+                pid[$target]=$SERVER_PID
                 rate=$((LATENCY_DELIVERIES / (k - 1)))
                 run_load "$target" "${pid[$target]}" "${port[$target]}" "$k" "$rate" latency
             done
