@@ -147,9 +147,7 @@ impl Chat {
     /// the output limit is dropped instead: a client that does not read must not hold the
     /// server's memory.
     pub fn send(&mut self, key: usize, line: &Line) {
-        let Some(peer) = self.peers.get_mut(key) else {
-            return;
-        };
+        let Some(peer) = self.peers.get_mut(key) else { return };
         if peer.closing == Some(Reason::SlowReader) {
             return;
         }
@@ -166,9 +164,7 @@ impl Chat {
     /// Puts a peer with queued output on the list the loop flushes before it sleeps. Every
     /// path that queues output goes through here, or the connection would stall.
     pub fn mark_dirty(&mut self, key: usize) {
-        let Some(peer) = self.peers.get_mut(key) else {
-            return;
-        };
+        let Some(peer) = self.peers.get_mut(key) else { return };
         if !peer.dirty && !peer.out.is_empty() {
             peer.dirty = true;
             self.dirty.push(key);
@@ -189,9 +185,7 @@ impl Chat {
     /// point, so a handler can close any connection without invalidating what the loop is
     /// iterating over.
     pub fn close(&mut self, key: usize, reason: Reason) {
-        let Some(peer) = self.peers.get_mut(key) else {
-            return;
-        };
+        let Some(peer) = self.peers.get_mut(key) else { return };
         if peer.closing.is_none() {
             peer.closing = Some(reason);
             if !reason.flushes() {
@@ -257,10 +251,7 @@ impl Chat {
 
     /// Brings a user online on a peer.
     pub fn add_user(&mut self, key: usize, user: User) {
-        info!(
-            "register {} (conn {key}, presence {:?})",
-            user.name, user.presence
-        );
+        info!("register {} (conn {key}, presence {:?})", user.name, user.presence);
         self.presence.changed(&user.name, None);
         self.names.insert(user.name.to_lowercase(), key);
         if let Some(peer) = self.peers.get_mut(key) {
@@ -291,9 +282,7 @@ impl Chat {
         if let Some(user) = self.user_mut(key) {
             user.joined.retain(|&c| c != id);
         }
-        let Some(conv) = self.conversations.get_mut(&id) else {
-            return;
-        };
+        let Some(conv) = self.conversations.get_mut(&id) else { return };
         conv.members.retain(|&m| m != key);
         if conv.members.is_empty() {
             let ended = self.conversations.remove(&id).unwrap_or_default();
