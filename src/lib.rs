@@ -10,6 +10,7 @@
 //! | [`protocol`] | the messages of both directions and their JSON shapes |
 //! | [`wheel`] | a hashed timer wheel in virtual time |
 //! | [`client`] | one non-blocking client connection, for the client, the load generator and the examples |
+//! | [`chat_client`] | `imclient`'s screen state, commands, terminal I/O and loop |
 //! | [`server`] | the server: event loop, chat state, dispatch table, handlers, presence |
 //!
 //! The binaries are `imserver` (the server), `imclient` (a terminal chat client) and
@@ -17,6 +18,7 @@
 //! step, is `docs/architecture.md`.
 
 pub mod buffer;
+pub mod chat_client;
 pub mod client;
 pub mod framing;
 pub mod protocol;
