@@ -46,7 +46,11 @@ impl Connection {
     /// Wraps a connected or connecting non-blocking stream.
     pub fn from_stream(socket: TcpStream) -> Connection {
         let _ = socket.set_nodelay(true);
-        Connection { socket, input: ReadBuf::new(), out: Outbox::new() }
+        Connection {
+            socket,
+            input: ReadBuf::new(),
+            out: Outbox::new(),
+        }
     }
 
     /// The socket, to register with a `mio::Registry`.
