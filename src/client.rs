@@ -12,7 +12,6 @@ use std::net::SocketAddr;
 use mio::net::TcpStream;
 
 use crate::buffer::{Line, Outbox, ReadBuf};
-use crate::framing::FrameError;
 use crate::protocol::{BadReply, Reply, Request};
 
 /// Longest line a client accepts from the server. A full `ONLINE_USERS` of many thousands
@@ -104,10 +103,10 @@ impl Connection {
         loop {
             loop {
                 match self.input.next_line(CLIENT_MAX_LINE) {
-                    Ok(Some(line)) if line.is_empty() => {}
+                    Ok(Some("")) => {}
                     Ok(Some(line)) => on_line(line),
                     Ok(None) => break,
-                    Err(e @ (FrameError::TooLong { .. } | FrameError::NotUtf8)) => {
+                    Err(e) => {
                         return Err(io::Error::new(ErrorKind::InvalidData, e));
                     }
                 }

@@ -76,15 +76,25 @@ impl Server {
         server
     }
 
-    /// Waits for a log line containing `needle` and returns it.
+    /// Waits until a line containing `needle` has been logged (now or earlier) and
+    /// returns it.
     pub fn wait_log(&self, needle: &str) -> String {
         let deadline = Instant::now() + PATIENCE;
         loop {
+            let logged = self
+                .logs
+                .lock()
+                .unwrap()
+                .iter()
+                .find(|l| l.contains(needle))
+                .cloned();
+            if let Some(line) = logged {
+                return line;
+            }
+            // Any new line wakes us up to look again.
             let left = deadline.saturating_duration_since(Instant::now());
-            match self.log_events.recv_timeout(left) {
-                Ok(line) if line.contains(needle) => return line,
-                Ok(_) => {}
-                Err(_) => panic!("no log line containing {needle:?}; logs:\n{}", self.logs()),
+            if self.log_events.recv_timeout(left).is_err() && left.is_zero() {
+                panic!("no log line containing {needle:?}; logs:\n{}", self.logs());
             }
         }
     }
