@@ -285,6 +285,11 @@ impl Server {
                         handled += 1;
                         trace!(trace, "conn {key}: frame complete ({} bytes)", line.len());
                         dispatch::dispatch(&mut self.chat, key, line);
+                        if io.register_timer.is_some() && self.chat.is_registered(key) {
+                            if let Some(timer) = io.register_timer.take() {
+                                self.wheel.cancel(timer);
+                            }
+                        }
                     }
                     Ok(None) => break,
                     Err(violation) => {
@@ -463,7 +468,8 @@ impl Server {
                 let _ = io.socket.shutdown(Shutdown::Write);
                 io.shut_down = true;
             }
-            if drain_until_end(&mut io.socket) {
+            // A server going down does not wait for every client to close its end.
+            if reason == Reason::Shutdown || drain_until_end(&mut io.socket) {
                 self.remove(key);
             } else {
                 still_closing.push((key, generation));
