@@ -204,12 +204,18 @@ mod tests {
         out.push(Rc::from(&b"ERROR \"x\"\n"[..]));
         out.push(shared.clone());
         let total = out.queued();
-        let mut sink = Trickle { got: Vec::new(), limit: 5 };
+        let mut sink = Trickle {
+            got: Vec::new(),
+            limit: 5,
+        };
         while !out.is_empty() {
             out.write_to(&mut sink).unwrap();
         }
         assert_eq!(sink.got.len(), total);
-        assert_eq!(sink.got, b"MESSAGE [1,\"a\",\"hi\"]\nERROR \"x\"\nMESSAGE [1,\"a\",\"hi\"]\n");
+        assert_eq!(
+            sink.got,
+            b"MESSAGE [1,\"a\",\"hi\"]\nERROR \"x\"\nMESSAGE [1,\"a\",\"hi\"]\n"
+        );
         assert_eq!(Rc::strong_count(&shared), 1, "written lines are released");
         assert_eq!(out.lines.capacity(), 0, "an empty outbox holds no storage");
     }

@@ -12,7 +12,6 @@ use std::net::SocketAddr;
 use mio::net::TcpStream;
 
 use crate::buffer::{Line, Outbox, ReadBuf};
-use crate::framing::FrameError;
 use crate::protocol::{BadReply, Reply, Request};
 
 /// Longest line a client accepts from the server. A full `ONLINE_USERS` of many thousands
@@ -46,7 +45,11 @@ impl Connection {
     /// Wraps a connected or connecting non-blocking stream.
     pub fn from_stream(socket: TcpStream) -> Connection {
         let _ = socket.set_nodelay(true);
-        Connection { socket, input: ReadBuf::new(), out: Outbox::new() }
+        Connection {
+            socket,
+            input: ReadBuf::new(),
+            out: Outbox::new(),
+        }
     }
 
     /// The socket, to register with a `mio::Registry`.
@@ -100,10 +103,10 @@ impl Connection {
         loop {
             loop {
                 match self.input.next_line(CLIENT_MAX_LINE) {
-                    Ok(Some(line)) if line.is_empty() => {}
+                    Ok(Some("")) => {}
                     Ok(Some(line)) => on_line(line),
                     Ok(None) => break,
-                    Err(e @ (FrameError::TooLong { .. } | FrameError::NotUtf8)) => {
+                    Err(e) => {
                         return Err(io::Error::new(ErrorKind::InvalidData, e));
                     }
                 }

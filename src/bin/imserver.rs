@@ -39,7 +39,12 @@ struct Args {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    if let Err(e) = simple_logger::SimpleLogger::new().with_level(args.log_level).init() {
+    let mut logger = simple_logger::SimpleLogger::new().with_level(args.log_level);
+    if args.trace {
+        // The trace is asked for explicitly: show it whatever the level.
+        logger = logger.with_module_level("trace", log::LevelFilter::Info);
+    }
+    if let Err(e) = logger.init() {
         eprintln!("imserver: cannot start logging: {e}");
         return ExitCode::FAILURE;
     }

@@ -124,8 +124,10 @@ pub struct Server {
     closing: Vec<(usize, u64)>,
     /// The listener reported readiness and has not yet said `WouldBlock`.
     accept_pending: bool,
-    /// Accept is paused (out of file descriptors) until this time or a connection closes.
+    /// Accept is paused (out of file descriptors) until a retry timer or a close.
     accept_paused: bool,
+    /// Accept has failed for lack of descriptors and not succeeded since.
+    accept_stalled: bool,
     presence_scheduled: bool,
     shutting_down: bool,
     shutdown_expired: bool,
@@ -136,10 +138,14 @@ impl Server {
     pub fn bind(config: Config) -> io::Result<Server> {
         let poll = Poll::new()?;
         let mut listener = TcpListener::bind(config.listen)?;
-        poll.registry().register(&mut listener, LISTENER, Interest::READABLE)?;
+        poll.registry()
+            .register(&mut listener, LISTENER, Interest::READABLE)?;
         let mut signals = Signals::new([SIGINT, SIGTERM])?;
-        poll.registry().register(&mut signals, SIGNALS, Interest::READABLE)?;
-        let limits = ChatLimits { max_output: config.max_output };
+        poll.registry()
+            .register(&mut signals, SIGNALS, Interest::READABLE)?;
+        let limits = ChatLimits {
+            max_output: config.max_output,
+        };
         Ok(Server {
             poll,
             listener: Some(listener),
@@ -154,6 +160,7 @@ impl Server {
             closing: Vec::new(),
             accept_pending: false,
             accept_paused: false,
+            accept_stalled: false,
             presence_scheduled: false,
             shutting_down: false,
             shutdown_expired: false,
@@ -182,7 +189,11 @@ impl Server {
                 return Err(e);
             }
             let now = self.now_ms();
-            trace!(self.config.trace, "poll returned {} events", events.iter().count());
+            trace!(
+                self.config.trace,
+                "poll returned {} events",
+                events.iter().count()
+            );
 
             let mut ready = std::mem::take(&mut self.backlog);
             for event in events.iter() {
@@ -190,7 +201,9 @@ impl Server {
                     LISTENER => self.accept_pending = true,
                     SIGNALS => self.on_signal(now),
                     Token(key) => {
-                        let Some(io) = self.ios.get_mut(key) else { continue };
+                        let Some(io) = self.ios.get_mut(key) else {
+                            continue;
+                        };
                         if event.is_readable() || event.is_read_closed() || event.is_error() {
                             io.readable = true;
                             ready.push((key, io.generation));
@@ -251,7 +264,11 @@ impl Server {
     /// until `WouldBlock`, end of stream, closing, or the line budget is spent. Returns
     /// `true` if the budget ran out with input possibly left.
     fn serve(&mut self, key: usize, generation: u64) -> bool {
-        let Some(io) = self.ios.get_mut(key).filter(|io| io.generation == generation) else {
+        let Some(io) = self
+            .ios
+            .get_mut(key)
+            .filter(|io| io.generation == generation)
+        else {
             return false;
         };
         let trace = self.config.trace;
@@ -268,6 +285,11 @@ impl Server {
                         handled += 1;
                         trace!(trace, "conn {key}: frame complete ({} bytes)", line.len());
                         dispatch::dispatch(&mut self.chat, key, line);
+                        if io.register_timer.is_some() && self.chat.is_registered(key) {
+                            if let Some(timer) = io.register_timer.take() {
+                                self.wheel.cancel(timer);
+                            }
+                        }
                     }
                     Ok(None) => break,
                     Err(violation) => {
@@ -329,14 +351,18 @@ impl Server {
     }
 
     fn is_current(&self, key: usize, generation: u64) -> bool {
-        self.ios.get(key).is_some_and(|io| io.generation == generation)
+        self.ios
+            .get(key)
+            .is_some_and(|io| io.generation == generation)
     }
 
     /// Step 6: connections that started closing leave the chat now. Those that still have
     /// output to write get a deadline to write it.
     fn retire_closing(&mut self, now: u64) {
         for key in self.chat.take_closing() {
-            let Some(io) = self.ios.get_mut(key) else { continue };
+            let Some(io) = self.ios.get_mut(key) else {
+                continue;
+            };
             let generation = io.generation;
             if let Some(timer) = io.register_timer.take() {
                 self.wheel.cancel(timer);
@@ -347,7 +373,8 @@ impl Server {
                 None => info!("disconnect conn {key}: {reason}"),
             }
             self.chat.retire(key);
-            self.wheel.insert(now + LINGER_MS, Timer::Linger { key, generation });
+            self.wheel
+                .insert(now + LINGER_MS, Timer::Linger { key, generation });
             self.closing.push((key, generation));
         }
     }
@@ -369,7 +396,10 @@ impl Server {
                     }
                     Ok(n) => trace!(trace, "conn {key}: flush wrote {n} of {queued} bytes"),
                     Err(e) if e.kind() == ErrorKind::WouldBlock => {
-                        trace!(trace, "conn {key}: flush would block, {queued} bytes queued");
+                        trace!(
+                            trace,
+                            "conn {key}: flush would block, {queued} bytes queued"
+                        );
                         blocked = true;
                         break;
                     }
@@ -381,6 +411,9 @@ impl Server {
                     }
                 }
             }
+            if blocked && self.chat.enforce_output_limit(key) {
+                continue;
+            }
             // Writable events only while output is stuck: otherwise every write would
             // wake the loop for nothing.
             if blocked != io.wants_write {
@@ -389,7 +422,11 @@ impl Server {
                 } else {
                     Interest::READABLE
                 };
-                match self.poll.registry().reregister(&mut io.socket, Token(key), interest) {
+                match self
+                    .poll
+                    .registry()
+                    .reregister(&mut io.socket, Token(key), interest)
+                {
                     Ok(()) => io.wants_write = blocked,
                     Err(e) => {
                         debug!("conn {key}: reregister failed: {e}");
@@ -424,12 +461,15 @@ impl Server {
                 still_closing.push((key, generation));
                 continue;
             }
-            let Some(io) = self.ios.get_mut(key) else { continue };
+            let Some(io) = self.ios.get_mut(key) else {
+                continue;
+            };
             if !io.shut_down {
                 let _ = io.socket.shutdown(Shutdown::Write);
                 io.shut_down = true;
             }
-            if drain_until_end(&mut io.socket) {
+            // A server going down does not wait for every client to close its end.
+            if reason == Reason::Shutdown || drain_until_end(&mut io.socket) {
                 self.remove(key);
             } else {
                 still_closing.push((key, generation));
@@ -457,7 +497,9 @@ impl Server {
 
     /// Step 8, second half: accept until `WouldBlock`.
     fn accept(&mut self, now: u64) {
-        let Some(listener) = &self.listener else { return };
+        let Some(listener) = &self.listener else {
+            return;
+        };
         loop {
             let (mut socket, addr) = match listener.accept() {
                 Ok(accepted) => accepted,
@@ -468,8 +510,11 @@ impl Server {
                 Err(e) if e.kind() == ErrorKind::Interrupted => continue,
                 Err(e) if is_out_of_descriptors(&e) => {
                     // The waiting connections stay in the kernel's queue; retrying at once
-                    // would fail again and spin the loop.
-                    warn!("accept paused: {e}; resuming when a connection closes");
+                    // would fail again and spin the loop. Logged once per episode.
+                    if !self.accept_stalled {
+                        warn!("accept paused: {e}; resuming when a connection closes");
+                        self.accept_stalled = true;
+                    }
                     self.accept_paused = true;
                     self.wheel.insert(now + ACCEPT_RETRY_MS, Timer::AcceptRetry);
                     return;
@@ -487,8 +532,16 @@ impl Server {
                 info!("refused {addr}: server full");
                 continue;
             }
+            if self.accept_stalled {
+                info!("accept resumed");
+                self.accept_stalled = false;
+            }
             let key = self.ios.vacant_entry().key();
-            if let Err(e) = self.poll.registry().register(&mut socket, Token(key), Interest::READABLE) {
+            if let Err(e) =
+                self.poll
+                    .registry()
+                    .register(&mut socket, Token(key), Interest::READABLE)
+            {
                 warn!("register {addr} failed: {e}");
                 continue;
             }
@@ -497,7 +550,9 @@ impl Server {
             let generation = self.next_generation;
             self.next_generation += 1;
             let deadline = now + self.config.register_timeout_ms;
-            let timer = self.wheel.insert(deadline, Timer::RegisterDeadline { key, generation });
+            let timer = self
+                .wheel
+                .insert(deadline, Timer::RegisterDeadline { key, generation });
             self.ios.insert(Io {
                 socket,
                 input: ReadBuf::new(),
@@ -529,7 +584,8 @@ impl Server {
         for (key, _) in self.ios.iter() {
             self.chat.close(key, Reason::Shutdown);
         }
-        self.wheel.insert(now + SHUTDOWN_GRACE_MS, Timer::ShutdownDeadline);
+        self.wheel
+            .insert(now + SHUTDOWN_GRACE_MS, Timer::ShutdownDeadline);
     }
 }
 
