@@ -181,7 +181,7 @@ impl Client {
             Phase::Chatting => None,
             Phase::SigningOff { deadline } | Phase::Done { deadline, .. } => Some(deadline),
         };
-        let more_input = self.phase == Phase::Chatting
+        let more_input = self.reading_keyboard()
             && self.keyboard.ready
             && self.conn.queued() < INPUT_PAUSE_BYTES;
         let more_replies = !matches!(self.phase, Phase::Done { .. })
@@ -219,7 +219,7 @@ impl Client {
     }
 
     fn serve_keyboard(&mut self) {
-        while self.phase == Phase::Chatting
+        while self.reading_keyboard()
             && self.keyboard.ready
             && self.conn.queued() < INPUT_PAUSE_BYTES
         {
@@ -244,6 +244,13 @@ impl Client {
                 self.sign_off("* end of input; signing off");
             }
         }
+    }
+
+    /// Typed lines wait until the server has accepted the registration: a command before
+    /// that would act on a state that does not exist yet, and a refused user has nothing
+    /// to command.
+    fn reading_keyboard(&self) -> bool {
+        self.phase == Phase::Chatting && self.state.registered()
     }
 
     /// Carries out what the state decided: screen lines, requests, signing off.
@@ -319,19 +326,21 @@ impl Client {
         }
     }
 
-    /// The connection closed (`None`) or failed.
+    /// The connection closed (`None`) or failed. Before the server has accepted us that is
+    /// a failure to connect, whatever the phase; after `GOODBYE` it is the expected end.
     fn server_gone(&mut self, error: Option<io::Error>) {
+        let registered = self.state.registered();
         let (line, code) = match (self.phase, &error) {
-            (Phase::SigningOff { .. }, _) => (None, exit::OK),
             (Phase::Done { .. }, _) => return,
-            (Phase::Chatting, Some(e)) if !self.state.registered() => (
+            (_, Some(e)) if !registered => (
                 Some(format!("! cannot connect to {}: {e}", self.server)),
                 exit::REFUSED,
             ),
-            (Phase::Chatting, None) if !self.state.registered() => (
+            (_, None) if !registered => (
                 Some("! server closed the connection before registering us".into()),
                 exit::REFUSED,
             ),
+            (Phase::SigningOff { .. }, _) => (None, exit::OK),
             (Phase::Chatting, Some(e)) => (
                 Some(format!("! lost the connection to the server: {e}")),
                 exit::SERVER_GONE,
