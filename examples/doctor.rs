@@ -175,7 +175,12 @@ impl Doctor {
 
     fn reply(&mut self, text: &str) -> String {
         self.turn += 1;
-        let words: Vec<&str> = text.split_whitespace().collect();
+        // Reflect the last sentence only: "Hello. I am sad." becomes "...you are sad?".
+        let sentence = text
+            .split(['.', '!', '?'])
+            .rfind(|s| !s.trim().is_empty())
+            .unwrap_or("");
+        let words: Vec<&str> = sentence.split_whitespace().collect();
         // Every third answer is a hedge, so the doctor does not only echo.
         if words.is_empty() || self.turn.is_multiple_of(3) {
             return HEDGES[self.turn / 3 % HEDGES.len()].to_string();
@@ -183,7 +188,7 @@ impl Doctor {
         let reflected: Vec<String> = words
             .iter()
             .map(|word| {
-                let bare = word.trim_end_matches(['.', '!', '?', ',']);
+                let bare = word.trim_end_matches([',', ';', ':']);
                 let lower = bare.to_lowercase();
                 SWAPS
                     .iter()
