@@ -26,6 +26,8 @@ mod dispatch;
 mod event_loop;
 mod handlers;
 mod presence;
+#[cfg(test)]
+mod test_support;
 
 use std::io;
 use std::net::SocketAddr;
