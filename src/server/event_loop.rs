@@ -269,6 +269,7 @@ impl Server {
                     Ok(Some(line)) => {
                         handled += 1;
                         trace!(trace, "conn {key}: frame complete ({} bytes)", line.len());
+                        debug!("conn {key} sent: {}", shorten(line));
                         dispatch::dispatch(&mut self.chat, key, line);
                         if io.register_timer.is_some() && self.chat.is_registered(key) {
                             if let Some(timer) = io.register_timer.take() {
@@ -319,10 +320,7 @@ impl Server {
             Timer::Linger { key, generation } => {
                 if self.is_current(key, generation) {
                     debug!("conn {key}: did not finish closing in time");
-                    if let Some(out) = self.chat.outbox(key) {
-                        out.clear();
-                    }
-                    self.chat.close(key, Reason::Broken);
+                    self.chat.abandon(key, Reason::Broken);
                     self.remove(key);
                 }
             }
@@ -392,4 +390,11 @@ impl Server {
         // rather than one pass later.
         self.retire_closing(now);
     }
+}
+
+/// At most the first 200 characters of a line, for the debug log.
+fn shorten(line: &str) -> &str {
+    line.char_indices()
+        .nth(200)
+        .map_or(line, |(end, _)| &line[..end])
 }
