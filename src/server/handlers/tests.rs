@@ -6,6 +6,20 @@ use crate::server::dispatch::dispatch;
 use crate::server::presence;
 use crate::server::test_support::{chat, drain, user};
 
+/// Conversation 1 with alice and bob as members and carol invited; every line so far
+/// drained.
+fn alice_bob_and_invited_carol(chat: &mut Chat) -> [usize; 3] {
+    let alice = user(chat, "alice");
+    let bob = user(chat, "bob");
+    let carol = user(chat, "carol");
+    dispatch(chat, alice, "INVITE [\"bob\",\"carol\"]");
+    dispatch(chat, bob, "JOIN [1]");
+    for key in [alice, bob, carol] {
+        drain(chat, key);
+    }
+    [alice, bob, carol]
+}
+
 #[test]
 fn register_answers_by_presence_mode() {
     let mut chat = chat();
@@ -101,14 +115,7 @@ fn join_needs_an_invitation_and_tells_every_member() {
 #[test]
 fn messages_reach_every_member_once_in_one_order() {
     let mut chat = chat();
-    let alice = user(&mut chat, "alice");
-    let bob = user(&mut chat, "bob");
-    let carol = user(&mut chat, "carol");
-    dispatch(&mut chat, alice, "INVITE [\"bob\",\"carol\"]");
-    dispatch(&mut chat, bob, "JOIN [1]");
-    for key in [alice, bob, carol] {
-        drain(&mut chat, key);
-    }
+    let [alice, bob, carol] = alice_bob_and_invited_carol(&mut chat);
     dispatch(&mut chat, bob, "SEND_MESSAGE [1,\"one\"]");
     dispatch(&mut chat, alice, "SEND_MESSAGE [1,\"two\"]");
     dispatch(
@@ -131,14 +138,7 @@ fn messages_reach_every_member_once_in_one_order() {
 #[test]
 fn the_last_leave_ends_the_conversation_and_its_invitations() {
     let mut chat = chat();
-    let alice = user(&mut chat, "alice");
-    let bob = user(&mut chat, "bob");
-    let carol = user(&mut chat, "carol");
-    dispatch(&mut chat, alice, "INVITE [\"bob\",\"carol\"]");
-    dispatch(&mut chat, bob, "JOIN [1]");
-    for key in [alice, bob, carol] {
-        drain(&mut chat, key);
-    }
+    let [alice, bob, carol] = alice_bob_and_invited_carol(&mut chat);
     dispatch(&mut chat, alice, "LEAVE [1]");
     assert_eq!(drain(&mut chat, bob), ["CONVERSATIONS {\"1\":[\"bob\"]}"]);
     assert_eq!(drain(&mut chat, alice), ["CONVERSATIONS {}"]);
