@@ -75,16 +75,7 @@ impl Connection {
     /// Writes queued output until done (`Ok(true)`) or `WouldBlock` (`Ok(false)`: wait for
     /// a writable event and call again).
     pub fn flush(&mut self) -> io::Result<bool> {
-        while !self.out.is_empty() {
-            match self.out.write_to(&mut self.socket) {
-                Ok(0) => return Err(ErrorKind::WriteZero.into()),
-                Ok(_) => {}
-                Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(false),
-                Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(true)
+        Ok(!self.out.flush_to(&mut self.socket)?.blocked)
     }
 
     /// Reads until `WouldBlock` or end of stream and parses every complete line. Call it

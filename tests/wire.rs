@@ -195,7 +195,9 @@ fn an_unregistered_connection_is_closed_at_the_deadline() {
 
 #[test]
 fn a_slow_reader_is_dropped_and_the_others_go_on() {
-    let server = Server::start(&["--max-output", "200000", "--presence-interval-ms", "50"]);
+    // The limit is well above what one pass can queue for a healthy reader (64 lines of
+    // 1 KiB per sender), so only the reader that stopped reading passes it.
+    let server = Server::start(&["--max-output", "262144", "--presence-interval-ms", "50"]);
     let mut alice = server.user("alice");
     let mut bob = server.user("bob");
     let mut slow = server.user("slow");
@@ -210,7 +212,7 @@ fn a_slow_reader_is_dropped_and_the_others_go_on() {
 
     // `slow` never reads again. Alice sends until the server gives up on it; alice and bob
     // read everything meanwhile, on threads, so neither becomes a slow reader itself.
-    let text = "x".repeat(16 * 1024);
+    let text = "x".repeat(1024);
     let bob_reader = std::thread::spawn(move || {
         let (mut seen, mut slow_left) = (0u32, false);
         loop {
@@ -232,7 +234,7 @@ fn a_slow_reader_is_dropped_and_the_others_go_on() {
         .logs()
         .contains("disconnect slow (conn 2): slow reader dropped")
     {
-        assert!(sent < 10_000, "the slow reader was never dropped");
+        assert!(sent < 100_000, "the slow reader was never dropped");
         writer.send(&format!("SEND_MESSAGE [1,\"{text}\"]"));
         sent += 1;
     }
@@ -250,7 +252,7 @@ fn sigterm_stops_the_server_cleanly() {
     server.signal(libc::SIGTERM);
     assert!(alice.expect_closed().is_empty());
     assert!(server.wait_exit().success());
-    assert!(server.logs().contains("shut down"));
+    server.wait_log("shut down");
 }
 
 #[test]
@@ -269,10 +271,7 @@ fn out_of_descriptors_pauses_accept_until_a_connection_closes() {
     }
     server.wait_log("accept paused");
     // The kernel queues connections in order, so the first `accepted` were accepted.
-    let accepted = server
-        .logs()
-        .matches("INFO  [imchat::server::event_loop] connect ")
-        .count();
+    let accepted = server.logs().matches("] connect 127.0.0.1:").count();
     assert!((10..40).contains(&accepted), "accepted {accepted}");
     for client in &mut clients[..accepted] {
         client.expect("ONLINE_USERS ");

@@ -40,6 +40,16 @@ pub enum Reason {
 }
 
 impl Reason {
+    /// The reason for a failed read or write: a reset or a broken pipe is the client going
+    /// away (a client that closes with unread input sends a reset); anything else is broken.
+    pub fn after_error(e: &std::io::Error) -> Reason {
+        use std::io::ErrorKind::{BrokenPipe, ConnectionAborted, ConnectionReset};
+        match e.kind() {
+            BrokenPipe | ConnectionAborted | ConnectionReset => Reason::Closed,
+            _ => Reason::Broken,
+        }
+    }
+
     /// Whether what is queued is still worth writing before closing. A slow reader's queue
     /// is exactly what must be dropped, and a broken socket cannot take it.
     pub fn flushes(self) -> bool {
@@ -207,6 +217,15 @@ impl Chat {
             }
             self.closing.push(key);
         }
+    }
+
+    /// Closes a peer whose socket failed: what is queued can never be written, so it is
+    /// dropped at once instead of being waited for.
+    pub fn abandon(&mut self, key: usize, reason: Reason) {
+        if let Some(peer) = self.peers.get_mut(key) {
+            peer.out.clear();
+        }
+        self.close(key, reason);
     }
 
     /// Peers that started closing since the last call.

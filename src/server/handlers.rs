@@ -247,3 +247,6 @@ pub fn leave(chat: &mut Chat, me: usize, args: Args) -> Outcome {
     chat.send_conversations(me);
     Ok(Flow::Continue)
 }
+
+#[cfg(test)]
+mod tests;
