@@ -267,6 +267,9 @@ fn several_conversations_status_and_leave() {
     bob.wait(&format!(
         "! SEND_MESSAGE: not a member of conversation {with_bob}"
     ));
+    carol.type_line("/quit");
+    carol.wait("* signing off");
+    alice.wait("* carol went offline");
     for person in [&mut alice, &mut bob, &mut carol] {
         assert!(person.exit().success());
     }

@@ -5,7 +5,7 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use std::process::ExitCode;
 
 use clap::Parser;
-use imchat::chat_client::{self, exit, Config, SCREEN_FORMAT};
+use imchat::chat_client::{self, exit, Config};
 use imchat::protocol::{DEFAULT_ADDR, DEFAULT_STATUS};
 
 /// A terminal chat client: type to chat, /help for the commands.
@@ -15,7 +15,7 @@ use imchat::protocol::{DEFAULT_ADDR, DEFAULT_STATUS};
 /// or text for the current conversation; every event is one line on stdout. End of input
 /// and Ctrl-C sign off like /quit.
 #[derive(Debug, Parser)]
-#[command(version, about, after_long_help = SCREEN_FORMAT)]
+#[command(version, after_long_help = chat_client::long_help())]
 struct Args {
     /// Server address, host:port.
     #[arg(long, default_value = DEFAULT_ADDR, value_name = "ADDR")]
@@ -28,6 +28,8 @@ struct Args {
     status: String,
 }
 
+/// The first address `server` names. Resolving a host name may block, once, before the
+/// loop starts; the loop itself never blocks.
 fn resolve(server: &str) -> Result<SocketAddr, String> {
     let mut addrs = server
         .to_socket_addrs()

@@ -11,8 +11,8 @@ use crate::protocol::{ConvId, Request};
 use super::state::{ChatState, Output};
 use super::MAX_REQUEST_BYTES;
 
-/// `/help`, one screen line each.
-const HELP: &[&str] = &[
+/// `/help`, one screen line each (also the start of `imclient --help`'s long text).
+pub(super) const HELP: &[&str] = &[
     "* commands:",
     "*   /who              who is online, with their status",
     "*   /status TEXT      change your status, e.g. /status away",

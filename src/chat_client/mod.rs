@@ -48,6 +48,18 @@ pub mod exit {
     pub const SERVER_GONE: u8 = 2;
 }
 
+/// The long text of `imclient --help`: the commands, then the screen format.
+pub fn long_help() -> String {
+    let mut text = String::from("COMMANDS (typed on stdin):\n");
+    for line in &commands::HELP[1..] {
+        text.push_str(line.trim_start_matches('*'));
+        text.push('\n');
+    }
+    text.push('\n');
+    text.push_str(SCREEN_FORMAT);
+    text
+}
+
 /// The screen format, shown by `imclient --help` and in `docs/imclient.md`.
 pub const SCREEN_FORMAT: &str = "\
 SCREEN LINES (one event per line, on stdout; stable, for people and for scripts):
