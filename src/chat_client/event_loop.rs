@@ -7,8 +7,8 @@
 //!    reply into screen lines (paused while the screen is far behind, see
 //!    [`SCREEN_PAUSE_BYTES`]).
 //! 2. **Keyboard input.** If stdin was readable, read it until `WouldBlock` and turn each line
-//!    into requests or screen lines (paused while the server is far behind, see
-//!    [`INPUT_PAUSE_BYTES`]).
+//!    into requests or screen lines (not before the registration is accepted, and paused
+//!    while the server is far behind, see [`INPUT_PAUSE_BYTES`]).
 //! 3. **Flush.** Write queued requests to the server, then queued lines to the screen, each
 //!    until done or `WouldBlock`.
 //! 4. **Exit?** Once finished and the screen is drained (or has had its chance), return the
@@ -158,9 +158,11 @@ impl Client {
                 if e.kind() == ErrorKind::Interrupted {
                     continue;
                 }
+                // Without a working poll nothing can be waited for: one last try at the
+                // screen, and out.
                 self.screen.print(&format!("! poll failed: {e}"));
-                self.finish(exit::REFUSED);
-                continue;
+                let _ = self.screen.flush(self.poll.registry());
+                return exit::REFUSED;
             }
             for event in events.iter() {
                 match event.token() {
