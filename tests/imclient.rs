@@ -34,9 +34,14 @@ struct Person {
 
 impl Person {
     fn start(addr: &str, name: &str) -> Person {
+        Person::spawn(addr, name, Stdio::piped())
+    }
+
+    /// Starts a client whose stdin is `stdin` (a pipe to type into, or a file).
+    fn spawn(addr: &str, name: &str, stdin: Stdio) -> Person {
         let mut child = Command::new(env!("CARGO_BIN_EXE_imclient"))
             .args(["--server", addr, "--name", name])
-            .stdin(Stdio::piped())
+            .stdin(stdin)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -365,4 +370,23 @@ fn anything_the_server_sends_is_shown_without_a_panic() {
     drop(socket);
     alice.wait("! server closed the connection");
     assert_eq!(alice.exit().code(), Some(2));
+}
+
+#[test]
+fn a_file_as_input_is_read_to_its_end_then_signs_off() {
+    // epoll refuses regular files, so this is the keyboard's other path: read whenever
+    // needed, since a file never blocks.
+    let server = server();
+    let _bob = Person::join(&server, "bob");
+    let path = std::env::temp_dir().join(format!("imclient-input-{}.txt", std::process::id()));
+    std::fs::write(&path, "/who\n/list\n/status away").unwrap();
+    let input = std::fs::File::open(&path).unwrap();
+    let mut reader = Person::spawn(&server.addr.to_string(), "reader", Stdio::from(input));
+    std::fs::remove_file(&path).unwrap();
+    reader.wait("* registered as reader (available)");
+    reader.wait("* online: bob (available)");
+    reader.wait("* online: bob (available)");
+    reader.wait("* no conversations");
+    reader.wait("* end of input; signing off");
+    assert!(reader.exit().success());
 }
