@@ -21,15 +21,19 @@ fn conversation(server: &Server, names: &[&str]) -> Vec<Client> {
     let mut clients: Vec<Client> = names.iter().map(|n| server.user(n)).collect();
     let invitees: Vec<String> = names[1..].iter().map(|n| format!("\"{n}\"")).collect();
     clients[0].send(&format!("INVITE [{}]", invitees.join(",")));
+    // One after the other, so the join order (and so the member order) is known.
     for client in &mut clients[1..] {
         client.recv_until("the invitation", |l| {
             l == format!("INVITATION [1,\"{}\"]", names[0])
         });
         client.send("JOIN [1]");
+        client.recv_until("its membership", |l| l.starts_with("CONVERSATIONS "));
     }
+    // The last to join has just seen the full list; everyone else catches up to it.
     let members: Vec<String> = names.iter().map(|n| format!("\"{n}\"")).collect();
     let full = format!("CONVERSATIONS {{\"1\":[{}]}}", members.join(","));
-    for client in &mut clients {
+    let last = clients.len() - 1;
+    for client in &mut clients[..last] {
         client.recv_until("the full member list", |l| l == full);
     }
     clients

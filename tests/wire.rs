@@ -203,12 +203,15 @@ fn a_slow_reader_is_dropped_and_the_others_go_on() {
     let mut slow = server.user("slow");
     alice.send("INVITE [\"bob\",\"slow\"]");
     alice.expect_line("INVITATION [1,\"alice\"]");
+    // One after the other, so the member order is known.
+    let three = "CONVERSATIONS {\"1\":[\"alice\",\"bob\",\"slow\"]}";
     for member in [&mut bob, &mut slow] {
         member.recv_until("the invitation", |l| l.starts_with("INVITATION"));
         member.send("JOIN [1]");
+        member.recv_until("its membership", |l| l.starts_with("CONVERSATIONS"));
     }
-    alice.recv_until("three members", |l| l.contains("\"slow\"]"));
-    bob.recv_until("three members", |l| l.contains("\"slow\"]"));
+    alice.recv_until("three members", |l| l == three);
+    bob.recv_until("three members", |l| l == three);
 
     // `slow` never reads again. Alice sends until the server gives up on it; alice and bob
     // read everything meanwhile, on threads, so neither becomes a slow reader itself.
