@@ -2,7 +2,7 @@
 //!
 //! A message is one line: a command word, then optionally one space and one JSON value.
 //! This module knows the words and the JSON shapes; it does no I/O. The server decodes
-//! requests in [`crate::server::dispatch`] and encodes replies with [`encode`]; clients
+//! requests in the server's dispatch table and encodes replies with [`encode`]; clients
 //! build requests with [`Request::encode`] and read replies with [`Reply::parse`].
 
 use std::collections::BTreeMap;

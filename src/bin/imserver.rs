@@ -9,9 +9,9 @@ use imchat::server::{self, Config, DEFAULT_MAX_OUTPUT};
 
 /// An instant-messaging server on one thread and one poll loop.
 #[derive(Debug, Parser)]
-#[command(version, about)]
+#[command(version)]
 struct Args {
-    /// Address to listen on; 0.0.0.0:6666 or [::]:6666 serves other machines.
+    /// Address to listen on; `0.0.0.0:6666` or `[::]:6666` serves other machines.
     #[arg(long, default_value = "127.0.0.1:6666")]
     listen: SocketAddr,
     /// Presence changes are coalesced and broadcast at most this often.
