@@ -178,11 +178,6 @@ impl Chat {
         }
     }
 
-    /// Encodes one line and queues it for one peer.
-    pub fn send_one(&mut self, key: usize, word: &str, args: &impl serde::Serialize) {
-        self.send(key, &Line::from(encode(word, args)));
-    }
-
     /// Queues an `ERROR` line.
     pub fn send_error(&mut self, key: usize, text: &str) {
         self.send(key, &Line::from(encode_error(text)));

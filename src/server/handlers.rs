@@ -6,7 +6,9 @@
 //! once and the same bytes are queued for each.
 
 use crate::buffer::Line;
-use crate::protocol::{cmd, encode, DEFAULT_STATUS, MAX_NAME_CHARS, MAX_STATUS_CHARS};
+use crate::protocol::{
+    cmd, encode, PresenceMode, DEFAULT_STATUS, MAX_NAME_CHARS, MAX_STATUS_CHARS,
+};
 
 use super::chat::{Chat, Conversation, User};
 use super::dispatch::{Args, Flow};
@@ -76,7 +78,7 @@ pub fn register(chat: &mut Chat, me: usize, args: Args) -> Outcome {
     };
     chat.add_user(me, user);
     let answer = match presence {
-        crate::protocol::PresenceMode::None => chat.online_users_self_only(me),
+        PresenceMode::None => chat.online_users_self_only(me),
         _ => Some(chat.online_users()),
     };
     if let Some(line) = answer {
