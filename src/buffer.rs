@@ -82,6 +82,15 @@ impl ReadBuf {
     }
 }
 
+/// What [`Outbox::flush_to`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Flushed {
+    /// Bytes written.
+    pub written: usize,
+    /// Stopped at `WouldBlock` with output left: wait for a writable event.
+    pub blocked: bool,
+}
+
 /// Lines queued for one connection, written in order, possibly over many writes.
 #[derive(Debug, Default)]
 pub struct Outbox {
@@ -115,6 +124,29 @@ impl Outbox {
     /// Drops everything queued and frees the storage.
     pub fn clear(&mut self) {
         *self = Outbox::default();
+    }
+
+    /// Writes until the queue is empty or `dst` says `WouldBlock`, retrying `Interrupted`.
+    /// A socket is edge-triggered: stopping before `WouldBlock` would wait for a writable
+    /// event that never comes. Any other error (and a write of zero bytes) is returned.
+    pub fn flush_to(&mut self, dst: &mut impl Write) -> io::Result<Flushed> {
+        let mut flushed = Flushed {
+            written: 0,
+            blocked: false,
+        };
+        while !self.is_empty() {
+            match self.write_to(dst) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => flushed.written += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    flushed.blocked = true;
+                    break;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(flushed)
     }
 
     /// Hands as much of the queue as one `writev` takes to `dst`, and forgets what it
@@ -204,12 +236,18 @@ mod tests {
         out.push(Rc::from(&b"ERROR \"x\"\n"[..]));
         out.push(shared.clone());
         let total = out.queued();
-        let mut sink = Trickle { got: Vec::new(), limit: 5 };
+        let mut sink = Trickle {
+            got: Vec::new(),
+            limit: 5,
+        };
         while !out.is_empty() {
             out.write_to(&mut sink).unwrap();
         }
         assert_eq!(sink.got.len(), total);
-        assert_eq!(sink.got, b"MESSAGE [1,\"a\",\"hi\"]\nERROR \"x\"\nMESSAGE [1,\"a\",\"hi\"]\n");
+        assert_eq!(
+            sink.got,
+            b"MESSAGE [1,\"a\",\"hi\"]\nERROR \"x\"\nMESSAGE [1,\"a\",\"hi\"]\n"
+        );
         assert_eq!(Rc::strong_count(&shared), 1, "written lines are released");
         assert_eq!(out.lines.capacity(), 0, "an empty outbox holds no storage");
     }

@@ -12,7 +12,6 @@ use std::net::SocketAddr;
 use mio::net::TcpStream;
 
 use crate::buffer::{Line, Outbox, ReadBuf};
-use crate::framing::FrameError;
 use crate::protocol::{BadReply, Reply, Request};
 
 /// Longest line a client accepts from the server. A full `ONLINE_USERS` of many thousands
@@ -46,7 +45,11 @@ impl Connection {
     /// Wraps a connected or connecting non-blocking stream.
     pub fn from_stream(socket: TcpStream) -> Connection {
         let _ = socket.set_nodelay(true);
-        Connection { socket, input: ReadBuf::new(), out: Outbox::new() }
+        Connection {
+            socket,
+            input: ReadBuf::new(),
+            out: Outbox::new(),
+        }
     }
 
     /// The socket, to register with a `mio::Registry`.
@@ -72,16 +75,7 @@ impl Connection {
     /// Writes queued output until done (`Ok(true)`) or `WouldBlock` (`Ok(false)`: wait for
     /// a writable event and call again).
     pub fn flush(&mut self) -> io::Result<bool> {
-        while !self.out.is_empty() {
-            match self.out.write_to(&mut self.socket) {
-                Ok(0) => return Err(ErrorKind::WriteZero.into()),
-                Ok(_) => {}
-                Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(false),
-                Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(true)
+        Ok(!self.out.flush_to(&mut self.socket)?.blocked)
     }
 
     /// Reads until `WouldBlock` or end of stream and parses every complete line. Call it
@@ -100,10 +94,10 @@ impl Connection {
         loop {
             loop {
                 match self.input.next_line(CLIENT_MAX_LINE) {
-                    Ok(Some(line)) if line.is_empty() => {}
+                    Ok(Some("")) => {}
                     Ok(Some(line)) => on_line(line),
                     Ok(None) => break,
-                    Err(e @ (FrameError::TooLong { .. } | FrameError::NotUtf8)) => {
+                    Err(e) => {
                         return Err(io::Error::new(ErrorKind::InvalidData, e));
                     }
                 }

@@ -91,21 +91,33 @@ mod tests {
     fn line_at_the_limit_is_accepted_and_one_more_byte_is_not() {
         assert_eq!(next_line(b"abcd\n", 4), Ok(Some(("abcd", 5))));
         assert_eq!(next_line(b"abcd\r\n", 4), Ok(Some(("abcd", 6))));
-        assert_eq!(next_line(b"abcde\n", 4), Err(FrameError::TooLong { limit: 4 }));
+        assert_eq!(
+            next_line(b"abcde\n", 4),
+            Err(FrameError::TooLong { limit: 4 })
+        );
     }
 
     #[test]
     fn unterminated_tail_is_bounded_too() {
         assert_eq!(next_line(b"abcd", 4), Ok(None));
         assert_eq!(next_line(b"abcd\r", 4), Ok(None));
-        assert_eq!(next_line(b"abcde", 4), Err(FrameError::TooLong { limit: 4 }));
-        assert_eq!(next_line(b"abcd\r\r", 4), Err(FrameError::TooLong { limit: 4 }));
+        assert_eq!(
+            next_line(b"abcde", 4),
+            Err(FrameError::TooLong { limit: 4 })
+        );
+        assert_eq!(
+            next_line(b"abcd\r\r", 4),
+            Err(FrameError::TooLong { limit: 4 })
+        );
     }
 
     #[test]
     fn invalid_utf8_is_a_violation_but_multibyte_text_is_fine() {
         assert_eq!(next_line(b"\xff\xfe\n", 64), Err(FrameError::NotUtf8));
-        assert_eq!(next_line("h\u{e9}\n".as_bytes(), 64), Ok(Some(("h\u{e9}", 4))));
+        assert_eq!(
+            next_line("h\u{e9}\n".as_bytes(), 64),
+            Ok(Some(("h\u{e9}", 4)))
+        );
     }
 
     #[test]
@@ -114,6 +126,9 @@ mod tests {
         for cut in 0..all.len() {
             assert_eq!(next_line(&all[..cut], 64), Ok(None), "cut at {cut}");
         }
-        assert_eq!(next_line(all, 64), Ok(Some(("SEND_MESSAGE [1,\"hi\"]", all.len()))));
+        assert_eq!(
+            next_line(all, 64),
+            Ok(Some(("SEND_MESSAGE [1,\"hi\"]", all.len())))
+        );
     }
 }

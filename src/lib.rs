@@ -10,6 +10,7 @@
 //! | [`protocol`] | the messages of both directions and their JSON shapes |
 //! | [`wheel`] | a hashed timer wheel in virtual time |
 //! | [`client`] | one non-blocking client connection, for the client, the load generator and the examples |
+//! | [`chat_client`] | `imclient`'s screen state, commands, terminal I/O and loop |
 //! | [`server`] | the server: event loop, chat state, dispatch table, handlers, presence |
 //! | [`load`] | the load generator behind `imload`: simulated im, Redis and IRC clients on one loop |
 //!
@@ -18,6 +19,7 @@
 //! step, is `docs/architecture.md`.
 
 pub mod buffer;
+pub mod chat_client;
 pub mod client;
 pub mod framing;
 pub mod load;

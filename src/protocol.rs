@@ -2,7 +2,7 @@
 //!
 //! A message is one line: a command word, then optionally one space and one JSON value.
 //! This module knows the words and the JSON shapes; it does no I/O. The server decodes
-//! requests in [`crate::server::dispatch`] and encodes replies with [`encode`]; clients
+//! requests in the server's dispatch table and encodes replies with [`encode`]; clients
 //! build requests with [`Request::encode`] and read replies with [`Reply::parse`].
 
 use std::collections::BTreeMap;
@@ -96,7 +96,11 @@ pub fn encode_error(text: &str) -> Vec<u8> {
 /// A request, client to server, as a client builds it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Request {
-    Register { name: String, status: Option<String>, presence: Option<PresenceMode> },
+    Register {
+        name: String,
+        status: Option<String>,
+        presence: Option<PresenceMode>,
+    },
     Status(String),
     Goodbye,
     Invite(Vec<String>),
@@ -110,12 +114,22 @@ impl Request {
     /// The request as one line, newline included.
     pub fn encode(&self) -> Vec<u8> {
         match self {
-            Request::Register { name, status, presence } => {
+            Request::Register {
+                name,
+                status,
+                presence,
+            } => {
                 let status = status.as_deref().unwrap_or(DEFAULT_STATUS);
                 match presence {
                     Some(presence) => encode(
                         cmd::REGISTER,
-                        &(name, status, RegisterOptions { presence: *presence }),
+                        &(
+                            name,
+                            status,
+                            RegisterOptions {
+                                presence: *presence,
+                            },
+                        ),
                     ),
                     None => encode(cmd::REGISTER, &(name, status)),
                 }
@@ -139,10 +153,17 @@ pub enum Reply {
     /// Users whose status changed; `None`: went offline.
     Presence(BTreeMap<String, Option<String>>),
     /// Invited to a conversation, by a user (oneself, for one's own `INVITE`).
-    Invitation { conv: ConvId, from: String },
+    Invitation {
+        conv: ConvId,
+        from: String,
+    },
     /// The receiver's conversations and their members in join order.
     Conversations(BTreeMap<ConvId, Vec<String>>),
-    Message { conv: ConvId, from: String, text: String },
+    Message {
+        conv: ConvId,
+        from: String,
+        text: String,
+    },
     Error(String),
 }
 
@@ -199,28 +220,42 @@ mod tests {
 
     #[test]
     fn requests_encode_as_the_contract_shows() {
-        let reg = Request::Register { name: "alice".into(), status: None, presence: None };
+        let reg = Request::Register {
+            name: "alice".into(),
+            status: None,
+            presence: None,
+        };
         assert_eq!(reg.encode(), b"REGISTER [\"alice\",\"available\"]\n");
         let reg = Request::Register {
             name: "bot".into(),
             status: Some("busy".into()),
             presence: Some(PresenceMode::None),
         };
-        assert_eq!(reg.encode(), b"REGISTER [\"bot\",\"busy\",{\"presence\":\"none\"}]\n");
+        assert_eq!(
+            reg.encode(),
+            b"REGISTER [\"bot\",\"busy\",{\"presence\":\"none\"}]\n"
+        );
         assert_eq!(Request::Goodbye.encode(), b"GOODBYE\n");
         assert_eq!(Request::Join(7).encode(), b"JOIN [7]\n");
         assert_eq!(
             Request::SendMessage(7, "two\nlines".into()).encode(),
             b"SEND_MESSAGE [7,\"two\\nlines\"]\n"
         );
-        assert_eq!(Request::Invite(vec!["bob".into()]).encode(), b"INVITE [\"bob\"]\n");
+        assert_eq!(
+            Request::Invite(vec!["bob".into()]).encode(),
+            b"INVITE [\"bob\"]\n"
+        );
     }
 
     #[test]
     fn replies_parse_and_junk_does_not() {
         assert_eq!(
             Reply::parse("MESSAGE [7,\"alice\",\"hi all\"]"),
-            Ok(Reply::Message { conv: 7, from: "alice".into(), text: "hi all".into() })
+            Ok(Reply::Message {
+                conv: 7,
+                from: "alice".into(),
+                text: "hi all".into()
+            })
         );
         assert_eq!(
             Reply::parse("CONVERSATIONS {\"7\":[\"alice\",\"bob\"]}"),
@@ -236,7 +271,14 @@ mod tests {
                 ("carol".to_string(), None)
             ])))
         );
-        for junk in ["", "MESSAGE", "MESSAGE [1]", "NOPE {}", "ERROR 5", "INVITATION [-1,\"a\"]"] {
+        for junk in [
+            "",
+            "MESSAGE",
+            "MESSAGE [1]",
+            "NOPE {}",
+            "ERROR 5",
+            "INVITATION [-1,\"a\"]",
+        ] {
             assert!(Reply::parse(junk).is_err(), "{junk:?}");
         }
     }

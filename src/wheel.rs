@@ -64,10 +64,16 @@ impl<T> Wheel<T> {
     /// Schedules `payload` to fire at `deadline_ms`, rounded up to the next tick. A
     /// deadline in the past fires at the next tick.
     pub fn insert(&mut self, deadline_ms: u64, payload: T) -> TimerId {
-        let due_tick = deadline_ms.div_ceil(self.tick_ms).max(self.current_tick + 1);
+        let due_tick = deadline_ms
+            .div_ceil(self.tick_ms)
+            .max(self.current_tick + 1);
         let serial = self.next_serial;
         self.next_serial += 1;
-        let key = self.entries.insert(Entry { due_tick, serial, payload });
+        let key = self.entries.insert(Entry {
+            due_tick,
+            serial,
+            payload,
+        });
         let slot = self.slot_of(due_tick);
         self.slots[slot].push(key);
         TimerId { key, serial }
@@ -100,7 +106,10 @@ impl<T> Wheel<T> {
             }
         }
         // Every timer is more than a turn away: rare enough to look at them all.
-        self.entries.iter().map(|(_, e)| e.due_tick * self.tick_ms).min()
+        self.entries
+            .iter()
+            .map(|(_, e)| e.due_tick * self.tick_ms)
+            .min()
     }
 
     /// Moves the wheel to time `now_ms` and returns the payloads of every timer due by
@@ -126,8 +135,10 @@ impl<T> Wheel<T> {
             });
         }
         self.current_tick = target;
-        let mut due: Vec<Entry<T>> =
-            due_keys.into_iter().map(|key| self.entries.remove(key)).collect();
+        let mut due: Vec<Entry<T>> = due_keys
+            .into_iter()
+            .map(|key| self.entries.remove(key))
+            .collect();
         due.sort_by_key(|e| (e.due_tick, e.serial));
         due.into_iter().map(|e| e.payload).collect()
     }
@@ -171,7 +182,10 @@ mod tests {
         w.insert(6, "late");
         w.insert(2, "early");
         assert_eq!(w.advance(2), vec!["early"]);
-        assert!(w.advance(5).is_empty(), "same slot as tick 6, but a turn early");
+        assert!(
+            w.advance(5).is_empty(),
+            "same slot as tick 6, but a turn early"
+        );
         assert_eq!(w.advance(6), vec!["late"]);
     }
 
@@ -208,7 +222,10 @@ mod tests {
         let mut w = Wheel::new(10, 8, 100);
         w.insert(120, ());
         assert!(w.advance(100).is_empty());
-        assert!(w.advance(50).is_empty(), "a clock going backwards is ignored");
+        assert!(
+            w.advance(50).is_empty(),
+            "a clock going backwards is ignored"
+        );
         assert_eq!(w.len(), 1);
     }
 }

@@ -9,9 +9,9 @@ use imchat::server::{self, Config, DEFAULT_MAX_OUTPUT};
 
 /// An instant-messaging server on one thread and one poll loop.
 #[derive(Debug, Parser)]
-#[command(version, about)]
+#[command(version)]
 struct Args {
-    /// Address to listen on; 0.0.0.0:6666 or [::]:6666 serves other machines.
+    /// Address to listen on; `0.0.0.0:6666` or `[::]:6666` serves other machines.
     #[arg(long, default_value = "127.0.0.1:6666")]
     listen: SocketAddr,
     /// Presence changes are coalesced and broadcast at most this often.
@@ -39,7 +39,12 @@ struct Args {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    if let Err(e) = simple_logger::SimpleLogger::new().with_level(args.log_level).init() {
+    let mut logger = simple_logger::SimpleLogger::new().with_level(args.log_level);
+    if args.trace {
+        // The trace is asked for explicitly: show it whatever the level.
+        logger = logger.with_module_level("trace", log::LevelFilter::Info);
+    }
+    if let Err(e) = logger.init() {
         eprintln!("imserver: cannot start logging: {e}");
         return ExitCode::FAILURE;
     }
@@ -52,6 +57,7 @@ fn main() -> ExitCode {
         register_timeout_ms: args.register_timeout_ms,
         trace: args.trace,
     };
+    raise_file_limit(config.max_connections);
     let listen = config.listen;
     let server = match server::Server::bind(config) {
         Ok(server) => server,
@@ -66,5 +72,41 @@ fn main() -> ExitCode {
             eprintln!("imserver: event loop failed: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Descriptors the server needs besides its connections: standard streams, the poll, the
+/// listener, the signal pipe, and a margin.
+const SPARE_DESCRIPTORS: u64 = 32;
+
+/// Raises the soft limit on open files towards what `--max-connections` needs (never past
+/// the hard limit), as Redis does for `maxclients`: the default soft limit of 1024 would
+/// otherwise cap a server meant for tens of thousands of connections. If the hard limit is
+/// lower, say so: connections beyond it wait in the kernel's queue.
+fn raise_file_limit(max_connections: usize) {
+    let wanted = max_connections as u64 + SPARE_DESCRIPTORS;
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes into the struct we pass; nothing else is touched.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
+        return;
+    }
+    if limit.rlim_cur < wanted {
+        let raised = libc::rlimit {
+            rlim_cur: wanted.min(limit.rlim_max),
+            rlim_max: limit.rlim_max,
+        };
+        // SAFETY: setrlimit reads the struct we pass.
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } == 0 {
+            limit = raised;
+        }
+    }
+    if limit.rlim_cur < wanted {
+        log::warn!(
+            "open file limit is {}: fewer than --max-connections {max_connections} can be served at once",
+            limit.rlim_cur
+        );
     }
 }

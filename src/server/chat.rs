@@ -40,6 +40,16 @@ pub enum Reason {
 }
 
 impl Reason {
+    /// The reason for a failed read or write: a reset or a broken pipe is the client going
+    /// away (a client that closes with unread input sends a reset); anything else is broken.
+    pub fn after_error(e: &std::io::Error) -> Reason {
+        use std::io::ErrorKind::{BrokenPipe, ConnectionAborted, ConnectionReset};
+        match e.kind() {
+            BrokenPipe | ConnectionAborted | ConnectionReset => Reason::Closed,
+            _ => Reason::Broken,
+        }
+    }
+
     /// Whether what is queued is still worth writing before closing. A slow reader's queue
     /// is exactly what must be dropped, and a broken socket cannot take it.
     pub fn flushes(self) -> bool {
@@ -143,17 +153,12 @@ impl Chat {
         self.peers.insert(Peer::default())
     }
 
-    /// Queues a line for one peer and marks it for flushing. A peer whose queue would pass
-    /// the output limit is dropped instead: a client that does not read must not hold the
-    /// server's memory.
+    /// Queues a line for one peer and marks it for flushing.
     pub fn send(&mut self, key: usize, line: &Line) {
-        let Some(peer) = self.peers.get_mut(key) else { return };
-        if peer.closing == Some(Reason::SlowReader) {
+        let Some(peer) = self.peers.get_mut(key) else {
             return;
-        }
-        if peer.out.queued() + line.len() > self.limits.max_output {
-            peer.out.clear();
-            self.close(key, Reason::SlowReader);
+        };
+        if peer.closing.is_some_and(|reason| !reason.flushes()) {
             return;
         }
         peer.out.push(Rc::clone(line));
@@ -164,16 +169,13 @@ impl Chat {
     /// Puts a peer with queued output on the list the loop flushes before it sleeps. Every
     /// path that queues output goes through here, or the connection would stall.
     pub fn mark_dirty(&mut self, key: usize) {
-        let Some(peer) = self.peers.get_mut(key) else { return };
+        let Some(peer) = self.peers.get_mut(key) else {
+            return;
+        };
         if !peer.dirty && !peer.out.is_empty() {
             peer.dirty = true;
             self.dirty.push(key);
         }
-    }
-
-    /// Encodes one line and queues it for one peer.
-    pub fn send_one(&mut self, key: usize, word: &str, args: &impl serde::Serialize) {
-        self.send(key, &Line::from(encode(word, args)));
     }
 
     /// Queues an `ERROR` line.
@@ -181,11 +183,28 @@ impl Chat {
         self.send(key, &Line::from(encode_error(text)));
     }
 
+    /// Drops a peer whose queue is past the output limit even after the loop wrote all the
+    /// kernel would take: a client that does not read must not hold the server's memory.
+    /// Checked after flushing, not while queueing, so a healthy reader that receives a
+    /// burst in one pass is not mistaken for a slow one. Returns whether it was dropped.
+    pub fn enforce_output_limit(&mut self, key: usize) -> bool {
+        let over = self
+            .peers
+            .get(key)
+            .is_some_and(|p| p.out.queued() > self.limits.max_output);
+        if over {
+            self.close(key, Reason::SlowReader);
+        }
+        over
+    }
+
     /// Marks a peer closing (the first reason wins). The loop cleans up at its next safe
     /// point, so a handler can close any connection without invalidating what the loop is
     /// iterating over.
     pub fn close(&mut self, key: usize, reason: Reason) {
-        let Some(peer) = self.peers.get_mut(key) else { return };
+        let Some(peer) = self.peers.get_mut(key) else {
+            return;
+        };
         if peer.closing.is_none() {
             peer.closing = Some(reason);
             if !reason.flushes() {
@@ -193,6 +212,15 @@ impl Chat {
             }
             self.closing.push(key);
         }
+    }
+
+    /// Closes a peer whose socket failed: what is queued can never be written, so it is
+    /// dropped at once instead of being waited for.
+    pub fn abandon(&mut self, key: usize, reason: Reason) {
+        if let Some(peer) = self.peers.get_mut(key) {
+            peer.out.clear();
+        }
+        self.close(key, reason);
     }
 
     /// Peers that started closing since the last call.
@@ -251,7 +279,10 @@ impl Chat {
 
     /// Brings a user online on a peer.
     pub fn add_user(&mut self, key: usize, user: User) {
-        info!("register {} (conn {key}, presence {:?})", user.name, user.presence);
+        info!(
+            "register {} (conn {key}, presence {:?})",
+            user.name, user.presence
+        );
         self.presence.changed(&user.name, None);
         self.names.insert(user.name.to_lowercase(), key);
         if let Some(peer) = self.peers.get_mut(key) {
@@ -282,7 +313,9 @@ impl Chat {
         if let Some(user) = self.user_mut(key) {
             user.joined.retain(|&c| c != id);
         }
-        let Some(conv) = self.conversations.get_mut(&id) else { return };
+        let Some(conv) = self.conversations.get_mut(&id) else {
+            return;
+        };
         conv.members.retain(|&m| m != key);
         if conv.members.is_empty() {
             let ended = self.conversations.remove(&id).unwrap_or_default();

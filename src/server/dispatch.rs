@@ -51,7 +51,11 @@ pub enum Shape {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Args {
     Nothing,
-    Register { name: String, status: Option<String>, presence: PresenceMode },
+    Register {
+        name: String,
+        status: Option<String>,
+        presence: PresenceMode,
+    },
     Text(String),
     Names(Vec<String>),
     Conv(ConvId),
@@ -137,10 +141,16 @@ pub fn lookup(word: &str) -> Option<&'static Command> {
 /// with an `ERROR` naming the command, and the connection stays open unless the command
 /// closes it.
 pub fn dispatch(chat: &mut Chat, me: usize, line: &str) {
-    let Some((word, args)) = split_command(line) else { return };
+    let Some((word, args)) = split_command(line) else {
+        return;
+    };
     let Some(command) = lookup(word) else {
         // Echo at most a short, upper-cased prefix of an unknown word.
-        let shown: String = word.chars().take(32).collect::<String>().to_ascii_uppercase();
+        let shown: String = word
+            .chars()
+            .take(32)
+            .collect::<String>()
+            .to_ascii_uppercase();
         chat.send_error(me, &format!("{shown}: unknown command"));
         return;
     };
@@ -214,7 +224,11 @@ fn decode_register(args: &str) -> Result<Args, String> {
                 .presence
         }
     };
-    Ok(Args::Register { name, status, presence })
+    Ok(Args::Register {
+        name,
+        status,
+        presence,
+    })
 }
 
 #[cfg(test)]

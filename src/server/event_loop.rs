@@ -26,23 +26,23 @@
 //! event that never comes. The one deliberate exception is the per-wake line budget of
 //! step 4, and the loop remembers those connections itself (the backlog).
 
-use std::io::{self, ErrorKind, Read};
-use std::net::Shutdown;
+use std::io::{self, ErrorKind};
 use std::time::{Duration, Instant};
 
-use log::{debug, info, warn};
+use log::{debug, info};
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token};
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook_mio::v1_0::Signals;
 use slab::Slab;
 
-use crate::buffer::ReadBuf;
-use crate::protocol::encode_error;
+use crate::buffer::{Flushed, ReadBuf};
 use crate::wheel::{TimerId, Wheel};
 
 use super::chat::{Chat, ChatLimits, Reason};
 use super::{dispatch, presence, Config};
+
+mod lifecycle;
 
 /// Lines handled for one connection per pass. A client that writes thousands of lines at
 /// once gets this many, then every other ready connection gets its turn; the rest wait in
@@ -59,21 +59,6 @@ const TICK_MS: u64 = 10;
 /// Wheel size: 512 ticks of 10 ms make one turn of about 5 s; longer timers wait in their
 /// slot for their turn.
 const WHEEL_SLOTS: usize = 512;
-
-/// How long a closing connection may take to take its last output and close its end. A
-/// peer that neither reads nor closes is cut off after this.
-const LINGER_MS: u64 = 5_000;
-
-/// When accept fails for lack of file descriptors, try again after this long (or as soon as
-/// a connection closes), instead of spinning on an accept that keeps failing.
-const ACCEPT_RETRY_MS: u64 = 100;
-
-/// On SIGINT or SIGTERM, how long queued output may take to drain before the server exits
-/// anyway.
-const SHUTDOWN_GRACE_MS: u64 = 2_000;
-
-/// Bytes discarded per read from a closing connection (a stack buffer; never kept).
-const DISCARD_CHUNK: usize = 4096;
 
 const LISTENER: Token = Token(usize::MAX);
 const SIGNALS: Token = Token(usize::MAX - 1);
@@ -124,8 +109,10 @@ pub struct Server {
     closing: Vec<(usize, u64)>,
     /// The listener reported readiness and has not yet said `WouldBlock`.
     accept_pending: bool,
-    /// Accept is paused (out of file descriptors) until this time or a connection closes.
+    /// Accept is paused (out of file descriptors) until a retry timer or a close.
     accept_paused: bool,
+    /// Accept has failed for lack of descriptors and not succeeded since.
+    accept_stalled: bool,
     presence_scheduled: bool,
     shutting_down: bool,
     shutdown_expired: bool,
@@ -136,10 +123,14 @@ impl Server {
     pub fn bind(config: Config) -> io::Result<Server> {
         let poll = Poll::new()?;
         let mut listener = TcpListener::bind(config.listen)?;
-        poll.registry().register(&mut listener, LISTENER, Interest::READABLE)?;
+        poll.registry()
+            .register(&mut listener, LISTENER, Interest::READABLE)?;
         let mut signals = Signals::new([SIGINT, SIGTERM])?;
-        poll.registry().register(&mut signals, SIGNALS, Interest::READABLE)?;
-        let limits = ChatLimits { max_output: config.max_output };
+        poll.registry()
+            .register(&mut signals, SIGNALS, Interest::READABLE)?;
+        let limits = ChatLimits {
+            max_output: config.max_output,
+        };
         Ok(Server {
             poll,
             listener: Some(listener),
@@ -154,6 +145,7 @@ impl Server {
             closing: Vec::new(),
             accept_pending: false,
             accept_paused: false,
+            accept_stalled: false,
             presence_scheduled: false,
             shutting_down: false,
             shutdown_expired: false,
@@ -182,7 +174,11 @@ impl Server {
                 return Err(e);
             }
             let now = self.now_ms();
-            trace!(self.config.trace, "poll returned {} events", events.iter().count());
+            trace!(
+                self.config.trace,
+                "poll returned {} events",
+                events.iter().count()
+            );
 
             let mut ready = std::mem::take(&mut self.backlog);
             for event in events.iter() {
@@ -190,7 +186,9 @@ impl Server {
                     LISTENER => self.accept_pending = true,
                     SIGNALS => self.on_signal(now),
                     Token(key) => {
-                        let Some(io) = self.ios.get_mut(key) else { continue };
+                        let Some(io) = self.ios.get_mut(key) else {
+                            continue;
+                        };
                         if event.is_readable() || event.is_read_closed() || event.is_error() {
                             io.readable = true;
                             ready.push((key, io.generation));
@@ -251,7 +249,11 @@ impl Server {
     /// until `WouldBlock`, end of stream, closing, or the line budget is spent. Returns
     /// `true` if the budget ran out with input possibly left.
     fn serve(&mut self, key: usize, generation: u64) -> bool {
-        let Some(io) = self.ios.get_mut(key).filter(|io| io.generation == generation) else {
+        let Some(io) = self
+            .ios
+            .get_mut(key)
+            .filter(|io| io.generation == generation)
+        else {
             return false;
         };
         let trace = self.config.trace;
@@ -267,7 +269,13 @@ impl Server {
                     Ok(Some(line)) => {
                         handled += 1;
                         trace!(trace, "conn {key}: frame complete ({} bytes)", line.len());
+                        debug!("conn {key} sent: {}", shorten(line));
                         dispatch::dispatch(&mut self.chat, key, line);
+                        if io.register_timer.is_some() && self.chat.is_registered(key) {
+                            if let Some(timer) = io.register_timer.take() {
+                                self.wheel.cancel(timer);
+                            }
+                        }
                     }
                     Ok(None) => break,
                     Err(violation) => {
@@ -293,7 +301,7 @@ impl Server {
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
                 Err(e) => {
                     debug!("conn {key}: read failed: {e}");
-                    self.chat.close(key, Reason::Broken);
+                    self.chat.abandon(key, Reason::after_error(&e));
                 }
             }
         }
@@ -312,10 +320,7 @@ impl Server {
             Timer::Linger { key, generation } => {
                 if self.is_current(key, generation) {
                     debug!("conn {key}: did not finish closing in time");
-                    if let Some(out) = self.chat.outbox(key) {
-                        out.clear();
-                    }
-                    self.chat.close(key, Reason::Broken);
+                    self.chat.abandon(key, Reason::Broken);
                     self.remove(key);
                 }
             }
@@ -329,57 +334,36 @@ impl Server {
     }
 
     fn is_current(&self, key: usize, generation: u64) -> bool {
-        self.ios.get(key).is_some_and(|io| io.generation == generation)
-    }
-
-    /// Step 6: connections that started closing leave the chat now. Those that still have
-    /// output to write get a deadline to write it.
-    fn retire_closing(&mut self, now: u64) {
-        for key in self.chat.take_closing() {
-            let Some(io) = self.ios.get_mut(key) else { continue };
-            let generation = io.generation;
-            if let Some(timer) = io.register_timer.take() {
-                self.wheel.cancel(timer);
-            }
-            let reason = self.chat.closing_reason(key).unwrap_or(Reason::Broken);
-            match self.chat.user(key) {
-                Some(user) => info!("disconnect {} (conn {key}): {reason}", user.name),
-                None => info!("disconnect conn {key}: {reason}"),
-            }
-            self.chat.retire(key);
-            self.wheel.insert(now + LINGER_MS, Timer::Linger { key, generation });
-            self.closing.push((key, generation));
-        }
+        self.ios
+            .get(key)
+            .is_some_and(|io| io.generation == generation)
     }
 
     /// Step 7: write every connection with queued output until done or `WouldBlock`.
     fn flush_dirty(&mut self, now: u64) {
-        let trace = self.config.trace;
         for key in self.chat.take_dirty() {
             let (Some(io), Some(out)) = (self.ios.get_mut(key), self.chat.outbox(key)) else {
                 continue;
             };
-            let mut blocked = false;
-            while !out.is_empty() {
-                let queued = out.queued();
-                match out.write_to(&mut io.socket) {
-                    Ok(0) => {
-                        self.chat.close(key, Reason::Broken);
-                        break;
-                    }
-                    Ok(n) => trace!(trace, "conn {key}: flush wrote {n} of {queued} bytes"),
-                    Err(e) if e.kind() == ErrorKind::WouldBlock => {
-                        trace!(trace, "conn {key}: flush would block, {queued} bytes queued");
-                        blocked = true;
-                        break;
-                    }
-                    Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                    Err(e) => {
-                        debug!("conn {key}: write failed: {e}");
-                        self.chat.close(key, Reason::Broken);
-                        break;
-                    }
+            let queued = out.queued();
+            let blocked = match out.flush_to(&mut io.socket) {
+                Ok(flushed) => {
+                    let Flushed { written, blocked } = flushed;
+                    let how = if blocked { ", then would block" } else { "" };
+                    trace!(
+                        self.config.trace,
+                        "conn {key}: flush wrote {written} of {queued} bytes{how}"
+                    );
+                    blocked
                 }
+                Err(e) => {
+                    debug!("conn {key}: write failed: {e}");
+                    self.chat.abandon(key, Reason::after_error(&e));
+                    continue;
+                }
+            };
+            if blocked && self.chat.enforce_output_limit(key) {
+                continue;
             }
             // Writable events only while output is stuck: otherwise every write would
             // wake the loop for nothing.
@@ -389,11 +373,15 @@ impl Server {
                 } else {
                     Interest::READABLE
                 };
-                match self.poll.registry().reregister(&mut io.socket, Token(key), interest) {
+                match self
+                    .poll
+                    .registry()
+                    .reregister(&mut io.socket, Token(key), interest)
+                {
                     Ok(()) => io.wants_write = blocked,
                     Err(e) => {
                         debug!("conn {key}: reregister failed: {e}");
-                        self.chat.close(key, Reason::Broken);
+                        self.chat.abandon(key, Reason::Broken);
                     }
                 }
             }
@@ -402,155 +390,11 @@ impl Server {
         // rather than one pass later.
         self.retire_closing(now);
     }
-
-    /// Step 8, first half: remove closing connections that are done. A connection that
-    /// closes with output flushes it, shuts its sending side (the peer sees end of stream
-    /// right after the last line) and waits for the peer's end of stream, discarding any
-    /// input meanwhile. Closing a socket with unread input would send a reset, which can
-    /// destroy the very `ERROR` line that explains the close.
-    fn remove_closed(&mut self) {
-        let mut still_closing = Vec::new();
-        for (key, generation) in std::mem::take(&mut self.closing) {
-            if !self.is_current(key, generation) {
-                continue;
-            }
-            let flushed = self.chat.outbox(key).is_none_or(|out| out.is_empty());
-            let reason = self.chat.closing_reason(key).unwrap_or(Reason::Broken);
-            if !reason.flushes() {
-                self.remove(key);
-                continue;
-            }
-            if !flushed {
-                still_closing.push((key, generation));
-                continue;
-            }
-            let Some(io) = self.ios.get_mut(key) else { continue };
-            if !io.shut_down {
-                let _ = io.socket.shutdown(Shutdown::Write);
-                io.shut_down = true;
-            }
-            if drain_until_end(&mut io.socket) {
-                self.remove(key);
-            } else {
-                still_closing.push((key, generation));
-            }
-        }
-        self.closing = still_closing;
-    }
-
-    /// Deregisters, drops and forgets one connection.
-    fn remove(&mut self, key: usize) {
-        if !self.ios.contains(key) {
-            return;
-        }
-        let mut io = self.ios.remove(key);
-        let _ = self.poll.registry().deregister(&mut io.socket);
-        if let Some(timer) = io.register_timer.take() {
-            self.wheel.cancel(timer);
-        }
-        let reason = self.chat.closing_reason(key).unwrap_or(Reason::Broken);
-        trace!(self.config.trace, "conn {key}: close ({reason})");
-        self.chat.remove(key);
-        // A descriptor is free again: if accept was stalled for lack of one, resume.
-        self.accept_paused = false;
-    }
-
-    /// Step 8, second half: accept until `WouldBlock`.
-    fn accept(&mut self, now: u64) {
-        let Some(listener) = &self.listener else { return };
-        loop {
-            let (mut socket, addr) = match listener.accept() {
-                Ok(accepted) => accepted,
-                Err(e) if e.kind() == ErrorKind::WouldBlock => {
-                    self.accept_pending = false;
-                    return;
-                }
-                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-                Err(e) if is_out_of_descriptors(&e) => {
-                    // The waiting connections stay in the kernel's queue; retrying at once
-                    // would fail again and spin the loop.
-                    warn!("accept paused: {e}; resuming when a connection closes");
-                    self.accept_paused = true;
-                    self.wheel.insert(now + ACCEPT_RETRY_MS, Timer::AcceptRetry);
-                    return;
-                }
-                Err(e) => {
-                    // For example a connection reset while queued: that one only.
-                    debug!("accept failed: {e}");
-                    continue;
-                }
-            };
-            if self.ios.len() >= self.config.max_connections {
-                // A fresh socket's send buffer is empty, so this short line fits in one
-                // write; if it does not, the client just sees the close.
-                let _ = io::Write::write(&mut socket, &encode_error("server full"));
-                info!("refused {addr}: server full");
-                continue;
-            }
-            let key = self.ios.vacant_entry().key();
-            if let Err(e) = self.poll.registry().register(&mut socket, Token(key), Interest::READABLE) {
-                warn!("register {addr} failed: {e}");
-                continue;
-            }
-            // Replies are small and latency matters more than packet count.
-            let _ = socket.set_nodelay(true);
-            let generation = self.next_generation;
-            self.next_generation += 1;
-            let deadline = now + self.config.register_timeout_ms;
-            let timer = self.wheel.insert(deadline, Timer::RegisterDeadline { key, generation });
-            self.ios.insert(Io {
-                socket,
-                input: ReadBuf::new(),
-                generation,
-                readable: true,
-                wants_write: false,
-                shut_down: false,
-                register_timer: Some(timer),
-            });
-            let chat_key = self.chat.connect();
-            debug_assert_eq!(chat_key, key, "the chat and the sockets share keys");
-            trace!(self.config.trace, "accept {addr} as conn {key}");
-            info!("connect {addr} (conn {key})");
-        }
-    }
-
-    /// SIGINT or SIGTERM: stop accepting, let every connection write what is queued, and
-    /// exit when all have closed or the grace period ends.
-    fn on_signal(&mut self, now: u64) {
-        let signals: Vec<i32> = self.signals.pending().collect();
-        if signals.is_empty() || self.shutting_down {
-            return;
-        }
-        info!("signal {signals:?}: shutting down");
-        self.shutting_down = true;
-        if let Some(mut listener) = self.listener.take() {
-            let _ = self.poll.registry().deregister(&mut listener);
-        }
-        for (key, _) in self.ios.iter() {
-            self.chat.close(key, Reason::Shutdown);
-        }
-        self.wheel.insert(now + SHUTDOWN_GRACE_MS, Timer::ShutdownDeadline);
-    }
 }
 
-/// Reads and discards until `WouldBlock` (`false`) or end of stream or error (`true`).
-fn drain_until_end(socket: &mut TcpStream) -> bool {
-    let mut scratch = [0u8; DISCARD_CHUNK];
-    loop {
-        match socket.read(&mut scratch) {
-            Ok(0) => return true,
-            Ok(_) => {}
-            Err(e) if e.kind() == ErrorKind::WouldBlock => return false,
-            Err(e) if e.kind() == ErrorKind::Interrupted => {}
-            Err(_) => return true,
-        }
-    }
-}
-
-/// The process or the system is out of file descriptors (or of memory for sockets).
-fn is_out_of_descriptors(e: &io::Error) -> bool {
-    matches!(
-        e.raw_os_error(),
-        Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM)
-    )
+/// At most the first 200 characters of a line, for the debug log.
+fn shorten(line: &str) -> &str {
+    line.char_indices()
+        .nth(200)
+        .map_or(line, |(end, _)| &line[..end])
 }

@@ -6,7 +6,9 @@
 //! once and the same bytes are queued for each.
 
 use crate::buffer::Line;
-use crate::protocol::{cmd, encode, DEFAULT_STATUS, MAX_NAME_CHARS, MAX_STATUS_CHARS};
+use crate::protocol::{
+    cmd, encode, PresenceMode, DEFAULT_STATUS, MAX_NAME_CHARS, MAX_STATUS_CHARS,
+};
 
 use super::chat::{Chat, Conversation, User};
 use super::dispatch::{Args, Flow};
@@ -46,7 +48,14 @@ fn check_status(status: &str) -> Result<(), String> {
 
 /// `REGISTER [name, status, options]`: come online, and get `ONLINE_USERS` at once.
 pub fn register(chat: &mut Chat, me: usize, args: Args) -> Outcome {
-    let Args::Register { name, status, presence } = args else { return wrong_shape() };
+    let Args::Register {
+        name,
+        status,
+        presence,
+    } = args
+    else {
+        return wrong_shape();
+    };
     if chat.is_registered(me) {
         return Err("already registered".to_string());
     }
@@ -60,10 +69,16 @@ pub fn register(chat: &mut Chat, me: usize, args: Args) -> Outcome {
     if chat.names.contains_key(&name.to_lowercase()) {
         return Err(format!("name {name} is taken"));
     }
-    let user = User { name, status, presence, joined: Vec::new(), invited: Vec::new() };
+    let user = User {
+        name,
+        status,
+        presence,
+        joined: Vec::new(),
+        invited: Vec::new(),
+    };
     chat.add_user(me, user);
     let answer = match presence {
-        crate::protocol::PresenceMode::None => chat.online_users_self_only(me),
+        PresenceMode::None => chat.online_users_self_only(me),
         _ => Some(chat.online_users()),
     };
     if let Some(line) = answer {
@@ -74,9 +89,13 @@ pub fn register(chat: &mut Chat, me: usize, args: Args) -> Outcome {
 
 /// `STATUS [status]`: change one's status; everyone hears within one presence interval.
 pub fn status(chat: &mut Chat, me: usize, args: Args) -> Outcome {
-    let Args::Text(status) = args else { return wrong_shape() };
+    let Args::Text(status) = args else {
+        return wrong_shape();
+    };
     check_status(&status)?;
-    let Some(user) = chat.user_mut(me) else { return wrong_shape() };
+    let Some(user) = chat.user_mut(me) else {
+        return wrong_shape();
+    };
     let old = std::mem::replace(&mut user.status, status);
     let name = user.name.clone();
     chat.presence.changed(&name, Some(&old));
@@ -93,10 +112,16 @@ pub fn goodbye(_chat: &mut Chat, _me: usize, _args: Args) -> Outcome {
 /// to the sender and each invitee. Names that cannot be invited are reported in one
 /// `ERROR`, after the conversation is created with the others.
 pub fn invite(chat: &mut Chat, me: usize, args: Args) -> Outcome {
-    let Args::Names(names) = args else { return wrong_shape() };
-    let Some(user) = chat.user(me) else { return wrong_shape() };
+    let Args::Names(names) = args else {
+        return wrong_shape();
+    };
+    let Some(user) = chat.user(me) else {
+        return wrong_shape();
+    };
     if user.joined.len() >= MAX_CONVERSATIONS_PER_USER {
-        return Err(format!("in too many conversations (limit {MAX_CONVERSATIONS_PER_USER})"));
+        return Err(format!(
+            "in too many conversations (limit {MAX_CONVERSATIONS_PER_USER})"
+        ));
     }
     let inviter = user.name.clone();
     let mut invitees: Vec<usize> = Vec::new();
@@ -121,7 +146,10 @@ pub fn invite(chat: &mut Chat, me: usize, args: Args) -> Outcome {
     if let Some(user) = chat.user_mut(me) {
         user.joined.push(id);
     }
-    let conversation = Conversation { members: vec![me], invited: invitees };
+    let conversation = Conversation {
+        members: vec![me],
+        invited: invitees,
+    };
     let invitation = Line::from(encode(cmd::INVITATION, &(id, &inviter)));
     chat.send(me, &invitation);
     for &key in &conversation.invited {
@@ -144,9 +172,13 @@ pub fn list_conversations(chat: &mut Chat, me: usize, _args: Args) -> Outcome {
 /// `JOIN [id]`: accept an invitation; every member then gets the new member list. A member
 /// joining again (the inviter, say) changes nothing and just gets its map.
 pub fn join(chat: &mut Chat, me: usize, args: Args) -> Outcome {
-    let Args::Conv(id) = args else { return wrong_shape() };
+    let Args::Conv(id) = args else {
+        return wrong_shape();
+    };
     let not_invited = || format!("not invited to conversation {id}");
-    let Some(conv) = chat.conversations.get_mut(&id) else { return Err(not_invited()) };
+    let Some(conv) = chat.conversations.get_mut(&id) else {
+        return Err(not_invited());
+    };
     if conv.members.contains(&me) {
         chat.send_conversations(me);
         return Ok(Flow::Continue);
@@ -154,13 +186,19 @@ pub fn join(chat: &mut Chat, me: usize, args: Args) -> Outcome {
     if !conv.invited.contains(&me) {
         return Err(not_invited());
     }
-    let Some(user) = chat.user_mut(me) else { return wrong_shape() };
+    let Some(user) = chat.user_mut(me) else {
+        return wrong_shape();
+    };
     if user.joined.len() >= MAX_CONVERSATIONS_PER_USER {
-        return Err(format!("in too many conversations (limit {MAX_CONVERSATIONS_PER_USER})"));
+        return Err(format!(
+            "in too many conversations (limit {MAX_CONVERSATIONS_PER_USER})"
+        ));
     }
     user.invited.retain(|&c| c != id);
     user.joined.push(id);
-    let Some(conv) = chat.conversations.get_mut(&id) else { return Err(not_invited()) };
+    let Some(conv) = chat.conversations.get_mut(&id) else {
+        return Err(not_invited());
+    };
     conv.invited.retain(|&k| k != me);
     conv.members.push(me);
     for member in conv.members.clone() {
@@ -172,8 +210,14 @@ pub fn join(chat: &mut Chat, me: usize, args: Args) -> Outcome {
 /// `SEND_MESSAGE [id, text]`: `MESSAGE` to every member, the sender included, in the order
 /// the server accepts them: all members see one order.
 pub fn send_message(chat: &mut Chat, me: usize, args: Args) -> Outcome {
-    let Args::ConvText(id, text) = args else { return wrong_shape() };
-    let Some(conv) = chat.conversations.get_mut(&id).filter(|c| c.members.contains(&me)) else {
+    let Args::ConvText(id, text) = args else {
+        return wrong_shape();
+    };
+    let Some(conv) = chat
+        .conversations
+        .get_mut(&id)
+        .filter(|c| c.members.contains(&me))
+    else {
         return Err(format!("not a member of conversation {id}"));
     };
     // Borrow the member list out of the conversation while queueing, instead of cloning
@@ -191,11 +235,20 @@ pub fn send_message(chat: &mut Chat, me: usize, args: Args) -> Outcome {
 
 /// `LEAVE [id]`: the remaining members and the leaver each get their updated map.
 pub fn leave(chat: &mut Chat, me: usize, args: Args) -> Outcome {
-    let Args::Conv(id) = args else { return wrong_shape() };
-    if !chat.conversations.get(&id).is_some_and(|c| c.members.contains(&me)) {
+    let Args::Conv(id) = args else {
+        return wrong_shape();
+    };
+    if !chat
+        .conversations
+        .get(&id)
+        .is_some_and(|c| c.members.contains(&me))
+    {
         return Err(format!("not a member of conversation {id}"));
     }
     chat.leave_conversation(me, id);
     chat.send_conversations(me);
     Ok(Flow::Continue)
 }
+
+#[cfg(test)]
+mod tests;

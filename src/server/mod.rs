@@ -2,7 +2,8 @@
 //!
 //! | file | what it holds |
 //! |---|---|
-//! | `event_loop.rs` | the loop: poll, read, dispatch, timers, close, flush, accept |
+//! | `event_loop.rs` | the loop: poll, read, dispatch, timers, flush, in order |
+//! | `event_loop/lifecycle.rs` | connections coming and going: accept, close, shut down |
 //! | `chat.rs` | users, conversations and outboxes: the protocol state, no sockets |
 //! | `dispatch.rs` | the command table and argument decoding |
 //! | `handlers.rs` | one function per command |
@@ -25,6 +26,8 @@ mod dispatch;
 mod event_loop;
 mod handlers;
 mod presence;
+#[cfg(test)]
+mod test_support;
 
 use std::io;
 use std::net::SocketAddr;
@@ -54,10 +57,12 @@ pub struct Config {
     pub trace: bool,
 }
 
-/// Default `--max-output`: 4 MiB. A full `ONLINE_USERS` snapshot of 50,000 users is about
-/// 1.5 MB, so a healthy client in `full` mode still fits; a client that stops reading is
-/// dropped long before it costs real memory.
-pub const DEFAULT_MAX_OUTPUT: usize = 4 * 1024 * 1024;
+/// Default `--max-output`: 8 MiB. The limit is checked after each flush, so it must hold
+/// what one pass can queue for a healthy reader whose socket buffer is momentarily full:
+/// one sender's pass is at most 64 lines of 64 KiB (4 MiB), and a full `ONLINE_USERS` of
+/// 50,000 users is about 1.5 MB. A client that stops reading is still dropped long before
+/// it costs real memory.
+pub const DEFAULT_MAX_OUTPUT: usize = 8 * 1024 * 1024;
 
 impl Default for Config {
     fn default() -> Config {

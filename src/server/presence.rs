@@ -27,7 +27,8 @@ impl PresenceLog {
     /// an interval records the old value: that is what the next broadcast compares with.
     pub fn changed(&mut self, name: &str, before: Option<&str>) {
         if !self.before.contains_key(name) {
-            self.before.insert(name.to_string(), before.map(str::to_string));
+            self.before
+                .insert(name.to_string(), before.map(str::to_string));
         }
     }
 

@@ -64,22 +64,37 @@ impl Server {
                 }
             });
         }
-        let mut server = Server { child, addr: "127.0.0.1:1".parse().unwrap(), logs, log_events: rx };
+        let mut server = Server {
+            child,
+            addr: "127.0.0.1:1".parse().unwrap(),
+            logs,
+            log_events: rx,
+        };
         let line = server.wait_log("listening on ");
         let addr = line.rsplit("listening on ").next().unwrap().trim();
         server.addr = addr.parse().expect("address in the listening line");
         server
     }
 
-    /// Waits for a log line containing `needle` and returns it.
+    /// Waits until a line containing `needle` has been logged (now or earlier) and
+    /// returns it.
     pub fn wait_log(&self, needle: &str) -> String {
         let deadline = Instant::now() + PATIENCE;
         loop {
+            let logged = self
+                .logs
+                .lock()
+                .unwrap()
+                .iter()
+                .find(|l| l.contains(needle))
+                .cloned();
+            if let Some(line) = logged {
+                return line;
+            }
+            // Any new line wakes us up to look again.
             let left = deadline.saturating_duration_since(Instant::now());
-            match self.log_events.recv_timeout(left) {
-                Ok(line) if line.contains(needle) => return line,
-                Ok(_) => {}
-                Err(_) => panic!("no log line containing {needle:?}; logs:\n{}", self.logs()),
+            if self.log_events.recv_timeout(left).is_err() && left.is_zero() {
+                panic!("no log line containing {needle:?}; logs:\n{}", self.logs());
             }
         }
     }
@@ -116,7 +131,11 @@ impl Server {
             if let Some(status) = self.child.try_wait().unwrap() {
                 return status;
             }
-            assert!(Instant::now() < deadline, "server did not exit; logs:\n{}", self.logs());
+            assert!(
+                Instant::now() < deadline,
+                "server did not exit; logs:\n{}",
+                self.logs()
+            );
             std::thread::sleep(Duration::from_millis(10));
         }
     }
@@ -143,7 +162,10 @@ impl Client {
     pub fn connect(addr: SocketAddr) -> Client {
         let stream = TcpStream::connect(addr).expect("connect");
         stream.set_read_timeout(Some(PATIENCE)).unwrap();
-        Client { writer: stream.try_clone().unwrap(), reader: BufReader::new(stream) }
+        Client {
+            writer: stream.try_clone().unwrap(),
+            reader: BufReader::new(stream),
+        }
     }
 
     /// Sends one line (a newline is added).
@@ -159,7 +181,8 @@ impl Client {
     /// The next line, without its newline; fails the test if none comes in time or the
     /// server closes.
     pub fn recv(&mut self) -> String {
-        self.try_recv().unwrap_or_else(|| panic!("server closed the connection"))
+        self.try_recv()
+            .unwrap_or_else(|| panic!("server closed the connection"))
     }
 
     /// The next line, or `None` if the server closed the connection.
@@ -180,7 +203,10 @@ impl Client {
     /// The next line, which must start with `prefix`.
     pub fn expect(&mut self, prefix: &str) -> String {
         let line = self.recv();
-        assert!(line.starts_with(prefix), "expected {prefix:?}, got {line:?}");
+        assert!(
+            line.starts_with(prefix),
+            "expected {prefix:?}, got {line:?}"
+        );
         line
     }
 
@@ -236,8 +262,25 @@ impl Client {
         lines
     }
 
+    /// A second handle that only sends, for a test that reads on another thread.
+    pub fn sender(&self) -> Sender {
+        Sender(self.writer.try_clone().unwrap())
+    }
+
     /// Closes our sending side only.
     pub fn shutdown_write(&mut self) {
         let _ = self.writer.shutdown(Shutdown::Write);
+    }
+}
+
+/// The sending half of a [`Client`].
+pub struct Sender(TcpStream);
+
+impl Sender {
+    /// Sends one line (a newline is added).
+    pub fn send(&mut self, line: &str) {
+        self.0
+            .write_all(format!("{line}\n").as_bytes())
+            .expect("send");
     }
 }

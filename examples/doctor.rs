@@ -1,0 +1,205 @@
+//! The doctor: a bot on the IM server that accepts every invitation and answers like the
+//! course's "doctor" therapist (a tiny ELIZA), built on the project's client library.
+//!
+//! It shows what a program needs to speak the protocol with [`imchat::client::Connection`]:
+//! register the socket in a `mio::Poll`, queue requests with `send`, `flush` before
+//! sleeping, and `receive` (which reads until `WouldBlock`) on every readable event. It
+//! registers with presence mode `none`, because a bot has no use for who is online.
+//!
+//! ```text
+//! cargo run --bin imserver &
+//! cargo run --example doctor                      # or: -- --server ADDR --name NAME
+//! cargo run --bin imclient -- --name alice        # then: /invite doctor
+//! ```
+//!
+//! Ctrl-C (or SIGTERM) sends `GOODBYE` and exits once the server has closed.
+
+use std::collections::BTreeSet;
+use std::io::ErrorKind;
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use imchat::client::Connection;
+use imchat::protocol::{ConvId, PresenceMode, Reply, Request, DEFAULT_ADDR};
+use mio::{Events, Interest, Poll, Token};
+use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook_mio::v1_0::Signals;
+
+const SERVER: Token = Token(0);
+const SIGNALS: Token = Token(1);
+
+/// After `GOODBYE`, how long the server may take to close before the doctor leaves anyway.
+const GOODBYE_WAIT: Duration = Duration::from_secs(3);
+
+/// A therapist bot for the IM server.
+#[derive(Debug, Parser)]
+struct Args {
+    /// Server address.
+    #[arg(long, default_value = DEFAULT_ADDR)]
+    server: SocketAddr,
+    /// Name to register.
+    #[arg(long, default_value = "doctor")]
+    name: String,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    match run(&args) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("doctor: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: &Args) -> std::io::Result<ExitCode> {
+    let mut poll = Poll::new()?;
+    let mut conn = Connection::connect(args.server)?;
+    poll.registry().register(
+        conn.socket(),
+        SERVER,
+        Interest::READABLE | Interest::WRITABLE,
+    )?;
+    let mut signals = Signals::new([SIGINT, SIGTERM])?;
+    poll.registry()
+        .register(&mut signals, SIGNALS, Interest::READABLE)?;
+    conn.send(&Request::Register {
+        name: args.name.clone(),
+        status: Some("listening".into()),
+        presence: Some(PresenceMode::None),
+    });
+
+    let mut doctor = Doctor::default();
+    let mut joined: BTreeSet<ConvId> = BTreeSet::new();
+    let mut registered = false;
+    let mut leaving: Option<Instant> = None;
+    let mut events = Events::with_capacity(16);
+    loop {
+        conn.flush()?;
+        let timeout = leaving.map(|deadline| deadline.saturating_duration_since(Instant::now()));
+        if timeout == Some(Duration::ZERO) {
+            return Ok(ExitCode::SUCCESS);
+        }
+        if let Err(e) = poll.poll(&mut events, timeout) {
+            if e.kind() == ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(e);
+        }
+        for event in events.iter() {
+            if event.token() == SIGNALS && signals.pending().count() > 0 && leaving.is_none() {
+                println!("doctor: signing off");
+                conn.send(&Request::Goodbye);
+                leaving = Some(Instant::now() + GOODBYE_WAIT);
+            }
+        }
+        // Reading on every wake (not only on readable events) is harmless: receive stops
+        // at WouldBlock, and it re-arms the socket on poll(2).
+        let received = conn.receive()?;
+        for reply in received.replies {
+            match reply {
+                Ok(Reply::OnlineUsers(_)) if !registered => {
+                    registered = true;
+                    println!("doctor: registered as {}", args.name);
+                }
+                Ok(Reply::Error(text)) if !registered => {
+                    eprintln!("doctor: the server refused: {text}");
+                    return Ok(ExitCode::FAILURE);
+                }
+                Ok(Reply::Invitation { conv, from }) if from != args.name => {
+                    conn.send(&Request::Join(conv));
+                }
+                Ok(Reply::Conversations(map)) => {
+                    for &conv in map.keys().filter(|conv| !joined.contains(conv)) {
+                        conn.send(&Request::SendMessage(conv, doctor.greeting()));
+                    }
+                    joined = map.into_keys().collect();
+                }
+                Ok(Reply::Message { conv, from, text }) if from != args.name => {
+                    conn.send(&Request::SendMessage(conv, doctor.reply(&text)));
+                }
+                Ok(Reply::Error(text)) => eprintln!("doctor: server says: {text}"),
+                Ok(_) => {}
+                Err(bad) => eprintln!("doctor: {bad}"),
+            }
+        }
+        if received.closed {
+            return Ok(if leaving.is_some() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(2)
+            });
+        }
+    }
+}
+
+/// The therapist: reflects what the patient says back as a question, and sometimes just
+/// nods. Deterministic (it takes turns instead of rolling dice), so tests can read it.
+#[derive(Debug, Default)]
+struct Doctor {
+    turn: usize,
+}
+
+const HEDGES: &[&str] = &[
+    "Please tell me more.",
+    "Many of my patients tell me the same thing.",
+    "Please continue.",
+];
+
+const QUALIFIERS: &[&str] = &[
+    "Why do you say that ",
+    "You seem to think that ",
+    "Can you explain why ",
+];
+
+/// First and second person swapped, as the patient's words are reflected back.
+const SWAPS: &[(&str, &str)] = &[
+    ("i", "you"),
+    ("me", "you"),
+    ("my", "your"),
+    ("mine", "yours"),
+    ("am", "are"),
+    ("we", "you"),
+    ("us", "you"),
+    ("you", "I"),
+    ("your", "my"),
+];
+
+impl Doctor {
+    fn greeting(&self) -> String {
+        "Good day. I am the doctor. What can I do for you today?".to_string()
+    }
+
+    fn reply(&mut self, text: &str) -> String {
+        self.turn += 1;
+        // Reflect the last sentence only: "Hello. I am sad." becomes "...you are sad?".
+        let sentence = text
+            .split(['.', '!', '?'])
+            .rfind(|s| !s.trim().is_empty())
+            .unwrap_or("");
+        let words: Vec<&str> = sentence.split_whitespace().collect();
+        // Every third answer is a hedge, so the doctor does not only echo.
+        if words.is_empty() || self.turn.is_multiple_of(3) {
+            return HEDGES[self.turn / 3 % HEDGES.len()].to_string();
+        }
+        let reflected: Vec<String> = words
+            .iter()
+            .map(|word| {
+                let bare = word.trim_end_matches([',', ';', ':']);
+                let lower = bare.to_lowercase();
+                SWAPS
+                    .iter()
+                    .find(|(from, _)| *from == lower)
+                    .map_or_else(|| bare.to_string(), |(_, to)| to.to_string())
+            })
+            .collect();
+        format!(
+            "{}{}?",
+            QUALIFIERS[self.turn % QUALIFIERS.len()],
+            reflected.join(" ")
+        )
+    }
+}

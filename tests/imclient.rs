@@ -1,0 +1,392 @@
+//! `imclient` driven as a person would: real `imclient` processes against a real `imserver`,
+//! typing through stdin and reading the screen lines on stdout. Every wait is for a screen
+//! line (with the harness's generous patience), never a fixed sleep.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::sync::mpsc::{self, Receiver};
+use std::time::{Duration, Instant};
+
+use common::{Server, PATIENCE};
+
+/// Presence changes reach others within this interval; short, so tests that wait for
+/// "came online" lines do not wait the default second.
+const PRESENCE_MS: &str = "20";
+
+fn server() -> Server {
+    Server::start(&["--presence-interval-ms", PRESENCE_MS])
+}
+
+/// One `imclient` process: its stdin to type into, and its screen lines.
+struct Person {
+    name: String,
+    child: Child,
+    stdin: Option<ChildStdin>,
+    lines: Receiver<String>,
+    /// Every screen line read so far, in order.
+    screen: Vec<String>,
+    /// How many of `screen` the `wait_*` calls have looked at.
+    cursor: usize,
+}
+
+impl Person {
+    fn start(addr: &str, name: &str) -> Person {
+        Person::spawn(addr, name, Stdio::piped())
+    }
+
+    /// Starts a client whose stdin is `stdin` (a pipe to type into, or a file).
+    fn spawn(addr: &str, name: &str, stdin: Stdio) -> Person {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_imclient"))
+            .args(["--server", addr, "--name", name])
+            .stdin(stdin)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start imclient");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        Person {
+            name: name.to_string(),
+            stdin: child.stdin.take(),
+            child,
+            lines: rx,
+            screen: Vec::new(),
+            cursor: 0,
+        }
+    }
+
+    /// Starts a client and waits until the server has registered it.
+    fn join(server: &Server, name: &str) -> Person {
+        let mut person = Person::start(&server.addr.to_string(), name);
+        person.wait(&format!("* registered as {name} (available)"));
+        person
+    }
+
+    fn type_line(&mut self, line: &str) {
+        let stdin = self.stdin.as_mut().expect("stdin still open");
+        writeln!(stdin, "{line}").expect("type into imclient");
+    }
+
+    /// Closes stdin: end of input.
+    fn close_stdin(&mut self) {
+        self.stdin = None;
+    }
+
+    /// Waits for the next screen line (after those already waited for) that satisfies
+    /// `pred`, and returns it.
+    fn wait_for(&mut self, what: &str, pred: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            while self.cursor < self.screen.len() {
+                self.cursor += 1;
+                if pred(&self.screen[self.cursor - 1]) {
+                    return self.screen[self.cursor - 1].clone();
+                }
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => self.screen.push(line),
+                Err(_) => panic!(
+                    "{}: no screen line {what} in time; screen:\n{}",
+                    self.name,
+                    self.screen.join("\n")
+                ),
+            }
+        }
+    }
+
+    /// Waits for exactly this screen line.
+    fn wait(&mut self, line: &str) -> String {
+        self.wait_for(&format!("{line:?}"), |l| l == line)
+    }
+
+    /// Waits for the process to exit, reads the rest of its screen, and returns its status.
+    fn exit(&mut self) -> ExitStatus {
+        self.close_stdin();
+        let deadline = Instant::now() + PATIENCE;
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            assert!(Instant::now() < deadline, "{} did not exit", self.name);
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        // The reader thread ends at end of stream, so this is the whole screen.
+        while let Ok(line) = self.lines.recv_timeout(PATIENCE) {
+            self.screen.push(line);
+        }
+        status
+    }
+
+    fn count(&self, line: &str) -> usize {
+        self.screen.iter().filter(|l| *l == line).count()
+    }
+
+    fn signal(&self, signal: i32) {
+        // SAFETY: kill(2) on our own child's pid; no memory is involved.
+        assert_eq!(unsafe { libc::kill(self.child.id() as i32, signal) }, 0);
+    }
+}
+
+impl Drop for Person {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `[7] * you started this conversation` → 7.
+fn conv_id(line: &str) -> u64 {
+    line.trim_start_matches('[')
+        .split(']')
+        .next()
+        .and_then(|id| id.parse().ok())
+        .unwrap_or_else(|| panic!("no conversation id in {line:?}"))
+}
+
+/// alice and bob online, each having seen the other.
+fn alice_and_bob(server: &Server) -> (Person, Person) {
+    let mut alice = Person::join(server, "alice");
+    let mut bob = Person::join(server, "bob");
+    alice.wait("* bob came online (available)");
+    bob.wait("* online: alice (available)");
+    (alice, bob)
+}
+
+/// alice invites bob, bob joins; returns the conversation id.
+fn alice_invites_bob(alice: &mut Person, bob: &mut Person) -> u64 {
+    alice.type_line("/invite bob");
+    let id = conv_id(&alice.wait_for("started", |l| {
+        l.ends_with("* you started this conversation")
+    }));
+    alice.wait(&format!("[{id}] * members: alice (pending)"));
+    bob.wait(&format!(
+        "[{id}] * invited by alice; type /join {id} to accept"
+    ));
+    bob.type_line(&format!("/join {id}"));
+    bob.wait(&format!("[{id}] * you joined"));
+    bob.wait(&format!("[{id}] * members: alice, bob"));
+    alice.wait(&format!("[{id}] * bob joined"));
+    alice.wait(&format!("[{id}] * members: alice, bob"));
+    id
+}
+
+#[test]
+fn invite_join_and_chat_both_ways_each_line_once() {
+    let server = server();
+    let (mut alice, mut bob) = alice_and_bob(&server);
+    let id = alice_invites_bob(&mut alice, &mut bob);
+    alice.type_line("hello bob");
+    alice.wait(&format!("[{id}] alice: hello bob"));
+    bob.wait(&format!("[{id}] alice: hello bob"));
+    bob.type_line("hi alice, \"quoted\" and ünïcode");
+    alice.wait(&format!("[{id}] bob: hi alice, \"quoted\" and ünïcode"));
+
+    assert!(alice.exit().success());
+    assert!(bob.exit().success());
+    for person in [&alice, &bob] {
+        assert_eq!(
+            person.count(&format!("[{id}] alice: hello bob")),
+            1,
+            "{}",
+            person.name
+        );
+        assert_eq!(
+            person.count(&format!("[{id}] bob: hi alice, \"quoted\" and ünïcode")),
+            1
+        );
+        // Never itself among the online users, never an invitation for its own INVITE.
+        let me = &person.name;
+        assert!(!person
+            .screen
+            .iter()
+            .any(|l| l.starts_with("* online:") && l.contains(me.as_str())));
+        assert!(!person
+            .screen
+            .iter()
+            .any(|l| l.contains(&format!("* {me} came online"))));
+    }
+    assert_eq!(
+        alice
+            .screen
+            .iter()
+            .filter(|l| l.contains("invited by"))
+            .count(),
+        0
+    );
+}
+
+#[test]
+fn several_conversations_status_and_leave() {
+    let server = server();
+    let (mut alice, mut bob) = alice_and_bob(&server);
+    let mut carol = Person::join(&server, "carol");
+    alice.wait("* carol came online (available)");
+    carol.wait_for("alice and bob online", |l| {
+        l.contains("alice (available)") && l.contains("bob")
+    });
+    let with_bob = alice_invites_bob(&mut alice, &mut bob);
+
+    carol.type_line("/invite alice");
+    let with_carol =
+        conv_id(&carol.wait_for("started", |l| l.ends_with("you started this conversation")));
+    alice.wait(&format!(
+        "[{with_carol}] * invited by carol; type /join {with_carol} to accept"
+    ));
+    alice.type_line(&format!("/join {with_carol}"));
+    alice.wait(&format!("[{with_carol}] * now current"));
+    carol.wait(&format!("[{with_carol}] * members: carol, alice"));
+
+    // Plain text goes to the current conversation, /ID TEXT to another one.
+    alice.type_line("to carol");
+    alice.type_line(&format!("/{with_bob} to bob"));
+    carol.wait(&format!("[{with_carol}] alice: to carol"));
+    bob.wait(&format!("[{with_bob}] alice: to bob"));
+    alice.type_line(&format!("/switch {with_bob}"));
+    alice.wait(&format!("[{with_bob}] * now current"));
+    alice.type_line("bob again");
+    bob.wait(&format!("[{with_bob}] alice: bob again"));
+
+    bob.type_line("/status away");
+    bob.wait("* you are now away");
+    alice.wait("* bob is now away");
+    carol.wait("* bob is now away");
+
+    bob.type_line(&format!("/leave {with_bob}"));
+    bob.wait(&format!("[{with_bob}] * you left"));
+    alice.wait(&format!("[{with_bob}] * bob left"));
+    alice.wait(&format!("[{with_bob}] * members: alice (alone)"));
+    alice.type_line("/list");
+    alice.wait(&format!("[{with_bob}] * members: alice (alone) (current)"));
+    alice.wait(&format!("[{with_carol}] * members: carol, alice"));
+
+    bob.type_line(&format!("/{with_bob} still there?"));
+    bob.wait(&format!(
+        "! SEND_MESSAGE: not a member of conversation {with_bob}"
+    ));
+    carol.type_line("/quit");
+    carol.wait("* signing off");
+    alice.wait("* carol went offline");
+    for person in [&mut alice, &mut bob, &mut carol] {
+        assert!(person.exit().success());
+    }
+    assert_eq!(
+        carol.screen.iter().filter(|l| l.contains("to bob")).count(),
+        0
+    );
+    assert_eq!(
+        bob.screen.iter().filter(|l| l.contains("to carol")).count(),
+        0
+    );
+}
+
+#[test]
+fn a_taken_name_is_refused_with_a_nonzero_exit() {
+    let server = server();
+    let _alice = Person::join(&server, "alice");
+    let mut other = Person::start(&server.addr.to_string(), "ALICE");
+    other.wait("! REGISTER: name ALICE is taken");
+    assert_eq!(other.exit().code(), Some(1));
+    let mut bad = Person::start(&server.addr.to_string(), "two words");
+    bad.wait_for("bad name", |l| l.starts_with("! REGISTER: bad name"));
+    assert_eq!(bad.exit().code(), Some(1));
+}
+
+#[test]
+fn no_server_is_reported_with_a_nonzero_exit() {
+    // A port that was free a moment ago: nobody listens there now.
+    let addr = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let mut nobody = Person::start(&addr.to_string(), "alice");
+    nobody.wait_for("cannot connect", |l| {
+        l.starts_with(&format!("! cannot connect to {addr}"))
+    });
+    assert_eq!(nobody.exit().code(), Some(1));
+}
+
+#[test]
+fn the_server_going_away_is_reported_with_a_nonzero_exit() {
+    let mut server = server();
+    let mut alice = Person::join(&server, "alice");
+    server.signal(libc::SIGKILL);
+    server.wait_exit();
+    alice.wait_for("server gone", |l| {
+        l == "! server closed the connection"
+            || l.starts_with("! lost the connection to the server")
+    });
+    assert_eq!(alice.exit().code(), Some(2));
+}
+
+#[test]
+fn end_of_input_and_ctrl_c_say_goodbye() {
+    let server = server();
+    let (mut alice, mut bob) = alice_and_bob(&server);
+    bob.close_stdin();
+    bob.wait("* end of input; signing off");
+    assert!(bob.exit().success());
+    alice.wait("* bob went offline");
+
+    let mut carol = Person::join(&server, "carol");
+    alice.wait("* carol came online (available)");
+    carol.signal(libc::SIGINT);
+    carol.wait("* interrupted; signing off");
+    assert!(carol.exit().success());
+    alice.wait("* carol went offline");
+}
+
+#[test]
+fn anything_the_server_sends_is_shown_without_a_panic() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let mut alice = Person::start(&addr, "alice");
+    let (mut socket, _) = listener.accept().unwrap();
+    let mut register = [0u8; 64];
+    let n = socket.read(&mut register).unwrap();
+    assert!(register[..n].starts_with(b"REGISTER [\"alice\""));
+    socket
+        .write_all(
+            b"ONLINE_USERS {\"alice\":\"available\"}\nNOPE\nMESSAGE [1]\n\
+              CONVERSATIONS {\"x\":[1]}\nINVITATION [0,\"\x1b[2J\"]\n\
+              INVITATION [3,\"\\u001b[2J\"]\n\
+              MESSAGE [5,\"x\",\"still fine\"]\n",
+        )
+        .unwrap();
+    alice.wait("! unexpected line from server: NOPE");
+    alice.wait("! unexpected line from server: MESSAGE [1]");
+    // A raw escape is not even JSON; an escaped one is, and is shown harmless.
+    alice.wait("! unexpected line from server: INVITATION [0,\"\\u{1b}[2J\"]");
+    alice.wait("[3] * invited by \\u{1b}[2J; type /join 3 to accept");
+    alice.wait("[5] x: still fine");
+    drop(socket);
+    alice.wait("! server closed the connection");
+    assert_eq!(alice.exit().code(), Some(2));
+}
+
+#[test]
+fn a_file_as_input_is_read_to_its_end_then_signs_off() {
+    // epoll refuses regular files, so this is the keyboard's other path: read whenever
+    // needed, since a file never blocks.
+    let server = server();
+    let _bob = Person::join(&server, "bob");
+    let path = std::env::temp_dir().join(format!("imclient-input-{}.txt", std::process::id()));
+    std::fs::write(&path, "/who\n/list\n/status away").unwrap();
+    let input = std::fs::File::open(&path).unwrap();
+    let mut reader = Person::spawn(&server.addr.to_string(), "reader", Stdio::from(input));
+    std::fs::remove_file(&path).unwrap();
+    reader.wait("* registered as reader (available)");
+    reader.wait("* online: bob (available)");
+    reader.wait("* online: bob (available)");
+    reader.wait("* no conversations");
+    reader.wait("* end of input; signing off");
+    assert!(reader.exit().success());
+}
