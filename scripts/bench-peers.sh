@@ -249,7 +249,7 @@ main() {
     # Offered deliveries per second: saturation is above what any of the three delivers
     # on one core of this machine (at K = 100, imload on its own core is then the limit
     # for imserver and Redis); latency is inside what the slowest, ngIRCd at K = 2
-    # (about 19,000/s), delivers.
+    # (about 20,000/s), delivers.
     SATURATE_DELIVERIES=6000000
     LATENCY_DELIVERIES=10000
     # 18 runs per round, about 6 to 8 s each with setup and settling.
