@@ -63,11 +63,14 @@ pub enum Arrival {
     Duplicate,
 }
 
-/// Per (receiver, sender) sequence tracking. Every receiver and sender share a group, so
-/// the state is one counter per pair within a group: N × K counters.
+/// Sequence numbers: handed out per sender, and tracked per (receiver, sender) pair. Every
+/// receiver and sender share a group, so the state is one counter per pair within a group:
+/// N × K counters.
 #[derive(Debug)]
 pub struct Tracker {
     members: usize,
+    /// Messages sent so far, per sender: the next sequence number to hand out.
+    sent: Vec<u32>,
     /// Next expected sequence number, at `receiver * members + sender % members`.
     next: Vec<u32>,
     /// Sequence numbers skipped and not yet received, per pair. Empty on a healthy run, so
@@ -79,17 +82,29 @@ impl Tracker {
     pub fn new(clients: usize, members: usize) -> Tracker {
         Tracker {
             members,
+            sent: vec![0; clients],
             next: vec![0; clients * members],
             missing: HashMap::new(),
         }
     }
 
-    /// Whether `sender` and `receiver` are in the same group.
-    pub fn same_group(&self, receiver: usize, sender: usize) -> bool {
-        receiver / self.members == sender / self.members && sender * self.members < self.next.len()
+    /// The sequence number of `sender`'s next message.
+    pub fn next_seq(&mut self, sender: usize) -> u32 {
+        let seq = self.sent[sender];
+        self.sent[sender] += 1;
+        seq
     }
 
-    /// Notes a delivery; the two must be in the same group (see [`Tracker::same_group`]).
+    /// Whether a stamp can be genuine at `receiver`: from a client of its group, numbered
+    /// below what that client has sent. Anything else (a garbled or foreign stamp) would
+    /// corrupt the tracking, and an absurd sequence number would make it note billions of
+    /// numbers as missing.
+    pub fn plausible(&self, receiver: usize, sender: usize, seq: u32) -> bool {
+        receiver / self.members == sender / self.members
+            && self.sent.get(sender).is_some_and(|&sent| seq < sent)
+    }
+
+    /// Notes a delivery, which must be plausible (see [`Tracker::plausible`]).
     pub fn arrive(&mut self, receiver: usize, sender: usize, seq: u32) -> Arrival {
         let slot = receiver * self.members + sender % self.members;
         let next = self.next[slot];
@@ -227,7 +242,18 @@ mod tests {
     #[test]
     fn tracker_tells_loss_reordering_and_duplicates_apart() {
         let mut t = Tracker::new(4, 2);
-        assert!(t.same_group(1, 0) && !t.same_group(2, 1) && !t.same_group(0, 9));
+        for _ in 0..3 {
+            t.next_seq(0);
+        }
+        assert_eq!(t.next_seq(2), 0);
+        assert!(
+            t.plausible(1, 0, 2) && !t.plausible(1, 0, 3),
+            "0 sent only 3"
+        );
+        assert!(
+            !t.plausible(2, 1, 0) && !t.plausible(0, 9, 0),
+            "other group, no client"
+        );
         assert_eq!(t.arrive(1, 0, 0), Arrival::New);
         assert_eq!(t.arrive(1, 0, 2), Arrival::New, "1 skipped");
         assert_eq!(t.arrive(1, 0, 1), Arrival::Late);

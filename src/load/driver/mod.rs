@@ -115,8 +115,6 @@ struct Client<S> {
     stage: Stage,
     /// The conversation it sends to: the server's number (im) or its group's.
     conv: u64,
-    /// Sequence number of its next message.
-    seq: u32,
     dirty: bool,
     /// Bytes of a multi-line reply read so far (RESP), counted when the reply completes.
     partial_bytes: u64,

@@ -157,7 +157,6 @@ impl<P: Protocol> Driver<P> {
             state: P::State::default(),
             stage: Stage::Connecting,
             conv: group,
-            seq: 0,
             dirty: false,
             partial_bytes: 0,
         });

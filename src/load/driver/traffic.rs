@@ -99,11 +99,10 @@ impl<P: Protocol> Driver<P> {
             self.scheduled += 1;
             let stamp = Stamp {
                 sender: key as u32,
-                seq: client.seq,
+                seq: self.tracker.next_seq(key),
                 due_us: due,
                 queued_us: now,
             };
-            client.seq += 1;
             stamp.encode(self.settings.size, &mut self.text);
             self.wire.clear();
             self.proto.message(client.conv, &self.text, &mut self.wire);
@@ -140,7 +139,7 @@ fn on_message(
     (measure_start, send_end): (u64, u64),
 ) {
     let Some(stamp) =
-        Stamp::decode(text).filter(|s| tracker.same_group(receiver, s.sender as usize))
+        Stamp::decode(text).filter(|s| tracker.plausible(receiver, s.sender as usize, s.seq))
     else {
         stats.strays += 1;
         return;
