@@ -90,19 +90,29 @@ pub fn run(settings: &Settings) -> Result<Report, LoadError> {
     }
 }
 
+/// How far one client has come; it only moves forward.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Stage {
+    /// The non-blocking connect has not completed yet.
     Connecting,
+    /// Connected, its login queued or sent, no answer yet.
     LoggingIn,
+    /// Logged in; waiting for the rest of its group.
     Registered,
+    /// A member of its group's conversation: ready to send and receive.
     Joined,
 }
 
+/// The run's phase (see the module docs of `load`).
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Phase {
+    /// Connecting, logging in and forming groups.
     Setup,
+    /// Sending on the clock.
     Sending,
+    /// Sending has stopped; waiting for the last deliveries until this time.
     Draining { until_us: u64 },
+    /// `--idle`: everyone is logged in; holding until interrupted.
     Holding,
 }
 
@@ -110,11 +120,14 @@ enum Phase {
 /// is removed.
 struct Client<S> {
     name: String,
+    /// The socket with its read buffer and outbox.
     conn: Connection,
+    /// The protocol's parsing state for this connection.
     state: S,
     stage: Stage,
     /// The conversation it sends to: the server's number (im) or its group's.
     conv: u64,
+    /// Whether it is on [`Driver::dirty`] already.
     dirty: bool,
     /// Bytes of a multi-line reply read so far (RESP), counted when the reply completes.
     partial_bytes: u64,
@@ -129,28 +142,37 @@ enum Note {
     Error(String),
 }
 
+/// The whole run: sockets, clients, schedule and counts.
 struct Driver<P: Protocol> {
     proto: P,
+    /// The settings, with `members` no larger than `clients`.
     settings: Settings,
     poll: Poll,
+    /// SIGINT and SIGTERM, as poll events: they end the run early (or the hold).
     signals: Signals,
     clients: Slab<Client<P::State>>,
+    /// Every client's name, by client number (also for clients not yet opened).
     names: Vec<String>,
     /// Clients registered, per group; the group forms when all are.
     group_registered: Vec<usize>,
+    /// Clients that reached each stage, counted once each.
     connected: usize,
     registered: usize,
     joined: usize,
+    /// Clients with output queued since the last flush.
     dirty: Vec<usize>,
+    /// What the lines of the current read asked for, acted on after the read.
     notes: Vec<(usize, Note)>,
     tracker: Tracker,
     stats: Stats,
+    /// The clock's origin: every time in the run is microseconds since this.
     started: Instant,
     phase: Phase,
     /// Setup fails if nothing progresses (no connect, login or join) past this time.
     setup_deadline_us: u64,
     /// Clients opened, connected, registered and joined, summed: setup's progress.
     setup_progress: usize,
+    /// Sending starts, measuring starts (after the warmup), sending ends.
     send_start_us: u64,
     measure_start_us: u64,
     send_end_us: u64,
@@ -159,10 +181,13 @@ struct Driver<P: Protocol> {
     /// Deliveries that should happen, to other members and to the sender itself.
     expected: u64,
     expected_echoes: u64,
+    /// A signal asked the run to stop.
     interrupted: bool,
+    /// When the next progress line is due, and the counts at the last one.
     next_progress_us: u64,
     last_sent: u64,
     last_delivered: u64,
+    /// Scratch space for one message's text and wire bytes, reused for every message.
     text: String,
     wire: Vec<u8>,
 }
