@@ -10,9 +10,13 @@ use clap::{Parser, ValueEnum};
 use imchat::load::{self, parse_ip_range, Settings, Target};
 use imchat::protocol::PresenceMode;
 
-/// Simulated clients in conversations of K members, sending on a clock (open loop).
+/// Many simulated chat clients from one thread, against imserver, Redis or an IRC server.
+///
+/// N clients in conversations of K members send on a clock (open loop). Prints progress once a second on stderr, and a final table (latency percentiles,
+/// delivered rates, loss, duplicates, reordering) on stdout. Exits non-zero if the server
+/// is unreachable or the run loses a message.
 #[derive(Debug, Parser)]
-#[command(version, about)]
+#[command(version)]
 struct Args {
     /// The server under load.
     #[arg(long, default_value = "127.0.0.1:6666")]
