@@ -159,3 +159,37 @@ fn a_server_that_refuses_the_clients_fails_the_run() {
         "{stderr}"
     );
 }
+
+#[test]
+fn idle_clients_are_held_until_interrupted() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+
+    let server = common::Server::start(&[]);
+    let addr = server.addr.to_string();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_imload"))
+        .args(["--server", &addr, "--clients", "5", "--idle"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("run imload");
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    stdout.read_line(&mut line).expect("imload's first line");
+    assert_eq!(
+        line.trim(),
+        "registered 5 clients; holding them until interrupted"
+    );
+    for _ in 0..5 {
+        server.wait_log("register ");
+    }
+    // SAFETY: kill(2) on our own child's pid; no memory is involved.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
+    assert!(
+        child.wait().unwrap().success(),
+        "an interrupted hold is a clean exit"
+    );
+    for _ in 0..5 {
+        server.wait_log("disconnect ");
+    }
+}
