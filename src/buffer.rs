@@ -26,13 +26,25 @@ const MAX_IOV: usize = 64;
 ///
 /// Lines are consumed by advancing a cursor; the consumed prefix is dropped (compacted)
 /// once per read, not once per line, so a buffer of many short lines is not moved again and
-/// again.
+/// again. When everything is consumed the storage goes to a [`SpareBuffer`], so an idle
+/// connection holds none.
 #[derive(Debug, Default)]
 pub struct ReadBuf {
+    /// The storage. Every byte of it is initialized, so a read needs no zero-filling first;
+    /// empty (no allocation) while the connection is idle.
     bytes: Vec<u8>,
     /// Start of the unconsumed bytes.
     start: usize,
+    /// End of the bytes read so far.
+    end: usize,
 }
+
+/// One read buffer set aside for reuse. A connection whose input is all consumed hands its
+/// buffer over instead of freeing it, and the next connection to read takes it. The loop
+/// serves connections one after the other, so one spare serves them all, and a read costs
+/// neither an allocation nor zero-filling a fresh buffer.
+#[derive(Debug, Default)]
+pub struct SpareBuffer(Vec<u8>);
 
 impl ReadBuf {
     pub fn new() -> ReadBuf {
@@ -41,21 +53,32 @@ impl ReadBuf {
 
     /// Does one `read` into the buffer. Returns what `read` returned: `Ok(0)` is end of
     /// stream, and `WouldBlock` and `Interrupted` are passed up for the caller to handle.
-    pub fn read_from(&mut self, src: &mut impl Read) -> io::Result<usize> {
-        self.bytes.drain(..self.start);
+    pub fn read_from(&mut self, src: &mut impl Read, spare: &mut SpareBuffer) -> io::Result<usize> {
+        if self.bytes.is_empty() {
+            self.bytes = std::mem::take(&mut spare.0);
+            if self.bytes.is_empty() {
+                self.bytes = vec![0; READ_CHUNK];
+            }
+        }
+        self.bytes.copy_within(self.start..self.end, 0);
+        self.end -= self.start;
         self.start = 0;
-        let filled = self.bytes.len();
-        self.bytes.resize(filled + READ_CHUNK, 0);
-        let result = src.read(&mut self.bytes[filled..]);
-        self.bytes.truncate(filled + *result.as_ref().unwrap_or(&0));
-        self.release_if_empty();
+        if self.end == self.bytes.len() {
+            // A line longer than the buffer: grow by a chunk (bounded by the line limit).
+            self.bytes.resize(self.end + READ_CHUNK, 0);
+        }
+        let result = src.read(&mut self.bytes[self.end..]);
+        if let Ok(n) = result {
+            self.end += n;
+        }
+        self.release_if_empty(spare);
         result
     }
 
     /// Takes the next complete line, if there is one (see [`framing::next_line`]).
     pub fn next_line(&mut self, max_line: usize) -> Result<Option<&str>, FrameError> {
-        let ReadBuf { bytes, start } = self;
-        match framing::next_line(&bytes[*start..], max_line)? {
+        let ReadBuf { bytes, start, end } = self;
+        match framing::next_line(&bytes[*start..*end], max_line)? {
             Some((line, used)) => {
                 *start += used;
                 Ok(Some(line))
@@ -66,17 +89,21 @@ impl ReadBuf {
 
     /// Bytes held and not yet consumed.
     pub fn len(&self) -> usize {
-        self.bytes.len() - self.start
+        self.end - self.start
     }
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
-    /// Frees the storage once everything has been consumed: an idle connection keeps no
-    /// buffer.
-    pub fn release_if_empty(&mut self) {
-        if self.is_empty() {
+    /// Once everything has been consumed, gives the storage to `spare` (or frees it, if the
+    /// spare is taken or the buffer grew for a long line): an idle connection keeps none.
+    pub fn release_if_empty(&mut self, spare: &mut SpareBuffer) {
+        if self.is_empty() && !self.bytes.is_empty() {
+            let bytes = std::mem::take(&mut self.bytes);
+            if spare.0.is_empty() && bytes.len() == READ_CHUNK {
+                spare.0 = bytes;
+            }
             *self = ReadBuf::default();
         }
     }
@@ -206,25 +233,50 @@ mod tests {
     }
 
     #[test]
-    fn read_buffer_frames_lines_across_reads_and_frees_itself() {
+    fn read_buffer_frames_lines_across_reads_and_hands_its_storage_on() {
+        let mut spare = SpareBuffer::default();
         let mut buf = ReadBuf::new();
         let mut input: &[u8] = b"ONE\nTW";
-        assert_eq!(buf.read_from(&mut input).unwrap(), 6);
+        assert_eq!(buf.read_from(&mut input, &mut spare).unwrap(), 6);
         assert_eq!(buf.next_line(64), Ok(Some("ONE")));
         assert_eq!(buf.next_line(64), Ok(None));
         assert_eq!(buf.len(), 2);
         let mut more: &[u8] = b"O\n";
-        buf.read_from(&mut more).unwrap();
+        buf.read_from(&mut more, &mut spare).unwrap();
         assert_eq!(buf.next_line(64), Ok(Some("TWO")));
-        buf.release_if_empty();
-        assert_eq!(buf.bytes.capacity(), 0);
+        buf.release_if_empty(&mut spare);
+        assert_eq!(buf.bytes.capacity(), 0, "an idle buffer holds no storage");
+        assert_eq!(spare.0.len(), READ_CHUNK, "the spare has it");
+
+        let mut other = ReadBuf::new();
+        let mut input: &[u8] = b"X\n";
+        other.read_from(&mut input, &mut spare).unwrap();
+        assert!(spare.0.is_empty(), "the next reader took it");
+        assert_eq!(other.next_line(64), Ok(Some("X")));
+    }
+
+    #[test]
+    fn a_line_longer_than_one_read_grows_the_buffer() {
+        let mut spare = SpareBuffer::default();
+        let mut buf = ReadBuf::new();
+        let long = format!("{}\n", "y".repeat(3 * READ_CHUNK));
+        let mut input = long.as_bytes();
+        while buf.next_line(4 * READ_CHUNK).unwrap().is_none() {
+            buf.read_from(&mut input, &mut spare).unwrap();
+        }
+        buf.release_if_empty(&mut spare);
+        assert!(spare.0.is_empty(), "a grown buffer is freed, not kept");
     }
 
     #[test]
     fn read_buffer_passes_end_of_stream_up() {
         let mut buf = ReadBuf::new();
         let mut empty: &[u8] = b"";
-        assert_eq!(buf.read_from(&mut empty).unwrap(), 0);
+        assert_eq!(
+            buf.read_from(&mut empty, &mut SpareBuffer::default())
+                .unwrap(),
+            0
+        );
         assert!(buf.is_empty());
     }
 

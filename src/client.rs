@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 
 use mio::net::TcpStream;
 
-use crate::buffer::{Line, Outbox, ReadBuf};
+use crate::buffer::{Line, Outbox, ReadBuf, SpareBuffer};
 use crate::protocol::{BadReply, Reply, Request};
 
 /// Longest line a client accepts from the server. A full `ONLINE_USERS` of many thousands
@@ -32,6 +32,8 @@ pub struct Received {
 pub struct Connection {
     socket: TcpStream,
     input: ReadBuf,
+    /// Where the read buffer waits between reads, so it is allocated once.
+    spare: SpareBuffer,
     out: Outbox,
 }
 
@@ -48,6 +50,7 @@ impl Connection {
         Connection {
             socket,
             input: ReadBuf::new(),
+            spare: SpareBuffer::default(),
             out: Outbox::new(),
         }
     }
@@ -102,7 +105,7 @@ impl Connection {
                     }
                 }
             }
-            match self.input.read_from(&mut self.socket) {
+            match self.input.read_from(&mut self.socket, &mut self.spare) {
                 Ok(0) => return Ok(true),
                 Ok(_) => {}
                 Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(false),

@@ -36,7 +36,7 @@ use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook_mio::v1_0::Signals;
 use slab::Slab;
 
-use crate::buffer::{Flushed, ReadBuf};
+use crate::buffer::{Flushed, ReadBuf, SpareBuffer};
 use crate::wheel::{TimerId, Wheel};
 
 use super::chat::{Chat, ChatLimits, Reason};
@@ -98,6 +98,8 @@ pub struct Server {
     signals: Signals,
     ios: Slab<Io>,
     chat: Chat,
+    /// The read buffer that connections hand on to each other (see [`SpareBuffer`]).
+    spare: SpareBuffer,
     wheel: Wheel<Timer>,
     config: Config,
     started: Instant,
@@ -137,6 +139,7 @@ impl Server {
             signals,
             ios: Slab::new(),
             chat: Chat::new(limits, config.trace),
+            spare: SpareBuffer::default(),
             wheel: Wheel::new(TICK_MS, WHEEL_SLOTS, 0),
             config,
             started: Instant::now(),
@@ -288,7 +291,7 @@ impl Server {
             if self.chat.is_closing(key) || !io.readable {
                 return false;
             }
-            match io.input.read_from(&mut io.socket) {
+            match io.input.read_from(&mut io.socket, &mut self.spare) {
                 Ok(0) => {
                     trace!(trace, "conn {key}: readable, end of stream");
                     self.chat.close(key, Reason::Closed);

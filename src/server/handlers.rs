@@ -5,6 +5,8 @@
 //! change the [`Chat`] and queue encoded lines. A line meant for several peers is encoded
 //! once and the same bytes are queued for each.
 
+use std::rc::Rc;
+
 use crate::buffer::Line;
 use crate::protocol::{
     cmd, encode, PresenceMode, DEFAULT_STATUS, MAX_NAME_CHARS, MAX_STATUS_CHARS,
@@ -66,17 +68,10 @@ pub fn register(chat: &mut Chat, me: usize, args: Args) -> Outcome {
     }
     let status = status.unwrap_or_else(|| DEFAULT_STATUS.to_string());
     check_status(&status)?;
-    if chat.names.contains_key(&name.to_lowercase()) {
+    if chat.find_user(&name).is_some() {
         return Err(format!("name {name} is taken"));
     }
-    let user = User {
-        name,
-        status,
-        presence,
-        joined: Vec::new(),
-        invited: Vec::new(),
-    };
-    chat.add_user(me, user);
+    chat.add_user(me, User::new(&name, status, presence));
     let answer = match presence {
         PresenceMode::None => chat.online_users_self_only(me),
         _ => Some(chat.online_users()),
@@ -96,8 +91,8 @@ pub fn status(chat: &mut Chat, me: usize, args: Args) -> Outcome {
     let Some(user) = chat.user_mut(me) else {
         return wrong_shape();
     };
-    let old = std::mem::replace(&mut user.status, status);
-    let name = user.name.clone();
+    let old = std::mem::replace(&mut user.status, status.into());
+    let name = Rc::clone(&user.name);
     chat.presence.changed(&name, Some(&old));
     Ok(Flow::Continue)
 }
@@ -127,9 +122,9 @@ pub fn invite(chat: &mut Chat, me: usize, args: Args) -> Outcome {
     let mut invitees: Vec<usize> = Vec::new();
     let mut refused: Vec<String> = Vec::new();
     for name in names {
-        match chat.names.get(&name.to_lowercase()) {
-            Some(&key) if key == me => refused.push(format!("{name} (yourself)")),
-            Some(&key) => {
+        match chat.find_user(&name) {
+            Some(key) if key == me => refused.push(format!("{name} (yourself)")),
+            Some(key) => {
                 if !invitees.contains(&key) {
                     invitees.push(key);
                 }
@@ -150,7 +145,7 @@ pub fn invite(chat: &mut Chat, me: usize, args: Args) -> Outcome {
         members: vec![me],
         invited: invitees,
     };
-    let invitation = Line::from(encode(cmd::INVITATION, &(id, &inviter)));
+    let invitation = Line::from(encode(cmd::INVITATION, &(id, &*inviter)));
     chat.send(me, &invitation);
     for &key in &conversation.invited {
         chat.send(key, &invitation);

@@ -50,9 +50,8 @@ impl<V: Serialize> Serialize for Pairs<'_, V> {
 impl Chat {
     /// The status of the online user with exactly this name, if any.
     fn status_of(&self, name: &str) -> Option<&str> {
-        let key = *self.names.get(&name.to_lowercase())?;
-        let user = self.user(key)?;
-        (user.name == name).then_some(user.status.as_str())
+        let user = self.user(self.find_user(name)?)?;
+        (*user.name == *name).then_some(&*user.status)
     }
 
     /// `ONLINE_USERS` with every online user.
@@ -61,7 +60,7 @@ impl Chat {
             .names
             .values()
             .filter_map(|&key| self.user(key))
-            .map(|user| (user.name.as_str(), user.status.as_str()))
+            .map(|user| (&*user.name, &*user.status))
             .collect();
         Line::from(encode(cmd::ONLINE_USERS, &Pairs(&pairs)))
     }
@@ -69,7 +68,7 @@ impl Chat {
     /// `ONLINE_USERS` naming one user alone: the registration answer in `none` mode.
     pub fn online_users_self_only(&self, key: usize) -> Option<Line> {
         let user = self.user(key)?;
-        let pairs = [(user.name.as_str(), user.status.as_str())];
+        let pairs = [(&*user.name, &*user.status)];
         Some(Line::from(encode(cmd::ONLINE_USERS, &Pairs(&pairs))))
     }
 }
