@@ -1,8 +1,10 @@
 //! Per-connection buffers: what has been read but not yet framed, and what is queued to be
 //! written.
 //!
-//! Both release their memory when they become empty, so an idle connection holds no buffer
+//! Both give their memory up when they become empty, so an idle connection holds no buffer
 //! at all: that is what lets one small machine keep tens of thousands of connections open.
+//! What they give up goes to a small spare ([`SpareBuffer`], [`SpareQueues`]) that the next
+//! busy connection takes, so being frugal costs no allocation per read or per delivery.
 
 use std::collections::VecDeque;
 use std::io::{self, IoSlice, Read, Write};
@@ -118,6 +120,20 @@ pub struct Flushed {
     pub blocked: bool,
 }
 
+/// Emptied outbox queues kept for reuse (like [`SpareBuffer`] for reading): queueing a
+/// line for a connection that had nothing queued then costs no allocation, which at low
+/// load would otherwise be one allocation and one free per delivery.
+#[derive(Debug, Default)]
+pub struct SpareQueues(Vec<VecDeque<Line>>);
+
+/// Spare queues kept at most. A pass needs one per connection it writes to; past this many
+/// an emptied queue is freed. Each is a few dozen bytes, so the bound is about 64 KiB.
+const MAX_SPARE_QUEUES: usize = 1024;
+
+/// A queue that grew longer than this (a burst to a slow reader) is freed rather than
+/// kept, so the spares stay small.
+const MAX_SPARE_QUEUE_LINES: usize = 64;
+
 /// Lines queued for one connection, written in order, possibly over many writes.
 #[derive(Debug, Default)]
 pub struct Outbox {
@@ -137,6 +153,28 @@ impl Outbox {
     pub fn push(&mut self, line: Line) {
         self.queued += line.len();
         self.lines.push_back(line);
+    }
+
+    /// Queues a line, taking a spare queue first if this outbox holds no storage.
+    pub fn push_reusing(&mut self, line: Line, spare: &mut SpareQueues) {
+        if self.lines.capacity() == 0 {
+            if let Some(queue) = spare.0.pop() {
+                self.lines = queue;
+            }
+        }
+        self.push(line);
+    }
+
+    /// Once everything is written, gives the storage to `spare` (or frees it): an idle
+    /// connection keeps no queue storage.
+    pub fn release_if_empty(&mut self, spare: &mut SpareQueues) {
+        if self.is_empty() && self.lines.capacity() > 0 {
+            let queue = std::mem::take(&mut self.lines);
+            if spare.0.len() < MAX_SPARE_QUEUES && queue.capacity() <= MAX_SPARE_QUEUE_LINES {
+                spare.0.push(queue);
+            }
+            self.front_written = 0;
+        }
     }
 
     /// Bytes waiting to be written.
@@ -203,10 +241,6 @@ impl Outbox {
             written -= rest;
             self.front_written = 0;
             self.lines.pop_front();
-        }
-        if self.lines.is_empty() {
-            // An idle connection keeps no queue storage.
-            self.clear();
         }
     }
 }
@@ -301,6 +335,13 @@ mod tests {
             b"MESSAGE [1,\"a\",\"hi\"]\nERROR \"x\"\nMESSAGE [1,\"a\",\"hi\"]\n"
         );
         assert_eq!(Rc::strong_count(&shared), 1, "written lines are released");
+        let mut spare = SpareQueues::default();
+        out.release_if_empty(&mut spare);
         assert_eq!(out.lines.capacity(), 0, "an empty outbox holds no storage");
+        assert_eq!(spare.0.len(), 1, "the spare has it");
+        let mut other = Outbox::new();
+        other.push_reusing(shared.clone(), &mut spare);
+        assert!(spare.0.is_empty(), "the next outbox took it");
+        assert_eq!(other.queued(), shared.len());
     }
 }

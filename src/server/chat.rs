@@ -15,7 +15,7 @@ use std::rc::Rc;
 use log::info;
 use slab::Slab;
 
-use crate::buffer::{Line, Outbox};
+use crate::buffer::{Line, Outbox, SpareQueues};
 use crate::protocol::{cmd, encode, encode_error, ConvId, PresenceMode, DEFAULT_STATUS};
 
 use super::presence::PresenceLog;
@@ -132,6 +132,8 @@ pub struct Chat {
     dirty: Vec<usize>,
     /// Peers that started closing since the loop last looked.
     closing: Vec<usize>,
+    /// Outbox storage handed on from connections whose output was all written.
+    spare_queues: SpareQueues,
     limits: ChatLimits,
     /// Log each queued line (`--trace`).
     pub trace: bool,
@@ -165,6 +167,7 @@ impl Chat {
             presence: PresenceLog::default(),
             dirty: Vec::new(),
             closing: Vec::new(),
+            spare_queues: SpareQueues::default(),
             limits,
             trace,
         }
@@ -183,7 +186,8 @@ impl Chat {
         if peer.closing.is_some_and(|reason| !reason.flushes()) {
             return;
         }
-        peer.out.push(Rc::clone(line));
+        peer.out
+            .push_reusing(Rc::clone(line), &mut self.spare_queues);
         trace!(self.trace, "conn {key}: queued {} bytes", line.len());
         self.mark_dirty(key);
     }
@@ -259,6 +263,13 @@ impl Chat {
             }
         }
         dirty
+    }
+
+    /// After a flush: an outbox with nothing left gives its storage to the spares.
+    pub fn release_outbox(&mut self, key: usize) {
+        if let Some(peer) = self.peers.get_mut(key) {
+            peer.out.release_if_empty(&mut self.spare_queues);
+        }
     }
 
     /// The outbox of a peer, for the loop to write to its socket.

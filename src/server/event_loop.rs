@@ -368,6 +368,7 @@ impl Server {
             if blocked && self.chat.enforce_output_limit(key) {
                 continue;
             }
+            self.chat.release_outbox(key);
             // Writable events only while output is stuck: otherwise every write would
             // wake the loop for nothing.
             if blocked != io.wants_write {
