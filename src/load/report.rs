@@ -62,12 +62,8 @@ impl Percentiles {
 /// The outcome of a run, as printed and as written with `--json`.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
-    pub target: &'static str,
-    pub clients: usize,
-    pub members: usize,
-    pub size: usize,
-    pub offered_rate: f64,
-    pub measured_s: f64,
+    #[serde(flatten)]
+    pub header: ReportHeader,
     /// Whether the sender receives its own messages (then `echoes` counts them apart).
     pub sender_echo: bool,
     pub sent: u64,
@@ -97,12 +93,7 @@ impl Report {
         let measured_s = header.measured_s.max(f64::MIN_POSITIVE);
         let received = stats.delivered + stats.echoes;
         Report {
-            target: header.target,
-            clients: header.clients,
-            members: header.members,
-            size: header.size,
-            offered_rate: header.offered_rate,
-            measured_s: header.measured_s,
+            header,
             sender_echo: expected_echoes > 0,
             sent: stats.sent,
             expected,
@@ -136,7 +127,7 @@ impl Report {
 }
 
 /// The settings a report repeats.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Serialize)]
 pub struct ReportHeader {
     pub target: &'static str,
     pub clients: usize,
@@ -152,7 +143,12 @@ impl fmt::Display for Report {
         writeln!(
             f,
             "target {}  clients {}  members {}  size {} B  offered {:.0} msgs/s  measured {:.1} s",
-            self.target, self.clients, self.members, self.size, self.offered_rate, self.measured_s
+            self.header.target,
+            self.header.clients,
+            self.header.members,
+            self.header.size,
+            self.header.offered_rate,
+            self.header.measured_s
         )?;
         writeln!(f, "| latency (ms) | p50 | p90 | p99 | p99.9 | max |")?;
         writeln!(f, "|---|---:|---:|---:|---:|---:|")?;

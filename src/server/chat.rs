@@ -9,7 +9,6 @@
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
-use std::fmt;
 use std::rc::Rc;
 
 use log::info;
@@ -19,58 +18,7 @@ use crate::buffer::{Line, Outbox, SpareQueues};
 use crate::protocol::{cmd, encode, encode_error, ConvId, PresenceMode, DEFAULT_STATUS};
 
 use super::presence::PresenceLog;
-
-/// Why a connection is closing. It is logged, and decides whether queued output is still
-/// written before the socket closes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Reason {
-    /// The client said `GOODBYE`.
-    Goodbye,
-    /// The client closed its end (end of stream).
-    Closed,
-    /// A framing violation: a line too long or not UTF-8.
-    Violation,
-    /// Its queued output passed the output limit: it does not read what it is sent.
-    SlowReader,
-    /// It did not register in time.
-    Timeout,
-    /// A read or write failed.
-    Broken,
-    /// The server is shutting down.
-    Shutdown,
-}
-
-impl Reason {
-    /// The reason for a failed read or write: a reset or a broken pipe is the client going
-    /// away (a client that closes with unread input sends a reset); anything else is broken.
-    pub fn after_error(e: &std::io::Error) -> Reason {
-        use std::io::ErrorKind::{BrokenPipe, ConnectionAborted, ConnectionReset};
-        match e.kind() {
-            BrokenPipe | ConnectionAborted | ConnectionReset => Reason::Closed,
-            _ => Reason::Broken,
-        }
-    }
-
-    /// Whether what is queued is still worth writing before closing. A slow reader's queue
-    /// is exactly what must be dropped, and a broken socket cannot take it.
-    pub fn flushes(self) -> bool {
-        !matches!(self, Reason::SlowReader | Reason::Broken)
-    }
-}
-
-impl fmt::Display for Reason {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Reason::Goodbye => "goodbye",
-            Reason::Closed => "closed",
-            Reason::Violation => "violation",
-            Reason::SlowReader => "slow reader dropped",
-            Reason::Timeout => "timeout",
-            Reason::Broken => "broken",
-            Reason::Shutdown => "shutdown",
-        })
-    }
-}
+use super::reason::Reason;
 
 /// One connection, as the protocol sees it.
 #[derive(Debug, Default)]

@@ -14,8 +14,9 @@ use serde_json::Value;
 
 use crate::protocol::{cmd, split_command, ConvId, PresenceMode, RegisterOptions};
 
-use super::chat::{Chat, Reason};
+use super::chat::Chat;
 use super::handlers;
+use super::reason::Reason;
 
 /// What the connection does after a command.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

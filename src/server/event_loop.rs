@@ -39,7 +39,8 @@ use slab::Slab;
 use crate::buffer::{Flushed, ReadBuf, SpareBuffer};
 use crate::wheel::{TimerId, Wheel};
 
-use super::chat::{Chat, ChatLimits, Reason};
+use super::chat::{Chat, ChatLimits};
+use super::reason::Reason;
 use super::{dispatch, presence, Config};
 
 mod lifecycle;
@@ -334,12 +335,6 @@ impl Server {
             Timer::AcceptRetry => self.accept_paused = false,
             Timer::ShutdownDeadline => self.shutdown_expired = true,
         }
-    }
-
-    fn is_current(&self, key: usize, generation: u64) -> bool {
-        self.ios
-            .get(key)
-            .is_some_and(|io| io.generation == generation)
     }
 
     /// Step 7: write every connection with queued output until done or `WouldBlock`.

@@ -8,6 +8,7 @@
 //! | `dispatch.rs` | the command table and argument decoding |
 //! | `handlers.rs` | one function per command |
 //! | `presence.rs` | coalesced `ONLINE_USERS` / `PRESENCE` broadcasts |
+//! | `reason.rs` | why a connection closes |
 //!
 //! Start with `event_loop.rs`: it is written to be read first.
 
@@ -26,16 +27,17 @@ mod dispatch;
 mod event_loop;
 mod handlers;
 mod presence;
+mod reason;
 #[cfg(test)]
 mod test_support;
 
 use std::io;
 use std::net::SocketAddr;
 
-pub use chat::Reason;
 pub use dispatch::{Command, Shape, COMMANDS};
 pub use event_loop::Server;
 pub use handlers::MAX_CONVERSATIONS_PER_USER;
+pub use reason::Reason;
 
 /// Everything the command line can set. Every field is a limit or an interval; see the
 /// README for what each protects against.

@@ -33,6 +33,14 @@ const SHUTDOWN_GRACE_MS: u64 = 2_000;
 const DISCARD_CHUNK: usize = 4096;
 
 impl Server {
+    /// Whether `key` still holds the connection of this generation, and not a newer one
+    /// that reused the slab key.
+    pub(super) fn is_current(&self, key: usize, generation: u64) -> bool {
+        self.ios
+            .get(key)
+            .is_some_and(|io| io.generation == generation)
+    }
+
     /// Step 6: connections that started closing leave the chat now. Those that still have
     /// output to write get a deadline to write it.
     pub(super) fn retire_closing(&mut self, now: u64) {

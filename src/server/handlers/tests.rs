@@ -1,10 +1,11 @@
 //! The handlers, driven through the dispatch table with no sockets: what each peer would
 //! be sent is read back from its outbox.
 
-use crate::server::chat::{Chat, ChatLimits, Reason};
+use crate::server::chat::{Chat, ChatLimits};
 use crate::server::dispatch::dispatch;
 use crate::server::presence;
 use crate::server::test_support::{chat, drain, user};
+use crate::server::Reason;
 
 /// Conversation 1 with alice and bob as members and carol invited; every line so far
 /// drained.
