@@ -88,7 +88,9 @@ struct Io {
     wants_write: bool,
     /// Closing: our end is shut for writing; waiting for the peer's end of stream.
     shut_down: bool,
-    register_timer: Option<TimerId>,
+    /// The one timer pending for this connection: its registration deadline, and once it
+    /// is closing with output to write, its linger deadline. Cancelled when it is met.
+    deadline: Option<TimerId>,
 }
 
 /// The server: the listener, the connections, the chat and the timers.
@@ -275,10 +277,10 @@ impl Server {
                         trace!(trace, "conn {key}: frame complete ({} bytes)", line.len());
                         debug!("conn {key} sent: {}", shorten(line));
                         dispatch::dispatch(&mut self.chat, key, line);
-                        if io.register_timer.is_some() && self.chat.is_registered(key) {
-                            if let Some(timer) = io.register_timer.take() {
-                                self.wheel.cancel(timer);
-                            }
+                        // Registered: the registration deadline is met.
+                        if let Some(timer) = io.deadline.filter(|_| self.chat.is_registered(key)) {
+                            self.wheel.cancel(timer);
+                            io.deadline = None;
                         }
                     }
                     Ok(None) => break,

@@ -49,17 +49,19 @@ impl Server {
                 continue;
             };
             let generation = io.generation;
-            if let Some(timer) = io.register_timer.take() {
+            if let Some(timer) = io.deadline.take() {
                 self.wheel.cancel(timer);
             }
             let reason = self.chat.closing_reason(key).unwrap_or(Reason::Broken);
+            if reason.flushes() {
+                let linger = Timer::Linger { key, generation };
+                io.deadline = Some(self.wheel.insert(now + LINGER_MS, linger));
+            }
             match self.chat.user(key) {
                 Some(user) => info!("disconnect {} (conn {key}): {reason}", user.name),
                 None => info!("disconnect conn {key}: {reason}"),
             }
             self.chat.retire(key);
-            self.wheel
-                .insert(now + LINGER_MS, Timer::Linger { key, generation });
             self.closing.push((key, generation));
         }
     }
@@ -109,7 +111,7 @@ impl Server {
         }
         let mut io = self.ios.remove(key);
         let _ = self.poll.registry().deregister(&mut io.socket);
-        if let Some(timer) = io.register_timer.take() {
+        if let Some(timer) = io.deadline.take() {
             self.wheel.cancel(timer);
         }
         let reason = self.chat.closing_reason(key).unwrap_or(Reason::Broken);
@@ -184,7 +186,7 @@ impl Server {
                 readable: true,
                 wants_write: false,
                 shut_down: false,
-                register_timer: Some(timer),
+                deadline: Some(timer),
             });
             let chat_key = self.chat.connect();
             debug_assert_eq!(chat_key, key, "the chat and the sockets share keys");
