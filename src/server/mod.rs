@@ -2,12 +2,11 @@
 //!
 //! | file | what it holds |
 //! |---|---|
-//! | `event_loop.rs` | the loop: poll, read, dispatch, timers, flush, in order |
-//! | `event_loop/lifecycle.rs` | connections coming and going: accept, close, shut down |
-//! | `chat.rs` | users, conversations and outboxes: the protocol state, no sockets |
-//! | `dispatch.rs` | the command table and argument decoding |
-//! | `handlers.rs` | one function per command |
-//! | `presence.rs` | coalesced `ONLINE_USERS` / `PRESENCE` broadcasts |
+//! | `event_loop/` | the loop: one pass (`turn`), its phases in order, the poll timeout rule; the lifecycle of a connection; accept. The only code that touches sockets |
+//! | `chat/` | users, conversations, invitations and presence: the domain, no sockets |
+//! | `outboxes.rs` | every connection's outbox and the set of those with output to write |
+//! | `dispatch/` | the command table, one argument type per row, the handlers and their effects |
+//! | `keyset.rs` | the set of connection keys the loop keeps its work lists in |
 //! | `reason.rs` | why a connection closes |
 //!
 //! Start with `event_loop.rs`: it is written to be read first.
@@ -25,8 +24,8 @@ macro_rules! trace {
 mod chat;
 mod dispatch;
 mod event_loop;
-mod handlers;
-mod presence;
+mod keyset;
+mod outboxes;
 mod reason;
 #[cfg(test)]
 mod test_support;
@@ -34,9 +33,9 @@ mod test_support;
 use std::io;
 use std::net::SocketAddr;
 
-pub use dispatch::{Command, Shape, COMMANDS};
-pub use event_loop::Server;
-pub use handlers::MAX_CONVERSATIONS_PER_USER;
+pub use dispatch::handlers::MAX_CONVERSATIONS_PER_USER;
+pub use dispatch::{lookup, Command, COMMANDS};
+pub use event_loop::{Readiness, Server, MAX_FRAMES_PER_WAKE};
 pub use reason::Reason;
 
 /// Everything the command line can set. Every field is a limit or an interval; see the

@@ -1,36 +1,66 @@
-//! Helpers for the unit tests of the dispatch table and the handlers: a chat with no
-//! sockets, peers registered through `dispatch`, and their outboxes read back as lines.
+//! Helpers for the unit tests of the dispatch table and the handlers: a chat and its
+//! outboxes with no sockets, users registered through `dispatch`, and what each connection
+//! was sent read back as lines.
 
-use super::chat::{Chat, ChatLimits};
-use super::dispatch::dispatch;
+use super::chat::Chat;
+use super::dispatch::{dispatch, Ctx, Effect};
+use super::outboxes::Outboxes;
 
-pub fn chat() -> Chat {
-    Chat::new(
-        ChatLimits {
-            max_output: 1 << 20,
-        },
-        false,
-    )
+/// The chat and its outboxes, as the loop holds them, minus the sockets.
+#[derive(Default)]
+pub struct World {
+    pub chat: Chat,
+    pub out: Outboxes,
+    next_key: usize,
 }
 
-/// Everything queued for `key`, as lines.
-pub fn drain(chat: &mut Chat, key: usize) -> Vec<String> {
-    let mut bytes = Vec::new();
-    if let Some(out) = chat.outbox(key) {
-        out.flush_to(&mut bytes).unwrap();
+impl World {
+    /// A new connection's key.
+    pub fn connect(&mut self) -> usize {
+        let key = self.next_key;
+        self.next_key += 1;
+        self.out.open(key);
+        key
     }
-    String::from_utf8(bytes)
-        .unwrap()
-        .lines()
-        .map(str::to_string)
-        .collect()
-}
 
-/// A connected peer that registered as `name`; its answer is drained.
-pub fn user(chat: &mut Chat, name: &str) -> usize {
-    let key = chat.connect();
-    dispatch(chat, key, &format!("REGISTER [\"{name}\"]"));
-    assert!(chat.is_registered(key), "{name} registered");
-    drain(chat, key);
-    key
+    /// Dispatches one line from `key`.
+    pub fn dispatch(&mut self, key: usize, line: &str) -> Effect {
+        let mut ctx = Ctx {
+            chat: &mut self.chat,
+            out: &mut self.out,
+        };
+        dispatch(&mut ctx, key, line)
+    }
+
+    /// Everything queued for `key`, as lines.
+    pub fn drain(&mut self, key: usize) -> Vec<String> {
+        let mut bytes = Vec::new();
+        if let Some(out) = self.out.get_mut(key) {
+            out.flush_to(&mut bytes).unwrap();
+        }
+        String::from_utf8(bytes)
+            .unwrap()
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// A connection that registered as `name`; its answer is drained.
+    pub fn user(&mut self, name: &str) -> usize {
+        let key = self.connect();
+        let effect = self.dispatch(key, &format!("REGISTER [\"{name}\"]"));
+        assert_eq!(effect, Effect::Registered, "{name} registered");
+        self.drain(key);
+        key
+    }
+
+    /// Takes a user offline, as the loop does when its connection closes.
+    pub fn retire(&mut self, key: usize) {
+        self.chat.retire(key, &mut self.out);
+    }
+
+    /// The presence broadcast, as the timer runs it.
+    pub fn broadcast(&mut self) {
+        self.chat.broadcast_presence(&mut self.out);
+    }
 }

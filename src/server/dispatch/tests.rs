@@ -2,7 +2,9 @@
 //! handler runs. No sockets: lines go in through [`dispatch`], replies come out of outboxes.
 
 use super::*;
-use crate::server::test_support::{chat, drain, user};
+use crate::protocol::PresenceMode;
+use crate::server::test_support::World;
+use args::{Conv, ConvText, Names, NoArgs, Register, Status};
 
 #[test]
 fn every_command_of_the_contract_has_a_row() {
@@ -35,70 +37,113 @@ fn lookup_ignores_case() {
 }
 
 #[test]
-fn shapes_decode_what_the_contract_shows_and_refuse_the_rest() {
-    assert_eq!(Shape::Conv.decode(Some("[7]")), Ok(Args::Conv(7)));
+fn argument_types_decode_what_the_contract_shows_and_refuse_the_rest() {
+    assert_eq!(Conv::parse(Some("[7]")), Ok(Conv { id: 7 }));
     assert_eq!(
-        Shape::ConvText.decode(Some("[7,\"hi\"]")),
-        Ok(Args::ConvText(7, "hi".into()))
+        ConvText::parse(Some("[7,\"hi\"]")),
+        Ok(ConvText {
+            id: 7,
+            text: "hi".into()
+        })
     );
-    assert_eq!(Shape::Names.decode(Some("[]")), Ok(Args::Names(vec![])));
-    assert_eq!(Shape::Nothing.decode(None), Ok(Args::Nothing));
-    assert_eq!(Shape::Nothing.decode(Some("[]")), Ok(Args::Nothing));
+    assert_eq!(Names::parse(Some("[]")), Ok(Names { names: vec![] }));
+    assert_eq!(NoArgs::parse(None), Ok(NoArgs));
+    assert_eq!(NoArgs::parse(Some("[]")), Ok(NoArgs));
+    assert_eq!(NoArgs::parse(Some(" null ")), Ok(NoArgs));
     assert_eq!(
-        Shape::Register.decode(Some("[\"a\",\"away\",{\"presence\":\"changes\"}]")),
-        Ok(Args::Register {
+        Register::parse(Some("[\"a\",\"away\",{\"presence\":\"changes\"}]")),
+        Ok(Register {
             name: "a".into(),
             status: Some("away".into()),
             presence: PresenceMode::Changes
         })
     );
-    for (shape, bad) in [
-        (Shape::Conv, None),
-        (Shape::Conv, Some("7")),
-        (Shape::Conv, Some("[-1]")),
-        (Shape::Conv, Some("[\"7\"]")),
-        (Shape::Conv, Some("[7,8]")),
-        (Shape::ConvText, Some("[7]")),
-        (Shape::Text, Some("[1]")),
-        (Shape::Names, Some("\"bob\"")),
-        (Shape::Nothing, Some("[1]")),
-        (Shape::Register, Some("[]")),
-        (Shape::Register, Some("[1]")),
-        (
-            Shape::Register,
+    assert_eq!(
+        Register::parse(Some("[\"a\",null]")),
+        Ok(Register {
+            name: "a".into(),
+            status: None,
+            presence: PresenceMode::Full
+        })
+    );
+    let refused = |parse: fn(Option<&str>) -> bool, bad: &[Option<&str>]| {
+        for &bad in bad {
+            assert!(!parse(bad), "accepted {bad:?}");
+        }
+    };
+    refused(
+        |a| Conv::parse(a).is_ok(),
+        &[
+            None,
+            Some("7"),
+            Some("[-1]"),
+            Some("[\"7\"]"),
+            Some("[7,8]"),
+        ],
+    );
+    refused(|a| ConvText::parse(a).is_ok(), &[Some("[7]")]);
+    refused(|a| Status::parse(a).is_ok(), &[Some("[1]"), None]);
+    refused(|a| Names::parse(a).is_ok(), &[Some("\"bob\"")]);
+    refused(|a| NoArgs::parse(a).is_ok(), &[Some("[1]")]);
+    refused(
+        |a| Register::parse(a).is_ok(),
+        &[
+            Some("[]"),
+            Some("[1]"),
             Some("[\"a\",\"b\",{\"presence\":\"loud\"}]"),
-        ),
-        (
-            Shape::Register,
             Some("[\"a\",\"b\",{\"presence\":\"full\",\"x\":1}]"),
-        ),
-        (Shape::Register, Some("[\"a\",\"b\",{}]")),
-        (Shape::Register, Some("[\"a\",\"b\",\"full\"]")),
-        (
-            Shape::Register,
+            Some("[\"a\",\"b\",{}]"),
+            Some("[\"a\",\"b\",\"full\"]"),
             Some("[\"a\",\"b\",{\"presence\":\"full\"},4]"),
-        ),
-        (Shape::Register, Some("{\"name\":\"a\"}")),
-    ] {
-        assert!(shape.decode(bad).is_err(), "{shape:?} accepted {bad:?}");
-    }
+            Some("{\"name\":\"a\"}"),
+        ],
+    );
+}
+
+#[test]
+fn a_refusal_shows_the_usage_of_the_row_it_came_from() {
+    let mut w = World::default();
+    let alice = w.user("alice");
+    w.dispatch(alice, "JOIN");
+    w.dispatch(alice, "STATUS [1]");
+    assert_eq!(
+        w.drain(alice),
+        [
+            "ERROR \"JOIN: missing arguments; expected [conversation id]\"",
+            "ERROR \"STATUS: bad arguments (invalid type: integer `1`, expected a string at line 1 column 2); expected [\\\"status\\\"]\"",
+        ]
+    );
+}
+
+#[test]
+fn handlers_return_their_effect_on_the_connection() {
+    let mut w = World::default();
+    let key = w.connect();
+    assert_eq!(w.dispatch(key, "JOIN [1]"), Effect::Continue);
+    assert_eq!(w.dispatch(key, "REGISTER [\"\"]"), Effect::Continue);
+    assert_eq!(w.dispatch(key, "REGISTER [\"a\"]"), Effect::Registered);
+    assert_eq!(w.dispatch(key, "REGISTER [\"b\"]"), Effect::Continue);
+    assert_eq!(w.dispatch(key, "GOODBYE now"), Effect::Continue);
+    assert_eq!(w.dispatch(key, "goodbye"), Effect::Close);
+    let guest = w.connect();
+    assert_eq!(
+        w.dispatch(guest, "GOODBYE []"),
+        Effect::Close,
+        "GOODBYE needs no registration"
+    );
 }
 
 #[test]
 fn registration_is_required_and_checked() {
-    let mut chat = chat();
-    let key = chat.connect();
-    dispatch(&mut chat, key, "JOIN [1]");
-    dispatch(&mut chat, key, "REGISTER [\"two words\"]");
-    dispatch(
-        &mut chat,
-        key,
-        &format!("REGISTER [\"{}\"]", "x".repeat(33)),
-    );
-    dispatch(&mut chat, key, "REGISTER [\"ok\",\"\"]");
-    dispatch(&mut chat, key, "REGISTER [\"ok\",\"tab\\there\"]");
+    let mut w = World::default();
+    let key = w.connect();
+    w.dispatch(key, "JOIN [1]");
+    w.dispatch(key, "REGISTER [\"two words\"]");
+    w.dispatch(key, &format!("REGISTER [\"{}\"]", "x".repeat(33)));
+    w.dispatch(key, "REGISTER [\"ok\",\"\"]");
+    w.dispatch(key, "REGISTER [\"ok\",\"tab\\there\"]");
     assert_eq!(
-        drain(&mut chat, key),
+        w.drain(key),
         [
             "ERROR \"JOIN: not registered\"",
             "ERROR \"REGISTER: bad name: 1 to 32 characters, no spaces or control characters\"",
@@ -107,50 +152,45 @@ fn registration_is_required_and_checked() {
             "ERROR \"REGISTER: bad status: 1 to 64 characters, no control characters\"",
         ]
     );
-    dispatch(
-        &mut chat,
-        key,
-        &format!("REGISTER [\"{}\"]", "\u{e9}".repeat(32)),
-    );
+    w.dispatch(key, &format!("REGISTER [\"{}\"]", "\u{e9}".repeat(32)));
     assert!(
-        chat.is_registered(key),
+        w.chat.is_registered(key),
         "32 characters is fine, whatever their bytes"
     );
-    dispatch(&mut chat, key, "REGISTER [\"again\"]");
+    w.dispatch(key, "REGISTER [\"again\"]");
     assert_eq!(
-        drain(&mut chat, key).last().unwrap(),
+        w.drain(key).last().unwrap(),
         "ERROR \"REGISTER: already registered\""
     );
 }
 
 #[test]
 fn names_are_unique_ignoring_case() {
-    let mut chat = chat();
-    user(&mut chat, "Alice");
-    let other = chat.connect();
-    dispatch(&mut chat, other, "REGISTER [\"aLICE\"]");
-    assert_eq!(
-        drain(&mut chat, other),
-        ["ERROR \"REGISTER: name aLICE is taken\""]
-    );
-    assert!(!chat.is_registered(other));
+    let mut w = World::default();
+    w.user("Alice");
+    let other = w.connect();
+    w.dispatch(other, "REGISTER [\"aLICE\"]");
+    assert_eq!(w.drain(other), ["ERROR \"REGISTER: name aLICE is taken\""]);
+    assert!(!w.chat.is_registered(other));
 }
 
 #[test]
 fn unknown_and_malformed_commands_get_an_error_and_change_nothing() {
-    let mut chat = chat();
-    let alice = user(&mut chat, "alice");
+    let mut w = World::default();
+    let alice = w.user("alice");
     for line in ["", "   ", "\t"] {
-        dispatch(&mut chat, alice, line);
+        w.dispatch(alice, line);
     }
-    assert!(
-        drain(&mut chat, alice).is_empty(),
-        "blank lines are ignored"
+    assert!(w.drain(alice).is_empty(), "blank lines are ignored");
+    w.dispatch(alice, "hello there");
+    w.dispatch(alice, "SEND_MESSAGE {\"conv\":1}");
+    let effect = w.dispatch(alice, "GOODBYE now");
+    assert_eq!(
+        effect,
+        Effect::Continue,
+        "a malformed GOODBYE does not close"
     );
-    dispatch(&mut chat, alice, "hello there");
-    dispatch(&mut chat, alice, "SEND_MESSAGE {\"conv\":1}");
-    dispatch(&mut chat, alice, "GOODBYE now");
-    let lines = drain(&mut chat, alice);
+    let lines = w.drain(alice);
     assert_eq!(lines[0], "ERROR \"HELLO: unknown command\"");
     assert!(
         lines[1].starts_with("ERROR \"SEND_MESSAGE: bad arguments"),
@@ -162,5 +202,4 @@ fn unknown_and_malformed_commands_get_an_error_and_change_nothing() {
         "{}",
         lines[2]
     );
-    assert_eq!(chat.closing_reason(alice), None);
 }

@@ -1,29 +1,30 @@
-//! Connections coming and going: accepting, closing at the safe point, and shutting down.
+//! One lifecycle per connection, advanced in one place.
 //!
-//! These are phases 6 and 8 of the loop (see `event_loop.rs`), and the signal handler. A
-//! connection is never removed where its closing is decided: a handler or an I/O error only
-//! marks it closing; it leaves the chat in [`Server::retire_closing`] and its socket goes in
-//! [`Server::remove_closed`], after the event batch.
+//! ```text
+//!   Open ──close──► Closing ──settle──► Flushing ──output written──► Shut ──peer's EOF──► removed
+//!                      │    (leaves the chat)   (linger deadline)    (our end shut)
+//!                      └─ output not wanted (slow reader, broken) ─────────────────────► removed
+//! ```
+//!
+//! Anything may decide that a connection closes (a handler's `GOODBYE`, end of stream, a
+//! framing violation, a failed write, the output limit, a deadline, a signal): it calls
+//! [`Server::close`], which only records the reason and puts the connection in the
+//! `settling` set. Everything else happens in [`Server::advance`], called for that set once
+//! per pass, after the flush (the settle phase): so nothing the loop is iterating over
+//! disappears under it, and what a retiring user's departure queues for others is written
+//! by the very next pass (`poll_timeout` does not sleep while output is queued).
 
-use std::io::{self, ErrorKind, Read};
+use std::io::{ErrorKind, Read};
 use std::net::Shutdown;
 
-use log::{debug, info, warn};
+use log::{debug, info};
 use mio::net::TcpStream;
-use mio::{Interest, Token};
 
-use crate::buffer::ReadBuf;
-use crate::protocol::encode_error;
-
-use super::{Io, Reason, Server, Timer};
+use super::{Reason, Server, Timer};
 
 /// How long a closing connection may take to take its last output and close its end. A
 /// peer that neither reads nor closes is cut off after this.
 const LINGER_MS: u64 = 5_000;
-
-/// When accept fails for lack of file descriptors, try again after this long (or as soon as
-/// a connection closes), instead of spinning on an accept that keeps failing.
-const ACCEPT_RETRY_MS: u64 = 100;
 
 /// On SIGINT or SIGTERM, how long queued output may take to drain before the server exits
 /// anyway.
@@ -32,166 +33,160 @@ const SHUTDOWN_GRACE_MS: u64 = 2_000;
 /// Bytes discarded per read from a closing connection (a stack buffer; never kept).
 const DISCARD_CHUNK: usize = 4096;
 
+/// Where a connection is in its life. Each closing state keeps the first reason given,
+/// which is what the disconnect line logs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum State {
+    /// Reading and dispatching lines.
+    Open,
+    /// Closing was decided in this pass; still a user of the chat until the pass settles.
+    Closing(Reason),
+    /// Out of the chat; writing what is still queued (an `ERROR` that explains the close,
+    /// answers to lines before `GOODBYE`). Input is no longer read.
+    Flushing(Reason),
+    /// Everything is written and our end is shut, so the peer sees end of stream right
+    /// after the last line; input is discarded until the peer's end of stream. Closing with
+    /// unread input would send a reset, which can destroy the very line that explains it.
+    Shut(Reason),
+    /// Nothing more can or need be written: removed at the next settle.
+    Done(Reason),
+}
+
+/// Whether the server goes on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Run {
+    Serving,
+    /// A signal came: no new connections; every connection is closing.
+    Stopping,
+    /// Every connection is gone, or the grace period ended: `run` returns.
+    Stopped,
+}
+
 impl Server {
     /// Whether `key` still holds the connection of this generation, and not a newer one
     /// that reused the slab key.
     pub(super) fn is_current(&self, key: usize, generation: u64) -> bool {
-        self.ios
+        self.conns
             .get(key)
-            .is_some_and(|io| io.generation == generation)
+            .is_some_and(|conn| conn.generation == generation)
     }
 
-    /// Step 6: connections that started closing leave the chat now. Those that still have
-    /// output to write get a deadline to write it.
-    pub(super) fn retire_closing(&mut self, now: u64) {
-        for key in self.chat.take_closing() {
-            let Some(io) = self.ios.get_mut(key) else {
-                continue;
-            };
-            let generation = io.generation;
-            if let Some(timer) = io.deadline.take() {
-                self.wheel.cancel(timer);
-            }
-            let reason = self.chat.closing_reason(key).unwrap_or(Reason::Broken);
-            if reason.flushes() {
-                let linger = Timer::Linger { key, generation };
-                io.deadline = Some(self.wheel.insert(now + LINGER_MS, linger));
-            }
-            match self.chat.user(key) {
-                Some(user) => info!("disconnect {} (conn {key}): {reason}", user.name),
-                None => info!("disconnect conn {key}: {reason}"),
-            }
-            self.chat.retire(key);
-            self.closing.push((key, generation));
-        }
-    }
-
-    /// Step 8, first half: remove closing connections that are done. A connection that
-    /// closes with output flushes it, shuts its sending side (the peer sees end of stream
-    /// right after the last line) and waits for the peer's end of stream, discarding any
-    /// input meanwhile. Closing a socket with unread input would send a reset, which can
-    /// destroy the very `ERROR` line that explains the close.
-    pub(super) fn remove_closed(&mut self) {
-        let mut still_closing = Vec::new();
-        for (key, generation) in std::mem::take(&mut self.closing) {
-            if !self.is_current(key, generation) {
-                continue;
-            }
-            let flushed = self.chat.outbox(key).is_none_or(|out| out.is_empty());
-            let reason = self.chat.closing_reason(key).unwrap_or(Reason::Broken);
-            if !reason.flushes() {
-                self.remove(key);
-                continue;
-            }
-            if !flushed {
-                still_closing.push((key, generation));
-                continue;
-            }
-            let Some(io) = self.ios.get_mut(key) else {
-                continue;
-            };
-            if !io.shut_down {
-                let _ = io.socket.shutdown(Shutdown::Write);
-                io.shut_down = true;
-            }
-            // A server going down does not wait for every client to close its end.
-            if reason == Reason::Shutdown || drain_until_end(&mut io.socket) {
-                self.remove(key);
-            } else {
-                still_closing.push((key, generation));
-            }
-        }
-        self.closing = still_closing;
-    }
-
-    /// Deregisters, drops and forgets one connection.
-    pub(super) fn remove(&mut self, key: usize) {
-        if !self.ios.contains(key) {
-            return;
-        }
-        let mut io = self.ios.remove(key);
-        let _ = self.poll.registry().deregister(&mut io.socket);
-        if let Some(timer) = io.deadline.take() {
-            self.wheel.cancel(timer);
-        }
-        let reason = self.chat.closing_reason(key).unwrap_or(Reason::Broken);
-        trace!(self.config.trace, "conn {key}: close ({reason})");
-        self.chat.remove(key);
-        // A descriptor is free again: if accept was stalled for lack of one, resume.
-        self.accept_paused = false;
-    }
-
-    /// Step 8, second half: accept until `WouldBlock`.
-    pub(super) fn accept(&mut self, now: u64) {
-        let Some(listener) = &self.listener else {
+    /// Starts closing an open connection (the first reason wins). What is queued is still
+    /// written if the reason wants it; otherwise it is dropped at once.
+    pub(super) fn close(&mut self, key: usize, reason: Reason) {
+        let Some(conn) = self.conns.get_mut(key) else {
             return;
         };
+        if conn.state == State::Open {
+            conn.state = State::Closing(reason);
+            if !reason.flushes() {
+                self.out.discard(key);
+            }
+            self.settling.insert(key);
+        }
+    }
+
+    /// Closes a connection whose output can never be written (its socket failed, or it
+    /// would not finish closing): its queue is dropped, and if it has already left the
+    /// chat it is removed at the next settle.
+    pub(super) fn abandon(&mut self, key: usize, reason: Reason) {
+        self.out.discard(key);
+        let Some(conn) = self.conns.get_mut(key) else {
+            return;
+        };
+        match conn.state {
+            State::Open => conn.state = State::Closing(reason),
+            State::Closing(_) => {}
+            State::Flushing(first) | State::Shut(first) | State::Done(first) => {
+                conn.state = State::Done(first)
+            }
+        }
+        self.settling.insert(key);
+    }
+
+    /// Phase 5: every connection whose closing may move on, then the presence schedule
+    /// (settling a user is a presence change).
+    pub(super) fn settle(&mut self, now: u64) {
+        for key in self.settling.take() {
+            self.advance(key, now);
+        }
+        self.schedule_presence(now);
+    }
+
+    /// Moves one connection along its lifecycle as far as it can go now. The one place a
+    /// connection's state changes after closing starts.
+    fn advance(&mut self, key: usize, now: u64) {
         loop {
-            let (mut socket, addr) = match listener.accept() {
-                Ok(accepted) => accepted,
-                Err(e) if e.kind() == ErrorKind::WouldBlock => {
-                    self.accept_pending = false;
-                    return;
-                }
-                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-                Err(e) if is_out_of_descriptors(&e) => {
-                    // The waiting connections stay in the kernel's queue; retrying at once
-                    // would fail again and spin the loop. Logged once per episode.
-                    if !self.accept_stalled {
-                        warn!("accept paused: {e}; resuming when a connection closes");
-                        self.accept_stalled = true;
+            let Some(conn) = self.conns.get_mut(key) else {
+                return;
+            };
+            if let State::Done(reason) = conn.state {
+                self.remove(key, reason);
+                return;
+            }
+            conn.state = match conn.state {
+                State::Open | State::Done(_) => return,
+                State::Closing(reason) => {
+                    match self.chat.user(key) {
+                        Some(user) => info!("disconnect {} (conn {key}): {reason}", user.name),
+                        None => info!("disconnect conn {key}: {reason}"),
                     }
-                    self.accept_paused = true;
-                    self.wheel.insert(now + ACCEPT_RETRY_MS, Timer::AcceptRetry);
-                    return;
+                    self.chat.retire(key, &mut self.out);
+                    if let Some(timer) = conn.deadline.take() {
+                        self.wheel.cancel(timer);
+                    }
+                    if reason.flushes() {
+                        let linger = Timer::Linger {
+                            key,
+                            generation: conn.generation,
+                        };
+                        conn.deadline = Some(self.wheel.insert(now + LINGER_MS, linger));
+                        State::Flushing(reason)
+                    } else {
+                        State::Done(reason)
+                    }
                 }
-                Err(e) => {
-                    // For example a connection reset while queued: that one only.
-                    debug!("accept failed: {e}");
-                    continue;
+                // The flush phase brings it back here once the queue is written.
+                State::Flushing(_) if self.out.queued(key) > 0 => return,
+                State::Flushing(reason) => {
+                    let _ = conn.socket.shutdown(Shutdown::Write);
+                    State::Shut(reason)
+                }
+                // A server going down does not wait for every client to close its end.
+                State::Shut(reason) if reason == Reason::Shutdown => State::Done(reason),
+                State::Shut(reason) => {
+                    if !drain_until_end(&mut conn.socket) {
+                        // A readable event, or the linger deadline, brings it back.
+                        return;
+                    }
+                    State::Done(reason)
                 }
             };
-            if self.ios.len() >= self.config.max_connections {
-                // A fresh socket's send buffer is empty, so this short line fits in one
-                // write; if it does not, the client just sees the close.
-                let _ = io::Write::write(&mut socket, &encode_error("server full"));
-                info!("refused {addr}: server full");
-                continue;
-            }
-            if self.accept_stalled {
-                info!("accept resumed");
-                self.accept_stalled = false;
-            }
-            let key = self.ios.vacant_entry().key();
-            if let Err(e) =
-                self.poll
-                    .registry()
-                    .register(&mut socket, Token(key), Interest::READABLE)
-            {
-                warn!("register {addr} failed: {e}");
-                continue;
-            }
-            // Replies are small and latency matters more than packet count.
-            let _ = socket.set_nodelay(true);
-            let generation = self.next_generation;
-            self.next_generation += 1;
-            let deadline = now + self.config.register_timeout_ms;
-            let timer = self
-                .wheel
-                .insert(deadline, Timer::RegisterDeadline { key, generation });
-            self.ios.insert(Io {
-                socket,
-                input: ReadBuf::new(),
-                generation,
-                readable: true,
-                wants_write: false,
-                shut_down: false,
-                deadline: Some(timer),
-            });
-            let chat_key = self.chat.connect();
-            debug_assert_eq!(chat_key, key, "the chat and the sockets share keys");
-            trace!(self.config.trace, "accept {addr} as conn {key}");
-            info!("connect {addr} (conn {key})");
+        }
+    }
+
+    /// Deregisters, drops and forgets one connection, everywhere it is known.
+    fn remove(&mut self, key: usize, reason: Reason) {
+        let mut conn = self.conns.remove(key);
+        let _ = self.poll.registry().deregister(&mut conn.socket);
+        if let Some(timer) = conn.deadline.take() {
+            self.wheel.cancel(timer);
+        }
+        self.out.discard(key);
+        self.ready.remove(key);
+        self.settling.remove(key);
+        trace!(self.config.trace, "conn {key}: close ({reason})");
+        // A descriptor is free again: if accept was paused for lack of one, try again.
+        self.accept.retry();
+    }
+
+    /// After every settle: if presence changed and no broadcast is on the wheel, one is put
+    /// there, one interval from now. That is the coalescing: every change until it fires
+    /// goes out in one message.
+    fn schedule_presence(&mut self, now: u64) {
+        if self.chat.presence_changed() && self.presence_timer.is_none() {
+            let at = now + self.config.presence_interval_ms;
+            self.presence_timer = Some(self.wheel.insert(at, Timer::PresenceBroadcast));
         }
     }
 
@@ -199,19 +194,21 @@ impl Server {
     /// exit when all have closed or the grace period ends.
     pub(super) fn on_signal(&mut self, now: u64) {
         let signals: Vec<i32> = self.signals.pending().collect();
-        if signals.is_empty() || self.shutting_down {
+        if signals.is_empty() || self.run != Run::Serving {
             return;
         }
         info!("signal {signals:?}: shutting down");
-        self.shutting_down = true;
+        self.run = Run::Stopping;
         if let Some(mut listener) = self.listener.take() {
             let _ = self.poll.registry().deregister(&mut listener);
         }
-        for (key, _) in self.ios.iter() {
-            self.chat.close(key, Reason::Shutdown);
+        let keys: Vec<usize> = self.conns.iter().map(|(key, _)| key).collect();
+        for key in keys {
+            self.close(key, Reason::Shutdown);
         }
         self.wheel
             .insert(now + SHUTDOWN_GRACE_MS, Timer::ShutdownDeadline);
+        debug!("waiting at most {SHUTDOWN_GRACE_MS} ms for output to drain");
     }
 }
 
@@ -227,12 +224,4 @@ fn drain_until_end(socket: &mut TcpStream) -> bool {
             Err(_) => return true,
         }
     }
-}
-
-/// The process or the system is out of file descriptors (or of memory for sockets).
-fn is_out_of_descriptors(e: &io::Error) -> bool {
-    matches!(
-        e.raw_os_error(),
-        Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM)
-    )
 }

@@ -1,0 +1,176 @@
+//! The command handlers, one per row of the dispatch table.
+//!
+//! Each one receives its own typed arguments and a sender that is already allowed to send
+//! the command (see `mod.rs`). None of them touches a socket: they change the chat and
+//! queue encoded lines. A line meant for several connections is encoded once and the same
+//! bytes are queued for each.
+
+use crate::buffer::Line;
+use crate::protocol::{
+    cmd, encode, PresenceMode, DEFAULT_STATUS, MAX_NAME_CHARS, MAX_STATUS_CHARS,
+};
+
+use super::super::chat::User;
+use super::args::{Conv, ConvText, Names, NoArgs, Register, Status};
+use super::command::{Ctx, Effect, LeftOut, Outcome, Refusal};
+
+/// Conversations one user may be in at once, counting those it created. Every conversation
+/// costs memory and a line of each `CONVERSATIONS` map the user receives; without a cap one
+/// client could loop on `INVITE []` until the server runs out of memory.
+pub const MAX_CONVERSATIONS_PER_USER: usize = 1024;
+
+fn valid_name(name: &str) -> bool {
+    let chars = name.chars().count();
+    (1..=MAX_NAME_CHARS).contains(&chars)
+        && !name.chars().any(|c| c.is_whitespace() || c.is_control())
+}
+
+fn check_status(status: &str) -> Result<(), Refusal> {
+    let chars = status.chars().count();
+    if (1..=MAX_STATUS_CHARS).contains(&chars) && !status.chars().any(char::is_control) {
+        Ok(())
+    } else {
+        Err(Refusal::BadStatus)
+    }
+}
+
+/// Whether `me` may be in one more conversation.
+fn check_room(ctx: &Ctx, me: usize) -> Result<(), Refusal> {
+    match ctx.chat.user(me) {
+        Some(user) if user.joined.len() < MAX_CONVERSATIONS_PER_USER => Ok(()),
+        _ => Err(Refusal::TooManyConversations),
+    }
+}
+
+/// `REGISTER [name, status, options]`: come online, and get `ONLINE_USERS` at once.
+pub fn register(ctx: &mut Ctx, me: usize, args: Register) -> Outcome {
+    let Register {
+        name,
+        status,
+        presence,
+    } = args;
+    if ctx.chat.is_registered(me) {
+        return Err(Refusal::AlreadyRegistered);
+    }
+    if !valid_name(&name) {
+        return Err(Refusal::BadName);
+    }
+    let status = status.unwrap_or_else(|| DEFAULT_STATUS.to_string());
+    check_status(&status)?;
+    if ctx.chat.find_user(&name).is_some() {
+        return Err(Refusal::NameTaken(name));
+    }
+    ctx.chat.add_user(me, User::new(&name, status, presence));
+    let answer = match presence {
+        PresenceMode::None => ctx.chat.online_users_self_only(me),
+        _ => Some(ctx.chat.online_users()),
+    };
+    if let Some(line) = answer {
+        ctx.out.send(me, &line);
+    }
+    Ok(Effect::Registered)
+}
+
+/// `STATUS [status]`: change one's status; everyone hears within one presence interval.
+pub fn status(ctx: &mut Ctx, me: usize, args: Status) -> Outcome {
+    check_status(&args.status)?;
+    ctx.chat.set_status(me, args.status);
+    Ok(Effect::Continue)
+}
+
+/// `GOODBYE`: what is queued is written, then the connection closes; the loop then takes
+/// the user out of its conversations.
+pub fn goodbye(_ctx: &mut Ctx, _me: usize, _args: NoArgs) -> Outcome {
+    Ok(Effect::Close)
+}
+
+/// `INVITE [name, ...]`: a new conversation with the sender as first member; `INVITATION`
+/// to the sender and each invitee. Names that cannot be invited are reported in one
+/// `ERROR`, after the conversation is created with the others.
+pub fn invite(ctx: &mut Ctx, me: usize, args: Names) -> Outcome {
+    check_room(ctx, me)?;
+    let mut invitees: Vec<usize> = Vec::new();
+    let mut left_out = Vec::new();
+    for name in args.names {
+        match ctx.chat.find_user(&name) {
+            Some(key) if key == me => left_out.push((name, LeftOut::Yourself)),
+            Some(key) => {
+                if !invitees.contains(&key) {
+                    invitees.push(key);
+                }
+            }
+            None => left_out.push((name, LeftOut::NotOnline)),
+        }
+    }
+    let id = ctx.chat.create_conversation(me, invitees);
+    let invitation = Line::from(encode(cmd::INVITATION, &(id, ctx.chat.name(me))));
+    ctx.out.send(me, &invitation);
+    if let Some(conv) = ctx.chat.conversation(id) {
+        for &key in &conv.invited {
+            ctx.out.send(key, &invitation);
+        }
+    }
+    if left_out.is_empty() {
+        Ok(Effect::Continue)
+    } else {
+        Err(Refusal::LeftOut(left_out))
+    }
+}
+
+/// `LIST_CONVERSATIONS`: the sender's `CONVERSATIONS` map, and nobody else's.
+pub fn list_conversations(ctx: &mut Ctx, me: usize, _args: NoArgs) -> Outcome {
+    ctx.chat.send_conversations(me, ctx.out);
+    Ok(Effect::Continue)
+}
+
+/// `JOIN [id]`: accept an invitation; every member then gets the new member list. A member
+/// joining again (the inviter, say) changes nothing and just gets its map.
+pub fn join(ctx: &mut Ctx, me: usize, Conv { id }: Conv) -> Outcome {
+    let Some(conv) = ctx.chat.conversation(id) else {
+        return Err(Refusal::NotInvited(id));
+    };
+    if conv.members.contains(&me) {
+        ctx.chat.send_conversations(me, ctx.out);
+        return Ok(Effect::Continue);
+    }
+    if !conv.invited.contains(&me) {
+        return Err(Refusal::NotInvited(id));
+    }
+    check_room(ctx, me)?;
+    ctx.chat.join(me, id, ctx.out);
+    Ok(Effect::Continue)
+}
+
+/// `SEND_MESSAGE [id, text]`: `MESSAGE` to every member, the sender included, in the order
+/// the server accepts them: all members see one order.
+pub fn send_message(ctx: &mut Ctx, me: usize, ConvText { id, text }: ConvText) -> Outcome {
+    let Some(conv) = ctx
+        .chat
+        .conversation(id)
+        .filter(|c| c.members.contains(&me))
+    else {
+        return Err(Refusal::NotMember(id));
+    };
+    let line = Line::from(encode(cmd::MESSAGE, &(id, ctx.chat.name(me), &text)));
+    for &member in &conv.members {
+        ctx.out.send(member, &line);
+    }
+    Ok(Effect::Continue)
+}
+
+/// `LEAVE [id]`: the remaining members and the leaver each get their updated map.
+pub fn leave(ctx: &mut Ctx, me: usize, Conv { id }: Conv) -> Outcome {
+    if !ctx
+        .chat
+        .conversation(id)
+        .is_some_and(|c| c.members.contains(&me))
+    {
+        return Err(Refusal::NotMember(id));
+    }
+    ctx.chat.leave(me, id, ctx.out);
+    ctx.chat.send_conversations(me, ctx.out);
+    Ok(Effect::Continue)
+}
+
+#[cfg(test)]
+mod tests;

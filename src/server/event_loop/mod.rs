@@ -1,0 +1,449 @@
+//! The event loop: one thread, one `mio::Poll`, every socket non-blocking.
+//!
+//! [`Server::run`] polls, reads the clock once, and hands the events to [`Server::turn`]:
+//! one pass. A pass is these phases, in order:
+//!
+//! 1. **Note readiness.** Record which sockets are readable or writable, in sets: a
+//!    connection named by many events is still served once. Nothing is read or written.
+//! 2. **Serve input.** For each ready connection, once: read until `WouldBlock`, cut lines,
+//!    dispatch each to its handler, at most [`MAX_FRAMES_PER_WAKE`] lines. A connection that
+//!    spends its budget stays in the ready set for the next pass (the backlog). Handlers only
+//!    queue output and return an effect; they never touch a socket.
+//! 3. **Timers.** Collect every timer due by `now`, then run them: registration deadlines,
+//!    the presence broadcast, linger deadlines.
+//! 4. **Flush.** Write every outbox with queued output, until it is empty or the kernel says
+//!    `WouldBlock`; only those that said `WouldBlock` wait for a writable event. A connection
+//!    whose queue is still over the output limit is dropped as a slow reader.
+//! 5. **Settle.** Advance the lifecycle of every connection whose closing moved on in this
+//!    pass (`lifecycle.rs`): a closing user leaves the chat (the others' updates are queued),
+//!    a connection whose last output is written shuts its end, a finished one is removed.
+//!    Then, if presence changed, the next broadcast is put on the wheel.
+//! 6. **Accept** new connections, last, so a slot freed in this pass is used at once.
+//!
+//! Then the loop polls again, and [`Server::poll_timeout`] keeps the promise that nothing is
+//! left waiting: the timeout is zero while any connection has input left over (the
+//! backlog), output queued and not yet tried, or a closing to settle. Work a late phase
+//! creates (settling queues the others' updates after the flush) is done at once by the next
+//! pass; only when there is none does the loop sleep until an event or the next timer.
+//!
+//! mio's readiness is edge-triggered: an event says "something changed", once. That is why
+//! every read, write and accept goes on until `WouldBlock`; stopping early would wait for an
+//! event that never comes. The one deliberate exception is the line budget of phase 2, and
+//! the loop remembers those connections itself.
+
+mod accept;
+mod lifecycle;
+#[cfg(test)]
+mod tests;
+
+use std::io::{self, ErrorKind};
+use std::time::{Duration, Instant};
+
+use log::{debug, info};
+use mio::event::Event;
+use mio::net::{TcpListener, TcpStream};
+use mio::{Events, Interest, Poll, Token};
+use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook_mio::v1_0::Signals;
+use slab::Slab;
+
+use crate::buffer::{Flushed, ReadBuf, SpareBuffer};
+use crate::protocol::split_command;
+use crate::wheel::{TimerId, Wheel};
+
+use super::chat::Chat;
+use super::dispatch::{self, Ctx, Effect};
+use super::keyset::KeySet;
+use super::outboxes::Outboxes;
+use super::reason::Reason;
+use super::Config;
+use accept::Accept;
+use lifecycle::{Run, State};
+
+/// Lines handled for one connection per pass. A client that writes thousands of lines at
+/// once gets this many, then every other ready connection gets its turn; the rest wait in
+/// its buffer for the next pass, which comes at once (the backlog makes the poll not sleep).
+pub const MAX_FRAMES_PER_WAKE: usize = 64;
+
+/// Events taken from the kernel per poll. More are simply returned by the next poll.
+const EVENTS_CAPACITY: usize = 1024;
+
+/// Timer resolution: deadlines are rounded up to this. Presence intervals and registration
+/// deadlines are seconds long, so 10 ms is plenty precise, and it bounds wake-ups.
+const TICK_MS: u64 = 10;
+
+/// Wheel size: 512 ticks of 10 ms make one turn of about 5 s; longer timers wait in their
+/// slot for their turn.
+const WHEEL_SLOTS: usize = 512;
+
+const LISTENER: Token = Token(usize::MAX);
+const SIGNALS: Token = Token(usize::MAX - 1);
+
+/// One event, as a pass sees it: which socket, and what it is ready for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Readiness {
+    pub token: Token,
+    /// Readable, or closed or failed: reading will tell which.
+    pub readable: bool,
+    pub writable: bool,
+}
+
+impl From<&Event> for Readiness {
+    fn from(event: &Event) -> Readiness {
+        Readiness {
+            token: event.token(),
+            readable: event.is_readable() || event.is_read_closed() || event.is_error(),
+            writable: event.is_writable(),
+        }
+    }
+}
+
+/// What a timer does when it fires. Timers outlive the events that set them, so those that
+/// point at a connection carry its generation: a reused slab key is never mistaken for the
+/// old connection.
+#[derive(Debug)]
+enum Timer {
+    RegisterDeadline { key: usize, generation: u64 },
+    Linger { key: usize, generation: u64 },
+    PresenceBroadcast,
+    AcceptRetry,
+    ShutdownDeadline,
+}
+
+/// The socket side of one connection. Its key in [`Server::conns`] is its key everywhere:
+/// its mio token, its outbox, its user in the chat.
+#[derive(Debug)]
+struct Conn {
+    socket: TcpStream,
+    input: ReadBuf,
+    generation: u64,
+    /// Where it is in its life (see `lifecycle.rs`).
+    state: State,
+    /// Not yet drained to `WouldBlock` since the last readable event.
+    readable: bool,
+    /// Registered for writable events (only while output is stuck behind `WouldBlock`).
+    wants_write: bool,
+    /// The one timer pending for this connection: its registration deadline, and once it
+    /// is closing, its linger deadline. Cancelled when it is met.
+    deadline: Option<TimerId>,
+}
+
+/// The server: the listener, the connections, the chat and the timers.
+pub struct Server {
+    poll: Poll,
+    /// `None` once shutting down: no new connections.
+    listener: Option<TcpListener>,
+    signals: Signals,
+    conns: Slab<Conn>,
+    chat: Chat,
+    out: Outboxes,
+    /// The read buffer that connections hand on to each other (see [`SpareBuffer`]).
+    spare: SpareBuffer,
+    wheel: Wheel<Timer>,
+    config: Config,
+    started: Instant,
+    next_generation: u64,
+    /// Connections to serve in the next pass: those that became readable, and those that
+    /// spent their line budget in the last one (the backlog). A set: once per pass each.
+    ready: KeySet,
+    /// Connections whose closing may move on at the next settle.
+    settling: KeySet,
+    accept: Accept,
+    run: Run,
+    /// The presence broadcast on the wheel, if one is scheduled.
+    presence_timer: Option<TimerId>,
+}
+
+impl Server {
+    /// Binds the listening socket and sets up the poll, the signals and the timers.
+    pub fn bind(config: Config) -> io::Result<Server> {
+        let poll = Poll::new()?;
+        let mut listener = TcpListener::bind(config.listen)?;
+        poll.registry()
+            .register(&mut listener, LISTENER, Interest::READABLE)?;
+        let mut signals = Signals::new([SIGINT, SIGTERM])?;
+        poll.registry()
+            .register(&mut signals, SIGNALS, Interest::READABLE)?;
+        Ok(Server {
+            poll,
+            listener: Some(listener),
+            signals,
+            conns: Slab::new(),
+            chat: Chat::new(),
+            out: Outboxes::new(config.trace),
+            spare: SpareBuffer::default(),
+            wheel: Wheel::new(TICK_MS, WHEEL_SLOTS, 0),
+            config,
+            started: Instant::now(),
+            next_generation: 0,
+            ready: KeySet::default(),
+            settling: KeySet::default(),
+            accept: Accept::Idle,
+            run: Run::Serving,
+            presence_timer: None,
+        })
+    }
+
+    /// The address actually bound (useful with port 0).
+    pub fn local_addr(&self) -> io::Result<std::net::SocketAddr> {
+        match &self.listener {
+            Some(listener) => listener.local_addr(),
+            None => Err(io::Error::new(ErrorKind::NotConnected, "not listening")),
+        }
+    }
+
+    /// Runs the loop until a signal asks it to stop and queued output has drained. Returns
+    /// an error only if polling itself fails; one connection's error closes that connection.
+    pub fn run(mut self) -> io::Result<()> {
+        info!("listening on {}", self.local_addr()?);
+        let mut events = Events::with_capacity(EVENTS_CAPACITY);
+        let mut ready = Vec::with_capacity(EVENTS_CAPACITY);
+        while self.run != Run::Stopped {
+            let timeout = self.poll_timeout(self.now_ms());
+            if let Err(e) = self.poll.poll(&mut events, timeout) {
+                if e.kind() == ErrorKind::Interrupted {
+                    continue;
+                }
+                return Err(e);
+            }
+            ready.clear();
+            ready.extend(events.iter().map(Readiness::from));
+            // The clock is read once per pass; every phase uses this one `now`.
+            let now = self.now_ms();
+            self.turn(&ready, now);
+        }
+        info!("shut down");
+        Ok(())
+    }
+
+    /// One pass of the loop over the events of one poll, at time `now` (milliseconds since
+    /// the server started). Tests call it with a clock of their own.
+    pub fn turn(&mut self, events: &[Readiness], now: u64) {
+        trace!(self.config.trace, "poll returned {} events", events.len());
+        self.note_readiness(events, now);
+        self.serve_ready();
+        for timer in self.wheel.advance(now) {
+            self.fire(timer);
+        }
+        self.flush_dirty();
+        self.settle(now);
+        self.accept_pending(now);
+        if self.run == Run::Stopping && self.conns.is_empty() {
+            self.run = Run::Stopped;
+        }
+    }
+
+    /// Whether a pass has work to do without any new event: input left over, output not
+    /// yet tried, or a closing to settle. While there is, the poll must not sleep.
+    pub fn has_pending_work(&self) -> bool {
+        !self.ready.is_empty() || self.out.has_dirty() || !self.settling.is_empty()
+    }
+
+    /// How long the next poll may sleep: not at all while work is pending (libuv's
+    /// `uv_backend_timeout`, Redis's `AE_DONT_WAIT`); otherwise until the next timer, or
+    /// until an event if there is none.
+    pub fn poll_timeout(&self, now: u64) -> Option<Duration> {
+        if self.has_pending_work() {
+            return Some(Duration::ZERO);
+        }
+        let deadline = self.wheel.next_deadline()?;
+        Some(Duration::from_millis(deadline.saturating_sub(now)))
+    }
+
+    /// Milliseconds since the server started: the loop's clock.
+    fn now_ms(&self) -> u64 {
+        self.started.elapsed().as_millis() as u64
+    }
+
+    /// Phase 1: readiness goes into sets; nothing is read or written yet.
+    fn note_readiness(&mut self, events: &[Readiness], now: u64) {
+        for event in events {
+            match event.token {
+                LISTENER => self.accept.listener_ready(),
+                SIGNALS => self.on_signal(now),
+                Token(key) => {
+                    let Some(conn) = self.conns.get_mut(key) else {
+                        continue;
+                    };
+                    if event.readable {
+                        conn.readable = true;
+                        // An open connection has lines to serve; a closing one may have
+                        // reached its peer's end of stream.
+                        match conn.state {
+                            State::Open => self.ready.insert(key),
+                            _ => self.settling.insert(key),
+                        };
+                    }
+                    if event.writable {
+                        self.out.mark_dirty(key);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Phase 2: every ready connection, once; those that spent their budget stay ready.
+    fn serve_ready(&mut self) {
+        for key in self.ready.take() {
+            if self.serve(key) {
+                self.ready.insert(key);
+            }
+        }
+    }
+
+    /// Phase 2 for one connection: handle buffered lines, read more when none is complete,
+    /// until `WouldBlock`, end of stream, closing, or the line budget is spent. Returns
+    /// `true` if the budget ran out with input possibly left.
+    fn serve(&mut self, key: usize) -> bool {
+        let (max_line, trace) = (self.config.max_line, self.config.trace);
+        let mut handled = 0;
+        loop {
+            let Some(conn) = self.conns.get_mut(key).filter(|c| c.state == State::Open) else {
+                return false;
+            };
+            if handled == MAX_FRAMES_PER_WAKE {
+                return true;
+            }
+            // Buffered lines first, and read only when no line is complete: the buffer then
+            // never holds much more than one line limit plus one read.
+            match conn.input.next_line(max_line) {
+                Ok(Some(line)) => {
+                    handled += 1;
+                    trace!(trace, "conn {key}: frame complete ({} bytes)", line.len());
+                    if let Some((word, _)) = split_command(line) {
+                        debug!("conn {key} sent {word} ({} bytes)", line.len());
+                    }
+                    let mut ctx = Ctx {
+                        chat: &mut self.chat,
+                        out: &mut self.out,
+                    };
+                    let effect = dispatch::dispatch(&mut ctx, key, line);
+                    self.apply(key, effect);
+                }
+                Ok(None) if conn.readable => {
+                    match conn.input.read_from(&mut conn.socket, &mut self.spare) {
+                        Ok(0) => {
+                            trace!(trace, "conn {key}: readable, end of stream");
+                            self.close(key, Reason::Closed);
+                        }
+                        Ok(n) => trace!(trace, "conn {key}: readable, read {n} bytes"),
+                        Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                            conn.readable = false;
+                            return false;
+                        }
+                        Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                        Err(e) => {
+                            debug!("conn {key}: read failed: {e}");
+                            self.abandon(key, Reason::after_error(&e));
+                        }
+                    }
+                }
+                Ok(None) => return false,
+                Err(violation) => {
+                    debug!("conn {key}: framing violation: {violation}");
+                    self.out.send_error(key, &format!("{violation}; closing"));
+                    self.close(key, Reason::Violation);
+                }
+            }
+        }
+    }
+
+    /// Does what a handler asked of the loop.
+    fn apply(&mut self, key: usize, effect: Effect) {
+        match effect {
+            Effect::Continue => {}
+            Effect::Registered => {
+                // The registration deadline is met.
+                if let Some(timer) = self.conns.get_mut(key).and_then(|c| c.deadline.take()) {
+                    self.wheel.cancel(timer);
+                }
+            }
+            Effect::Close => self.close(key, Reason::Goodbye),
+        }
+    }
+
+    /// Phase 3, for one due timer.
+    fn fire(&mut self, timer: Timer) {
+        trace!(self.config.trace, "timer fired: {timer:?}");
+        match timer {
+            Timer::RegisterDeadline { key, generation } => {
+                if self.is_current(key, generation) && !self.chat.is_registered(key) {
+                    self.out.send_error(key, "registration timeout; closing");
+                    self.close(key, Reason::Timeout);
+                }
+            }
+            Timer::Linger { key, generation } => {
+                if self.is_current(key, generation) {
+                    debug!("conn {key}: did not finish closing in time");
+                    self.abandon(key, Reason::Broken);
+                }
+            }
+            Timer::PresenceBroadcast => {
+                self.presence_timer = None;
+                self.chat.broadcast_presence(&mut self.out);
+            }
+            Timer::AcceptRetry => self.accept.retry(),
+            Timer::ShutdownDeadline => self.run = Run::Stopped,
+        }
+    }
+
+    /// Phase 4: write every outbox with queued output until it is empty or `WouldBlock`.
+    fn flush_dirty(&mut self) {
+        for key in self.out.take_dirty() {
+            let (Some(conn), Some(out)) = (self.conns.get_mut(key), self.out.get_mut(key)) else {
+                continue;
+            };
+            let queued = out.queued();
+            let blocked = match out.flush_to(&mut conn.socket) {
+                Ok(Flushed { written, blocked }) => {
+                    let how = if blocked { ", then would block" } else { "" };
+                    let trace = self.config.trace;
+                    trace!(
+                        trace,
+                        "conn {key}: flush wrote {written} of {queued} bytes{how}"
+                    );
+                    blocked
+                }
+                Err(e) => {
+                    debug!("conn {key}: write failed: {e}");
+                    self.abandon(key, Reason::after_error(&e));
+                    continue;
+                }
+            };
+            // A client that does not read must not hold the server's memory. Checked after
+            // the write, not while queueing, so a healthy reader that gets a burst in one
+            // pass is not mistaken for a slow one.
+            if blocked && out.queued() > self.config.max_output {
+                self.close(key, Reason::SlowReader);
+                continue;
+            }
+            if !blocked && conn.state != State::Open {
+                // Its last output is written: its closing can move on.
+                self.settling.insert(key);
+            }
+            self.out.release(key);
+            self.want_writable(key, blocked);
+        }
+    }
+
+    /// Writable events only while output is stuck behind `WouldBlock`: otherwise every
+    /// write would wake the loop for nothing.
+    fn want_writable(&mut self, key: usize, blocked: bool) {
+        let Some(conn) = self.conns.get_mut(key).filter(|c| c.wants_write != blocked) else {
+            return;
+        };
+        let interest = if blocked {
+            Interest::READABLE | Interest::WRITABLE
+        } else {
+            Interest::READABLE
+        };
+        let registry = self.poll.registry();
+        match registry.reregister(&mut conn.socket, Token(key), interest) {
+            Ok(()) => conn.wants_write = blocked,
+            Err(e) => {
+                debug!("conn {key}: reregister failed: {e}");
+                self.abandon(key, Reason::Broken);
+            }
+        }
+    }
+}
