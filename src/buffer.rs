@@ -89,6 +89,11 @@ impl ReadBuf {
         }
     }
 
+    /// The bytes held and not yet consumed.
+    pub fn unconsumed(&self) -> &[u8] {
+        &self.bytes[self.start..self.end]
+    }
+
     /// Bytes held and not yet consumed.
     pub fn len(&self) -> usize {
         self.end - self.start

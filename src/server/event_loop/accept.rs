@@ -109,8 +109,8 @@ impl Server {
                 input: ReadBuf::new(),
                 generation,
                 state: State::Open,
-                // Whatever it sent before it was accepted comes with its first event.
-                readable: true,
+                // Registering reports what it sent before it was accepted as an event.
+                readable: false,
                 wants_write: false,
                 deadline: Some(timer),
             });

@@ -33,6 +33,7 @@
 
 mod accept;
 mod lifecycle;
+mod output;
 #[cfg(test)]
 mod tests;
 
@@ -47,7 +48,7 @@ use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook_mio::v1_0::Signals;
 use slab::Slab;
 
-use crate::buffer::{Flushed, ReadBuf, SpareBuffer};
+use crate::buffer::{ReadBuf, SpareBuffer};
 use crate::protocol::split_command;
 use crate::wheel::{TimerId, Wheel};
 
@@ -384,66 +385,6 @@ impl Server {
             }
             Timer::AcceptRetry => self.accept.retry(),
             Timer::ShutdownDeadline => self.run = Run::Stopped,
-        }
-    }
-
-    /// Phase 4: write every outbox with queued output until it is empty or `WouldBlock`.
-    fn flush_dirty(&mut self) {
-        for key in self.out.take_dirty() {
-            let (Some(conn), Some(out)) = (self.conns.get_mut(key), self.out.get_mut(key)) else {
-                continue;
-            };
-            let queued = out.queued();
-            let blocked = match out.flush_to(&mut conn.socket) {
-                Ok(Flushed { written, blocked }) => {
-                    let how = if blocked { ", then would block" } else { "" };
-                    let trace = self.config.trace;
-                    trace!(
-                        trace,
-                        "conn {key}: flush wrote {written} of {queued} bytes{how}"
-                    );
-                    blocked
-                }
-                Err(e) => {
-                    debug!("conn {key}: write failed: {e}");
-                    self.abandon(key, Reason::after_error(&e));
-                    continue;
-                }
-            };
-            // A client that does not read must not hold the server's memory. Checked after
-            // the write, not while queueing, so a healthy reader that gets a burst in one
-            // pass is not mistaken for a slow one.
-            if blocked && out.queued() > self.config.max_output {
-                self.close(key, Reason::SlowReader);
-                continue;
-            }
-            if !blocked && conn.state != State::Open {
-                // Its last output is written: its closing can move on.
-                self.settling.insert(key);
-            }
-            self.out.release(key);
-            self.want_writable(key, blocked);
-        }
-    }
-
-    /// Writable events only while output is stuck behind `WouldBlock`: otherwise every
-    /// write would wake the loop for nothing.
-    fn want_writable(&mut self, key: usize, blocked: bool) {
-        let Some(conn) = self.conns.get_mut(key).filter(|c| c.wants_write != blocked) else {
-            return;
-        };
-        let interest = if blocked {
-            Interest::READABLE | Interest::WRITABLE
-        } else {
-            Interest::READABLE
-        };
-        let registry = self.poll.registry();
-        match registry.reregister(&mut conn.socket, Token(key), interest) {
-            Ok(()) => conn.wants_write = blocked,
-            Err(e) => {
-                debug!("conn {key}: reregister failed: {e}");
-                self.abandon(key, Reason::Broken);
-            }
         }
     }
 }

@@ -1,1 +1,0 @@
-//! Virtual-time tests of the loop (below).
