@@ -16,6 +16,14 @@ pub type ConvId = u64;
 /// The port of the course's IM server, kept as the default.
 pub const DEFAULT_ADDR: &str = "127.0.0.1:6666";
 
+/// Longest request line the server accepts by default (`imserver --max-line`), in bytes,
+/// newline not counted. It is part of the contract, not a server detail: the server closes
+/// a connection that sends a longer line, so a client that caps its own requests at this
+/// size refuses a too-long message locally instead of losing its connection. 64 KiB is far
+/// more than anyone types, and small enough that a sender who never ends a line costs the
+/// server little memory.
+pub const DEFAULT_MAX_LINE: usize = 64 * 1024;
+
 /// Names are 1 to this many characters.
 pub const MAX_NAME_CHARS: usize = 32;
 /// Statuses are 1 to this many characters.

@@ -71,7 +71,7 @@ impl Default for Config {
         Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 6666)),
             presence_interval_ms: 1000,
-            max_line: 64 * 1024,
+            max_line: crate::protocol::DEFAULT_MAX_LINE,
             max_output: DEFAULT_MAX_OUTPUT,
             max_connections: 10_000,
             register_timeout_ms: 30_000,
