@@ -13,7 +13,8 @@ use serde::{Deserialize, Serialize};
 /// Conversation ids: positive, never reused while the server runs.
 pub type ConvId = u64;
 
-/// The port of the course's IM server, kept as the default.
+/// The port of the course's IM server, kept as the default: where `imserver` listens and
+/// where `imclient` and `imload` connect unless told otherwise.
 pub const DEFAULT_ADDR: &str = "127.0.0.1:6666";
 
 /// Longest request line the server accepts by default (`imserver --max-line`), in bytes,
@@ -214,6 +215,16 @@ impl Reply {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_default_address_needs_no_lookup() {
+        // imserver and imload take it as a socket address, not a host name to resolve.
+        let addr: std::net::SocketAddr = DEFAULT_ADDR.parse().unwrap();
+        assert!(
+            addr.ip().is_loopback(),
+            "serving other machines is a choice"
+        );
+    }
 
     #[test]
     fn split_takes_the_first_space_only() {
