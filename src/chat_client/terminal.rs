@@ -223,17 +223,9 @@ impl Screen {
     /// Writes until the queue is empty (`Ok(true)`) or `WouldBlock` (`Ok(false)`; a writable
     /// event will come).
     pub fn flush(&mut self, registry: &Registry) -> io::Result<bool> {
-        while !self.out.is_empty() {
-            match self.out.write_to(&mut self.file) {
-                Ok(0) => return Err(ErrorKind::WriteZero.into()),
-                Ok(_) => {}
-                Err(e) if e.kind() == ErrorKind::WouldBlock => {
-                    self.arm(registry)?;
-                    return Ok(false);
-                }
-                Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
+        if self.out.flush_to(&mut self.file)?.blocked {
+            self.arm(registry)?;
+            return Ok(false);
         }
         Ok(true)
     }
