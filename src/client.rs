@@ -15,7 +15,8 @@ use crate::buffer::{Line, Outbox, ReadBuf, SpareBuffer};
 use crate::protocol::{BadReply, Reply, Request};
 
 /// Longest line a client accepts from the server. A full `ONLINE_USERS` of many thousands
-/// of users is long, so this is far above the server's default request limit.
+/// of users is long, so this is far above the server's default request limit
+/// ([`crate::protocol::DEFAULT_MAX_LINE`]).
 pub const CLIENT_MAX_LINE: usize = 16 * 1024 * 1024;
 
 /// What one call to [`Connection::receive`] saw.

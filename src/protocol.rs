@@ -13,8 +13,17 @@ use serde::{Deserialize, Serialize};
 /// Conversation ids: positive, never reused while the server runs.
 pub type ConvId = u64;
 
-/// The port of the course's IM server, kept as the default.
+/// The port of the course's IM server, kept as the default: where `imserver` listens and
+/// where `imclient` and `imload` connect unless told otherwise.
 pub const DEFAULT_ADDR: &str = "127.0.0.1:6666";
+
+/// Longest request line the server accepts by default (`imserver --max-line`), in bytes,
+/// newline not counted. It is part of the contract, not a server detail: the server closes
+/// a connection that sends a longer line, so a client that caps its own requests at this
+/// size refuses a too-long message locally instead of losing its connection. 64 KiB is far
+/// more than anyone types, and small enough that a sender who never ends a line costs the
+/// server little memory.
+pub const DEFAULT_MAX_LINE: usize = 64 * 1024;
 
 /// Names are 1 to this many characters.
 pub const MAX_NAME_CHARS: usize = 32;
@@ -206,6 +215,16 @@ impl Reply {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_default_address_needs_no_lookup() {
+        // imserver and imload take it as a socket address, not a host name to resolve.
+        let addr: std::net::SocketAddr = DEFAULT_ADDR.parse().unwrap();
+        assert!(
+            addr.ip().is_loopback(),
+            "serving other machines is a choice"
+        );
+    }
 
     #[test]
     fn split_takes_the_first_space_only() {

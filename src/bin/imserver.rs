@@ -5,29 +5,32 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 
 use clap::Parser;
-use imchat::server::{self, Config, DEFAULT_MAX_OUTPUT};
+use imchat::server::{self, Config};
+
+// Every default below is read from `Config::default()`, so the library and the command
+// line cannot disagree.
 
 /// An instant-messaging server on one thread and one poll loop.
 #[derive(Debug, Parser)]
 #[command(version)]
 struct Args {
     /// Address to listen on; `0.0.0.0:6666` or `[::]:6666` serves other machines.
-    #[arg(long, default_value = "127.0.0.1:6666")]
+    #[arg(long, default_value_t = Config::default().listen)]
     listen: SocketAddr,
     /// Presence changes are coalesced and broadcast at most this often.
-    #[arg(long, default_value_t = 1000, value_name = "MS")]
+    #[arg(long, default_value_t = Config::default().presence_interval_ms, value_name = "MS")]
     presence_interval_ms: u64,
     /// Longest line accepted, in bytes; a longer one closes the connection.
-    #[arg(long, default_value_t = 65536, value_name = "BYTES")]
+    #[arg(long, default_value_t = Config::default().max_line, value_name = "BYTES")]
     max_line: usize,
     /// Output queued for one connection before it is dropped as a slow reader.
-    #[arg(long, default_value_t = DEFAULT_MAX_OUTPUT, value_name = "BYTES")]
+    #[arg(long, default_value_t = Config::default().max_output, value_name = "BYTES")]
     max_output: usize,
     /// Connections open at once; one more is told "server full" and closed.
-    #[arg(long, default_value_t = 10_000, value_name = "N")]
+    #[arg(long, default_value_t = Config::default().max_connections, value_name = "N")]
     max_connections: usize,
     /// Unregistered connections are closed after this long.
-    #[arg(long, default_value_t = 30_000, value_name = "MS")]
+    #[arg(long, default_value_t = Config::default().register_timeout_ms, value_name = "MS")]
     register_timeout_ms: u64,
     /// error, warn, info, debug or trace.
     #[arg(long, default_value = "info", value_name = "LEVEL")]

@@ -27,7 +27,7 @@ pub use terminal::{InputLines, Typed, MAX_INPUT_LINE};
 /// Longest request line the client sends, newline not counted: the server's default
 /// `--max-line`. The server closes a connection that sends more, so longer messages are
 /// refused locally instead.
-pub const MAX_REQUEST_BYTES: usize = 64 * 1024;
+pub const MAX_REQUEST_BYTES: usize = crate::protocol::DEFAULT_MAX_LINE;
 
 /// What the client needs to start.
 #[derive(Debug, Clone)]

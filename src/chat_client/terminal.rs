@@ -24,10 +24,10 @@ use mio::{Interest, Registry, Token};
 
 use crate::buffer::{Line, Outbox};
 
-/// Longest typed line kept, in bytes. Anything longer could not be sent anyway (the server
-/// closes a connection that sends a line over its limit), and without a bound a newline-less
-/// stream on stdin would grow the buffer forever.
-pub const MAX_INPUT_LINE: usize = 64 * 1024;
+/// Longest typed line kept, in bytes: the request cap, since a typed line only grows on its
+/// way to a request (a command word, JSON quoting), so anything longer could not be sent
+/// anyway. Without a bound a newline-less stream on stdin would grow the buffer forever.
+pub const MAX_INPUT_LINE: usize = super::MAX_REQUEST_BYTES;
 
 /// Bytes asked of one read of stdin.
 const INPUT_CHUNK: usize = 4096;
@@ -223,17 +223,9 @@ impl Screen {
     /// Writes until the queue is empty (`Ok(true)`) or `WouldBlock` (`Ok(false)`; a writable
     /// event will come).
     pub fn flush(&mut self, registry: &Registry) -> io::Result<bool> {
-        while !self.out.is_empty() {
-            match self.out.write_to(&mut self.file) {
-                Ok(0) => return Err(ErrorKind::WriteZero.into()),
-                Ok(_) => {}
-                Err(e) if e.kind() == ErrorKind::WouldBlock => {
-                    self.arm(registry)?;
-                    return Ok(false);
-                }
-                Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
+        if self.out.flush_to(&mut self.file)?.blocked {
+            self.arm(registry)?;
+            return Ok(false);
         }
         Ok(true)
     }

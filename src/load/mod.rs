@@ -107,7 +107,9 @@ pub struct Settings {
 impl Default for Settings {
     fn default() -> Settings {
         Settings {
-            server: SocketAddr::from(([127, 0, 0, 1], 6666)),
+            server: crate::protocol::DEFAULT_ADDR
+                .parse()
+                .expect("DEFAULT_ADDR is an IP address and a port"),
             target: Target::Im,
             clients: 100,
             members: 10,

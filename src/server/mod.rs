@@ -68,9 +68,11 @@ pub const DEFAULT_MAX_OUTPUT: usize = 8 * 1024 * 1024;
 impl Default for Config {
     fn default() -> Config {
         Config {
-            listen: SocketAddr::from(([127, 0, 0, 1], 6666)),
+            listen: crate::protocol::DEFAULT_ADDR
+                .parse()
+                .expect("DEFAULT_ADDR is an IP address and a port"),
             presence_interval_ms: 1000,
-            max_line: 64 * 1024,
+            max_line: crate::protocol::DEFAULT_MAX_LINE,
             max_output: DEFAULT_MAX_OUTPUT,
             max_connections: 10_000,
             register_timeout_ms: 30_000,
