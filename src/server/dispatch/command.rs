@@ -5,8 +5,8 @@ use std::fmt;
 
 use crate::protocol::ConvId;
 
-use super::super::chat::Chat;
-use super::super::outboxes::Outboxes;
+use crate::server::chat::Chat;
+use crate::server::outboxes::Outboxes;
 
 /// What a handler may touch: the chat, and the outboxes to queue lines on. No socket.
 pub struct Ctx<'a> {
@@ -42,7 +42,10 @@ pub enum Refusal {
     BadName,
     BadStatus,
     NameTaken(String),
-    TooManyConversations,
+    /// The sender is in as many conversations as one user may be.
+    TooManyConversations {
+        limit: usize,
+    },
     NotInvited(ConvId),
     NotMember(ConvId),
     /// `INVITE` created the conversation without these names.
@@ -62,7 +65,6 @@ pub type Outcome = Result<Effect, Refusal>;
 impl fmt::Display for Refusal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         use crate::protocol::{MAX_NAME_CHARS, MAX_STATUS_CHARS};
-        use crate::server::MAX_CONVERSATIONS_PER_USER;
         match self {
             Refusal::UnknownCommand => f.write_str("unknown command"),
             Refusal::NotRegistered => f.write_str("not registered"),
@@ -77,10 +79,9 @@ impl fmt::Display for Refusal {
                 "bad status: 1 to {MAX_STATUS_CHARS} characters, no control characters"
             ),
             Refusal::NameTaken(name) => write!(f, "name {name} is taken"),
-            Refusal::TooManyConversations => write!(
-                f,
-                "in too many conversations (limit {MAX_CONVERSATIONS_PER_USER})"
-            ),
+            Refusal::TooManyConversations { limit } => {
+                write!(f, "in too many conversations (limit {limit})")
+            }
             Refusal::NotInvited(id) => write!(f, "not invited to conversation {id}"),
             Refusal::NotMember(id) => write!(f, "not a member of conversation {id}"),
             Refusal::LeftOut(names) => {

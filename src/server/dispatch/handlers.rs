@@ -10,9 +10,9 @@ use crate::protocol::{
     cmd, encode, PresenceMode, DEFAULT_STATUS, MAX_NAME_CHARS, MAX_STATUS_CHARS,
 };
 
-use super::super::chat::User;
 use super::args::{Conv, ConvText, Names, NoArgs, Register, Status};
 use super::command::{Ctx, Effect, LeftOut, Outcome, Refusal};
+use crate::server::chat::User;
 
 /// Conversations one user may be in at once, counting those it created. Every conversation
 /// costs memory and a line of each `CONVERSATIONS` map the user receives; without a cap one
@@ -38,7 +38,9 @@ fn check_status(status: &str) -> Result<(), Refusal> {
 fn check_room(ctx: &Ctx, me: usize) -> Result<(), Refusal> {
     match ctx.chat.user(me) {
         Some(user) if user.joined.len() < MAX_CONVERSATIONS_PER_USER => Ok(()),
-        _ => Err(Refusal::TooManyConversations),
+        _ => Err(Refusal::TooManyConversations {
+            limit: MAX_CONVERSATIONS_PER_USER,
+        }),
     }
 }
 
