@@ -9,7 +9,7 @@
 //! | `keyset.rs` | the set of connection keys the loop keeps its work lists in |
 //! | `reason.rs` | why a connection closes |
 //!
-//! Start with `event_loop.rs`: it is written to be read first.
+//! Start with `event_loop/mod.rs`: it is written to be read first.
 
 /// Logs one step of the loop when `--trace` is on (the teaching trace); costs one branch
 /// when it is off.

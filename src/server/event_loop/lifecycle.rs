@@ -52,6 +52,18 @@ pub(super) enum State {
     Done(Reason),
 }
 
+impl std::fmt::Display for State {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            State::Open => f.write_str("open"),
+            State::Closing(reason) => write!(f, "closing ({reason})"),
+            State::Flushing(reason) => write!(f, "flushing ({reason})"),
+            State::Shut(reason) => write!(f, "shut ({reason})"),
+            State::Done(reason) => write!(f, "done ({reason})"),
+        }
+    }
+}
+
 /// Whether the server goes on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Run {
@@ -124,7 +136,8 @@ impl Server {
                 self.remove(key, reason);
                 return;
             }
-            conn.state = match conn.state {
+            let from = conn.state;
+            conn.state = match from {
                 State::Open | State::Done(_) => return,
                 State::Closing(reason) => {
                     match self.chat.user(key) {
@@ -162,6 +175,7 @@ impl Server {
                     State::Done(reason)
                 }
             };
+            trace!(self.config.trace, "conn {key}: {from} -> {}", conn.state);
         }
     }
 
@@ -175,7 +189,7 @@ impl Server {
         self.out.discard(key);
         self.ready.remove(key);
         self.settling.remove(key);
-        trace!(self.config.trace, "conn {key}: close ({reason})");
+        trace!(self.config.trace, "conn {key}: removed ({reason})");
         // A descriptor is free again: if accept was paused for lack of one, try again.
         self.accept.retry();
     }
