@@ -11,15 +11,12 @@ use std::net::{SocketAddr, TcpStream};
 use std::panic::AssertUnwindSafe;
 
 use common::{Server, PATIENCE};
+use imchat::server::MAX_FRAMES_PER_WAKE;
 
 /// Lines the slow reader sends in its flood: fewer than the server's per-pass line budget
-/// (`MAX_FRAMES_PER_WAKE`, 64, in src/server/event_loop.rs), so the flooder can never be
+/// ([`MAX_FRAMES_PER_WAKE`], 64), so the flooder can never be
 /// left in the loop's backlog, the list of connections served again at once.
 const FLOOD_LINES: usize = 60;
-
-/// The per-connection line budget of one pass: `MAX_FRAMES_PER_WAKE` in
-/// src/server/event_loop.rs (a `pub const` of a private module, so repeated here).
-const MAX_FRAMES_PER_WAKE: usize = 64;
 
 /// The most a kernel lets a socket's send buffer grow to (`tcp_wmem`'s maximum; Linux's
 /// default when it cannot be read). What the server's socket and the peer's small receive
@@ -59,7 +56,7 @@ fn read_until(reader: &mut BufReader<TcpStream>, prefix: &str) {
 
 /// Guards: a connection dropped as a slow reader is retired *and* what its retirement
 /// queues (the other members' `CONVERSATIONS`, the presence change) is written or scheduled
-/// before the loop sleeps. Today's loop drops the reader inside its flush, retires it after
+/// before the loop sleeps. The loop before the redesign (commit 1ea2182) drops the reader inside its flush, retires it after
 /// the flush and after presence scheduling, and then sleeps with alice's line queued and no
 /// presence timer set: she hears nothing until some unrelated event wakes the loop.
 ///
@@ -121,8 +118,9 @@ fn a_dropped_slow_readers_departure_is_sent_before_the_loop_sleeps() {
     });
     server.wait_log("disconnect carol (conn 1): slow reader dropped");
 
-    // Today's loop sleeps right after the drop: the first `recv` below fails at the
-    // harness's deadline ("no line from the server in time"), and the assert says why.
+    // The loop before the redesign (commit 1ea2182) sleeps right after the drop: the first
+    // `recv` below fails at the harness's deadline ("no line from the server in time"), and
+    // the assert says why.
     let heard = std::panic::catch_unwind(AssertUnwindSafe(|| {
         let (mut left, mut offline) = (false, false);
         while !(left && offline) {
@@ -143,16 +141,16 @@ fn a_dropped_slow_readers_departure_is_sent_before_the_loop_sleeps() {
 }
 
 /// Guards: one pass dispatches at most `MAX_FRAMES_PER_WAKE` lines per connection, however
-/// it became ready. Today's loop starts each pass's ready list with the backlog (those
+/// it became ready. The loop before the redesign (commit 1ea2182) starts each pass's ready list with the backlog (those
 /// that used their budget) and appends the connections the poll reports readable, so a
 /// flooder that is both is served twice, is put in the backlog twice, and its share of a
 /// pass grows with every readable event while it floods: everyone else waits longer.
 ///
 /// Checked on the teaching trace (`--trace`): every pass starts with `poll returned N
-/// events` and every dispatched line logs `conn K: dispatch CMD`. On today's code this
+/// events` and every dispatched line logs `conn K: dispatch CMD`. On the code before the redesign this
 /// fails reliably with mio's default epoll backend, where every arrival of more bytes is
 /// a new readable event. Under mio's poll(2) backend (`RUSTFLAGS="--cfg
-/// mio_unsupported_force_poll_poll"`) it passes even on today's code: that backend
+/// mio_unsupported_force_poll_poll"`) it passes even on the code before the redesign: that backend
 /// reports a socket again only after a read on it said `WouldBlock`, which a connection
 /// left in the backlog has not done, so the duplicate never arises there.
 #[test]
