@@ -1,4 +1,4 @@
-//! The flush: phase 4 of a pass, the only place output reaches a socket.
+//! The flush: phase 4 of a pass, the only place queued output reaches a socket.
 
 use log::debug;
 use mio::{Interest, Token};
