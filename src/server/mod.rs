@@ -34,7 +34,7 @@ use std::io;
 use std::net::SocketAddr;
 
 pub use dispatch::handlers::MAX_CONVERSATIONS_PER_USER;
-pub use dispatch::{lookup, Command, COMMANDS};
+pub use dispatch::{Command, COMMANDS};
 pub use event_loop::{Readiness, Server, MAX_FRAMES_PER_WAKE};
 pub use reason::Reason;
 

@@ -16,6 +16,8 @@ pub mod args;
 pub mod command;
 pub(crate) mod handlers;
 
+use log::debug;
+
 use crate::protocol::{cmd, split_command};
 
 use args::Arguments;
@@ -73,6 +75,8 @@ pub fn dispatch(ctx: &mut Ctx, me: usize, line: &str) -> Effect {
     let Some((word, args)) = split_command(line) else {
         return Effect::Continue;
     };
+    // The command word and the size, never the text: logs must not hold what users say.
+    debug!("conn {me} sent {word} ({} bytes)", line.len());
     let Some(command) = lookup(word) else {
         let shown: String = word.chars().take(MAX_ECHOED_WORD).collect();
         return refuse(

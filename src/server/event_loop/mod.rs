@@ -49,7 +49,6 @@ use signal_hook_mio::v1_0::Signals;
 use slab::Slab;
 
 use crate::buffer::{ReadBuf, SpareBuffer};
-use crate::protocol::split_command;
 use crate::wheel::{TimerId, Wheel};
 
 use super::chat::Chat;
@@ -311,9 +310,6 @@ impl Server {
                 Ok(Some(line)) => {
                     handled += 1;
                     trace!(trace, "conn {key}: frame complete ({} bytes)", line.len());
-                    if let Some((word, _)) = split_command(line) {
-                        debug!("conn {key} sent {word} ({} bytes)", line.len());
-                    }
                     let mut ctx = Ctx {
                         chat: &mut self.chat,
                         out: &mut self.out,

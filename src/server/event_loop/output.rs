@@ -34,8 +34,9 @@ impl Server {
             };
             // A client that does not read must not hold the server's memory. Checked after
             // the write, not while queueing, so a healthy reader that gets a burst in one
-            // pass is not mistaken for a slow one.
-            if blocked && out.queued() > self.config.max_output {
+            // pass is not mistaken for a slow one. Only while open: a closing connection's
+            // queue no longer grows, and its linger deadline bounds how long it is kept.
+            if blocked && conn.state == State::Open && out.queued() > self.config.max_output {
                 self.close(key, Reason::SlowReader);
                 continue;
             }

@@ -13,6 +13,7 @@ use super::lifecycle::State;
 use super::{Config, Readiness, Server, MAX_FRAMES_PER_WAKE};
 use crate::framing::next_line;
 
+mod lifecycle;
 mod random;
 
 /// Passes run at most while waiting for the loop to go quiet: far more than any test needs,
@@ -300,71 +301,4 @@ fn a_connection_is_served_once_per_pass_however_many_events_name_it() {
     assert_eq!(served, lines);
     h.until_quiet();
     assert!(flooder.lines().is_empty());
-}
-
-#[test]
-fn goodbye_is_written_shut_and_removed_once_the_peer_closes() {
-    let mut h = Harness::new(config());
-    let mut alice = user(&mut h, "alice");
-    let key = h.key_of(&alice).unwrap();
-    alice.send("INVITE []\nGOODBYE\nLIST_CONVERSATIONS");
-    h.until_quiet();
-    assert_eq!(
-        alice.lines(),
-        ["INVITATION [1,\"alice\"]"],
-        "nothing after GOODBYE"
-    );
-    assert!(
-        matches!(h.server.conns[key].state, State::Shut(_)),
-        "waits for alice's end"
-    );
-    alice.stream.shutdown(std::net::Shutdown::Write).unwrap();
-    h.until_quiet();
-    assert!(
-        !h.server.conns.contains(key),
-        "removed at the peer's end of stream"
-    );
-}
-
-#[test]
-fn a_peer_that_never_closes_is_cut_off_at_the_linger_deadline() {
-    let mut h = Harness::new(config());
-    let mut alice = user(&mut h, "alice");
-    let key = h.key_of(&alice).unwrap();
-    alice.send("GOODBYE");
-    h.until_quiet();
-    assert!(h.server.conns.contains(key));
-    h.now += 4_990;
-    h.until_quiet();
-    assert!(h.server.conns.contains(key), "not before the deadline");
-    h.now += 20;
-    h.until_quiet();
-    assert!(!h.server.conns.contains(key), "gone after it");
-}
-
-#[test]
-fn an_unregistered_connection_is_closed_at_its_deadline_in_virtual_time() {
-    let mut h = Harness::new(Config {
-        register_timeout_ms: 3_000,
-        ..config()
-    });
-    let mut idle = h.connect();
-    let mut member = user(&mut h, "member");
-    h.now += 2_990;
-    h.until_quiet();
-    assert!(idle.lines().is_empty());
-    h.now += 20;
-    h.until_quiet();
-    assert_eq!(idle.lines(), ["ERROR \"registration timeout; closing\""]);
-    assert!(
-        member
-            .lines()
-            .iter()
-            .all(|l| l.starts_with("ONLINE_USERS ")),
-        "presence only"
-    );
-    assert!(
-        h.key_of(&member).is_some(),
-        "a registered user has no deadline"
-    );
 }

@@ -1,0 +1,114 @@
+//! A connection's life in virtual time: written, shut and removed when its peer closes;
+//! cut off at its deadlines; drained when closing even past the output limit.
+
+use super::{config, user, Config, Harness, State, MAX_PASSES};
+
+#[test]
+fn goodbye_is_written_shut_and_removed_once_the_peer_closes() {
+    let mut h = Harness::new(config());
+    let mut alice = user(&mut h, "alice");
+    let key = h.key_of(&alice).unwrap();
+    alice.send("INVITE []\nGOODBYE\nLIST_CONVERSATIONS");
+    h.until_quiet();
+    assert_eq!(
+        alice.lines(),
+        ["INVITATION [1,\"alice\"]"],
+        "nothing after GOODBYE"
+    );
+    assert!(
+        matches!(h.server.conns[key].state, State::Shut(_)),
+        "waits for alice's end"
+    );
+    alice.stream.shutdown(std::net::Shutdown::Write).unwrap();
+    h.until_quiet();
+    assert!(
+        !h.server.conns.contains(key),
+        "removed at the peer's end of stream"
+    );
+}
+
+#[test]
+fn a_peer_that_never_closes_is_cut_off_at_the_linger_deadline() {
+    let mut h = Harness::new(config());
+    let mut alice = user(&mut h, "alice");
+    let key = h.key_of(&alice).unwrap();
+    alice.send("GOODBYE");
+    h.until_quiet();
+    assert!(h.server.conns.contains(key));
+    h.now += 4_990;
+    h.until_quiet();
+    assert!(h.server.conns.contains(key), "not before the deadline");
+    h.now += 20;
+    h.until_quiet();
+    assert!(!h.server.conns.contains(key), "gone after it");
+}
+
+#[test]
+fn an_unregistered_connection_is_closed_at_its_deadline_in_virtual_time() {
+    let mut h = Harness::new(Config {
+        register_timeout_ms: 3_000,
+        ..config()
+    });
+    let mut idle = h.connect();
+    let mut member = user(&mut h, "member");
+    h.now += 2_990;
+    h.until_quiet();
+    assert!(idle.lines().is_empty());
+    h.now += 20;
+    h.until_quiet();
+    assert_eq!(idle.lines(), ["ERROR \"registration timeout; closing\""]);
+    assert!(
+        member
+            .lines()
+            .iter()
+            .all(|l| l.starts_with("ONLINE_USERS ")),
+        "presence only"
+    );
+    assert!(
+        h.key_of(&member).is_some(),
+        "a registered user has no deadline"
+    );
+}
+
+#[test]
+fn a_closing_connection_over_the_output_limit_still_drains_as_its_peer_reads() {
+    let mut h = Harness::new(Config {
+        max_output: 4096,
+        ..config()
+    });
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    socket.set_recv_buffer_size(2048).unwrap();
+    socket.connect(&h.addr().into()).unwrap();
+    let mut alice = h.connect_with(socket.into());
+    let key = h.key_of(&alice).unwrap();
+    // In the pass that serves alice's GOODBYE, far more is queued for her than the kernel
+    // takes at once (as when others' messages reach her in the same pass).
+    let big = crate::buffer::Line::from(format!("ERROR \"{}\"\n", "z".repeat(8 << 20)).as_bytes());
+    alice.send("GOODBYE");
+    h.server.out.send(key, &big);
+    h.pass();
+    eprintln!(
+        "state {:?} queued {} ww {}",
+        h.server.conns[key].state,
+        h.server.out.queued(key),
+        h.server.conns[key].wants_write
+    );
+    assert!(
+        h.server.conns[key].wants_write,
+        "blocked and closing: it waits for writable events, it is not forgotten"
+    );
+    let mut received = 0;
+    while h.server.conns.contains(key) || received < big.len() {
+        assert!(
+            h.passes < MAX_PASSES,
+            "only {received} of {} bytes arrived",
+            big.len()
+        );
+        received += alice.lines().iter().map(|l| l.len() + 1).sum::<usize>();
+        if h.server.conns.contains(key) && matches!(h.server.conns[key].state, State::Shut(_)) {
+            alice.stream.shutdown(std::net::Shutdown::Write).unwrap();
+        }
+        h.pass();
+    }
+    assert_eq!(received, big.len(), "all of it, then the end of stream");
+}
