@@ -8,14 +8,10 @@
 
 use std::collections::VecDeque;
 use std::io::{self, IoSlice, Read, Write};
-use std::rc::Rc;
 
 use crate::framing::{self, FrameError};
 
-/// One encoded line, shared by reference between every outbox it is queued on: a message
-/// to a hundred members is encoded once and costs a hundred reference counts, not a hundred
-/// copies. `Rc` (not `Arc`) because everything runs on one thread.
-pub type Line = Rc<[u8]>;
+pub use crate::line::Line;
 
 /// How many bytes one read asks the kernel for. Larger reads mean fewer system calls for a
 /// busy sender; the buffer only grows this far beyond the line limit.
@@ -170,6 +166,28 @@ impl Outbox {
         self.push(line);
     }
 
+    /// Keeps a place in the queue for a line not encoded yet: `placeholder` (an empty line)
+    /// stands in it until [`Outbox::fill`] puts the line there. An empty place writes
+    /// nothing. Returns the place.
+    pub fn reserve(&mut self, placeholder: Line, spare: &mut SpareQueues) -> usize {
+        self.push_reusing(placeholder, spare);
+        self.lines.len() - 1
+    }
+
+    /// Puts `line` in a place kept by [`Outbox::reserve`]. Places stay put until the next
+    /// write, so the caller fills them before writing.
+    pub fn fill(&mut self, place: usize, line: Line) {
+        if let Some(slot) = self.lines.get_mut(place).filter(|kept| kept.is_empty()) {
+            self.queued += line.len();
+            *slot = line;
+        }
+    }
+
+    /// Lines queued (each a reference to its shared bytes).
+    pub fn lines(&self) -> usize {
+        self.lines.len()
+    }
+
     /// Once everything is written, gives the storage to `spare` (or frees it): an idle
     /// connection keeps no queue storage.
     pub fn release_if_empty(&mut self, spare: &mut SpareQueues) {
@@ -322,9 +340,9 @@ mod tests {
     #[test]
     fn outbox_writes_in_order_across_partial_writes() {
         let mut out = Outbox::new();
-        let shared: Line = Rc::from(&b"MESSAGE [1,\"a\",\"hi\"]\n"[..]);
+        let shared = Line::from(&b"MESSAGE [1,\"a\",\"hi\"]\n"[..]);
         out.push(shared.clone());
-        out.push(Rc::from(&b"ERROR \"x\"\n"[..]));
+        out.push(Line::from(&b"ERROR \"x\"\n"[..]));
         out.push(shared.clone());
         let total = out.queued();
         let mut sink = Trickle {
@@ -339,7 +357,7 @@ mod tests {
             sink.got,
             b"MESSAGE [1,\"a\",\"hi\"]\nERROR \"x\"\nMESSAGE [1,\"a\",\"hi\"]\n"
         );
-        assert_eq!(Rc::strong_count(&shared), 1, "written lines are released");
+        assert_eq!(shared.holders(), 1, "written lines are released");
         let mut spare = SpareQueues::default();
         out.release_if_empty(&mut spare);
         assert_eq!(out.lines.capacity(), 0, "an empty outbox holds no storage");

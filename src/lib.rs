@@ -6,7 +6,8 @@
 //! | module | what it is |
 //! |---|---|
 //! | [`framing`] | cutting a byte stream into lines: a pure function, no I/O |
-//! | [`buffer`] | per-connection read buffer and outbox (shared, encode-once lines) |
+//! | [`buffer`] | per-connection read buffer and outbox |
+//! | [`line`] | one encoded line, shared by every outbox it is queued on, and the bytes all live lines hold |
 //! | [`protocol`] | the messages of both directions and their JSON shapes |
 //! | [`wheel`] | a hashed timer wheel in virtual time |
 //! | [`client`] | one non-blocking client connection, for the client, the load generator and the examples |
@@ -22,6 +23,7 @@ pub mod buffer;
 pub mod chat_client;
 pub mod client;
 pub mod framing;
+pub mod line;
 pub mod load;
 pub mod protocol;
 pub mod server;

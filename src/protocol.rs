@@ -49,6 +49,10 @@ pub mod cmd {
     pub const CONVERSATIONS: &str = "CONVERSATIONS";
     pub const MESSAGE: &str = "MESSAGE";
     pub const ERROR: &str = "ERROR";
+    /// Server to client, `{"conversations":"changes"}` mode only.
+    pub const MEMBERS: &str = "MEMBERS";
+    pub const JOINED: &str = "JOINED";
+    pub const LEFT: &str = "LEFT";
 }
 
 /// How a user hears about other users coming, going and changing status.
@@ -64,11 +68,26 @@ pub enum PresenceMode {
     None,
 }
 
-/// The optional third element of `REGISTER`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// How a member hears about the members of its conversations changing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ConversationsMode {
+    /// Its complete `CONVERSATIONS` map after every change (the course behaviour).
+    #[default]
+    Full,
+    /// Only what changed: `MEMBERS` for a conversation it joins, then `JOINED` and `LEFT`
+    /// naming one member each.
+    Changes,
+}
+
+/// The optional third element of `REGISTER`; each option left out keeps its default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterOptions {
-    pub presence: PresenceMode,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub presence: Option<PresenceMode>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conversations: Option<ConversationsMode>,
 }
 
 /// Splits a line into its command word and its arguments (the text after the first
@@ -136,7 +155,8 @@ impl Request {
                             name,
                             status,
                             RegisterOptions {
-                                presence: *presence,
+                                presence: Some(*presence),
+                                conversations: None,
                             },
                         ),
                     ),
@@ -174,6 +194,21 @@ pub enum Reply {
         text: String,
     },
     Error(String),
+    /// `{"conversations":"changes"}` mode: the members of a conversation one just joined.
+    Members {
+        conv: ConvId,
+        members: Vec<String>,
+    },
+    /// `{"conversations":"changes"}` mode: a member joined one of one's conversations.
+    Joined {
+        conv: ConvId,
+        name: String,
+    },
+    /// `{"conversations":"changes"}` mode: a member left (oneself, after one's `LEAVE`).
+    Left {
+        conv: ConvId,
+        name: String,
+    },
 }
 
 /// A line from the server that is not a reply of this protocol.
@@ -206,6 +241,9 @@ impl Reply {
                 json(args).map(|(conv, from, text)| Reply::Message { conv, from, text })
             }
             cmd::ERROR => json(args).map(Reply::Error),
+            cmd::MEMBERS => json(args).map(|(conv, members)| Reply::Members { conv, members }),
+            cmd::JOINED => json(args).map(|(conv, name)| Reply::Joined { conv, name }),
+            cmd::LEFT => json(args).map(|(conv, name)| Reply::Left { conv, name }),
             _ => None,
         };
         reply.ok_or_else(bad)

@@ -26,6 +26,13 @@ struct Args {
     /// Output queued for one connection before it is dropped as a slow reader.
     #[arg(long, default_value_t = Config::default().max_output, value_name = "BYTES")]
     max_output: usize,
+    /// Output queued for all connections together; past it, the connections with the most
+    /// unread output are dropped first.
+    #[arg(long, default_value_t = Config::default().max_output_total, value_name = "BYTES")]
+    max_output_total: usize,
+    /// Members one conversation may have; a JOIN past it is refused.
+    #[arg(long, default_value_t = Config::default().max_members, value_name = "N")]
+    max_members: usize,
     /// Connections open at once; one more is told "server full" and closed.
     #[arg(long, default_value_t = Config::default().max_connections, value_name = "N")]
     max_connections: usize,
@@ -56,6 +63,8 @@ fn main() -> ExitCode {
         presence_interval_ms: args.presence_interval_ms.max(1),
         max_line: args.max_line.max(1),
         max_output: args.max_output,
+        max_output_total: args.max_output_total,
+        max_members: args.max_members.max(1),
         max_connections: args.max_connections,
         register_timeout_ms: args.register_timeout_ms,
         trace: args.trace,

@@ -103,6 +103,9 @@ impl ChatState {
                     out.refused = true;
                 }
             }
+            // Only sent in `{"conversations":"changes"}` mode, which imclient does not ask
+            // for: its screen is built from complete maps.
+            Ok(Reply::Members { .. } | Reply::Joined { .. } | Reply::Left { .. }) => {}
             Err(bad) => out.lines.push(format!("! {}", clean(&bad.to_string()))),
         }
     }

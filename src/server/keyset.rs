@@ -41,6 +41,10 @@ impl KeySet {
         }
     }
 
+    pub fn contains(&self, key: usize) -> bool {
+        self.member.get(key).is_some_and(|&flag| flag)
+    }
+
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }

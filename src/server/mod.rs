@@ -33,9 +33,11 @@ mod test_support;
 use std::io;
 use std::net::SocketAddr;
 
+pub use chat::{DEFAULT_MAX_MEMBERS, MAX_PENDING_INVITATIONS};
 pub use dispatch::handlers::MAX_CONVERSATIONS_PER_USER;
 pub use dispatch::{Command, COMMANDS};
 pub use event_loop::{Readiness, Server, MAX_FRAMES_PER_WAKE};
+pub use outboxes::DEFAULT_MAX_OUTPUT_TOTAL;
 pub use reason::Reason;
 
 /// Everything the command line can set. Every field is a limit or an interval; see the
@@ -50,6 +52,11 @@ pub struct Config {
     pub max_line: usize,
     /// Most bytes queued for one connection before it is dropped as a slow reader.
     pub max_output: usize,
+    /// Most bytes queued for all connections together (distinct line bytes plus one entry
+    /// per queued line); past it the connections with the most unread output are dropped.
+    pub max_output_total: usize,
+    /// Most members one conversation may have.
+    pub max_members: usize,
     /// Most connections open at once.
     pub max_connections: usize,
     /// How long a connection may stay unregistered (milliseconds).
@@ -74,6 +81,8 @@ impl Default for Config {
             presence_interval_ms: 1000,
             max_line: crate::protocol::DEFAULT_MAX_LINE,
             max_output: DEFAULT_MAX_OUTPUT,
+            max_output_total: DEFAULT_MAX_OUTPUT_TOTAL,
+            max_members: DEFAULT_MAX_MEMBERS,
             max_connections: 10_000,
             register_timeout_ms: 30_000,
             trace: false,

@@ -4,13 +4,29 @@
 //! Handlers and the chat queue lines here ([`Outboxes::send`]) and never see a socket; the
 //! event loop takes the dirty set ([`Outboxes::take_dirty`]) and writes each outbox to its
 //! socket before it sleeps.
+//!
+//! All queued output together is bounded too ([`Outboxes::send`] checks it as each line is
+//! queued): past `--max-output-total`, the connections with the most unread output are
+//! dropped first, until the total is back under three quarters of the bound.
 
-use std::rc::Rc;
+use std::io::{self, Write};
 
-use crate::buffer::{Line, Outbox, SpareQueues};
+use log::warn;
+
+use crate::buffer::{Flushed, Line, Outbox, SpareQueues};
+use crate::line::live_bytes;
 use crate::protocol::encode_error;
 
 use super::keyset::KeySet;
+
+/// Default `--max-output-total`: 256 MiB for all queued output together. The per-connection
+/// limit alone would let ten thousand slow readers hold 80 GB; a small machine (a class's
+/// VPS) has a gigabyte or two, and a healthy server queues a few megabytes per pass.
+pub const DEFAULT_MAX_OUTPUT_TOTAL: usize = 256 * 1024 * 1024;
+
+/// What one queued line costs beside its bytes (which are shared): its reference in the
+/// outbox's queue.
+const ENTRY_BYTES: usize = std::mem::size_of::<Line>();
 
 /// One connection's outbox, and whether it still takes lines.
 #[derive(Debug, Default)]
@@ -19,6 +35,8 @@ struct Slot {
     /// `false` before the connection opens and once its output is discarded: a connection
     /// dropped for not reading, or whose socket failed, must not collect lines again.
     open: bool,
+    /// Where its owed map goes, while one is owed.
+    place: usize,
 }
 
 /// Every connection's outbox, by connection key.
@@ -31,12 +49,23 @@ pub struct Outboxes {
     spare: SpareQueues,
     /// Log each queued line (`--trace`).
     trace: bool,
+    /// Connections owed their `CONVERSATIONS` map, each once (see `chat/members.rs`).
+    owed: KeySet,
+    /// The empty line that keeps an owed map's place in its outbox.
+    placeholder: Line,
+    /// Lines queued in every outbox together.
+    entries: usize,
+    /// The bound on all queued output: distinct line bytes plus one entry per queued line.
+    max_total: usize,
+    /// Connections dropped to keep the total under its bound, for the loop to close.
+    evicted: KeySet,
 }
 
 impl Outboxes {
-    pub fn new(trace: bool) -> Outboxes {
+    pub fn new(trace: bool, max_total: usize) -> Outboxes {
         Outboxes {
             trace,
+            max_total,
             ..Outboxes::default()
         }
     }
@@ -51,21 +80,95 @@ impl Outboxes {
         if key >= self.slots.len() {
             self.slots.resize_with(key + 1, Slot::default);
         }
+        self.discard(key);
         self.slots[key] = Slot {
             out: Outbox::new(),
             open: true,
+            place: 0,
         };
     }
 
     /// Queues a line for one connection and marks it for writing. Every path that queues
     /// output goes through here, so no connection can be left with output and not dirty.
     pub fn send(&mut self, key: usize, line: &Line) {
-        let Some(slot) = self.slots.get_mut(key).filter(|slot| slot.open) else {
+        if !self.is_open(key) || !self.room_for_one_more(key) {
             return;
-        };
-        slot.out.push_reusing(Rc::clone(line), &mut self.spare);
+        }
+        let slot = &mut self.slots[key];
+        slot.out.push_reusing(line.clone(), &mut self.spare);
+        self.entries += 1;
         trace!(self.trace, "conn {key}: queued {} bytes", line.len());
         self.dirty.insert(key);
+    }
+
+    fn is_open(&self, key: usize) -> bool {
+        self.slots.get(key).is_some_and(|slot| slot.open)
+    }
+
+    /// Marks `key`'s `CONVERSATIONS` map as owed, keeping its place in the outbox: lines
+    /// queued later come after it. A map already owed is not owed twice.
+    pub fn owe_map(&mut self, key: usize) {
+        if self.owed.contains(key) || !self.is_open(key) || !self.room_for_one_more(key) {
+            return;
+        }
+        let slot = &mut self.slots[key];
+        slot.place = slot.out.reserve(self.placeholder.clone(), &mut self.spare);
+        self.entries += 1;
+        self.owed.insert(key);
+        self.dirty.insert(key);
+    }
+
+    pub fn is_owed(&self, key: usize) -> bool {
+        self.owed.contains(key)
+    }
+
+    /// The connections owed a map since the last call, each once.
+    pub fn take_owed(&mut self) -> Vec<usize> {
+        self.owed.take()
+    }
+
+    /// Puts an owed map in its place.
+    pub fn fill_owed(&mut self, key: usize, map: &Line) {
+        self.owed.remove(key);
+        if let Some(slot) = self.slots.get_mut(key).filter(|slot| slot.open) {
+            slot.out.fill(slot.place, map.clone());
+            trace!(self.trace, "conn {key}: queued {} bytes", map.len());
+        }
+    }
+
+    /// Whether one more line fits in the bound on all queued output, after dropping the
+    /// connections with the most unread output if it did not. `false` if `key` itself was
+    /// dropped.
+    fn room_for_one_more(&mut self, key: usize) -> bool {
+        let total = |entries: usize| live_bytes() + (entries + 1) * ENTRY_BYTES;
+        if total(self.entries) <= self.max_total {
+            return true;
+        }
+        let mut largest: Vec<(usize, usize)> = (self.slots.iter().enumerate())
+            .filter(|(_, slot)| slot.open && slot.out.queued() > 0)
+            .map(|(key, slot)| (slot.out.queued(), key))
+            .collect();
+        largest.sort_unstable_by(|a, b| b.cmp(a));
+        let mut dropped = 0;
+        for (_, victim) in largest {
+            if total(self.entries) <= self.max_total / 4 * 3 {
+                break;
+            }
+            self.discard(victim);
+            self.evicted.insert(victim);
+            dropped += 1;
+        }
+        warn!(
+            "queued output reached --max-output-total ({} bytes): dropped the {dropped} \
+             connections with the most unread output",
+            self.max_total
+        );
+        self.is_open(key)
+    }
+
+    /// Connections dropped for the bound on all queued output since the last call.
+    pub fn take_evicted(&mut self) -> Vec<usize> {
+        self.evicted.take()
     }
 
     /// Queues an `ERROR` line.
@@ -80,9 +183,10 @@ impl Outboxes {
         }
     }
 
-    /// Whether any outbox has output queued that the loop has not tried to write yet.
+    /// Whether any outbox has output queued that the loop has not tried to write yet (or a
+    /// connection was dropped for the total bound and is not closed yet).
     pub fn has_dirty(&self) -> bool {
-        !self.dirty.is_empty()
+        !self.dirty.is_empty() || !self.evicted.is_empty()
     }
 
     /// The outboxes with output queued since the last call, each once.
@@ -90,9 +194,14 @@ impl Outboxes {
         self.dirty.take()
     }
 
-    /// One connection's outbox, for the loop to write to its socket.
-    pub fn get_mut(&mut self, key: usize) -> Option<&mut Outbox> {
-        self.slots.get_mut(key).map(|slot| &mut slot.out)
+    /// Writes a connection's outbox to `dst` until it is empty or `dst` would block (see
+    /// [`Outbox::flush_to`]). `None` if the connection has no outbox.
+    pub fn write(&mut self, key: usize, dst: &mut impl Write) -> Option<io::Result<Flushed>> {
+        let out = &mut self.slots.get_mut(key)?.out;
+        let before = out.lines();
+        let result = out.flush_to(dst);
+        self.entries -= before - out.lines();
+        Some(result)
     }
 
     /// Bytes queued for a connection and not yet written.
@@ -112,8 +221,10 @@ impl Outboxes {
     /// output can never be written (its socket failed) or must not be (it does not read).
     pub fn discard(&mut self, key: usize) {
         if let Some(slot) = self.slots.get_mut(key) {
+            self.entries -= slot.out.lines();
             *slot = Slot::default();
         }
         self.dirty.remove(key);
+        self.owed.remove(key);
     }
 }

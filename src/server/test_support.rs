@@ -2,19 +2,33 @@
 //! outboxes with no sockets, users registered through `dispatch`, and what each connection
 //! was sent read back as lines.
 
-use super::chat::Chat;
+use super::chat::{Chat, Limits};
 use super::dispatch::{dispatch, Ctx, Effect};
-use super::outboxes::Outboxes;
+use super::outboxes::{Outboxes, DEFAULT_MAX_OUTPUT_TOTAL};
 
 /// The chat and its outboxes, as the loop holds them, minus the sockets.
-#[derive(Default)]
 pub struct World {
     pub chat: Chat,
     pub out: Outboxes,
     next_key: usize,
 }
 
+impl Default for World {
+    fn default() -> World {
+        World::with_limits(Limits::default(), DEFAULT_MAX_OUTPUT_TOTAL)
+    }
+}
+
 impl World {
+    /// A world with these limits: members per conversation, and all queued output.
+    pub fn with_limits(limits: Limits, max_output_total: usize) -> World {
+        World {
+            chat: Chat::new(limits),
+            out: Outboxes::new(false, max_output_total),
+            next_key: 0,
+        }
+    }
+
     /// A new connection's key.
     pub fn connect(&mut self) -> usize {
         let key = self.next_key;
@@ -34,9 +48,10 @@ impl World {
 
     /// Everything queued for `key`, as lines.
     pub fn drain(&mut self, key: usize) -> Vec<String> {
+        self.chat.send_owed_maps(&mut self.out);
         let mut bytes = Vec::new();
-        if let Some(out) = self.out.get_mut(key) {
-            out.flush_to(&mut bytes).unwrap();
+        if let Some(written) = self.out.write(key, &mut bytes) {
+            written.unwrap();
         }
         String::from_utf8(bytes)
             .unwrap()

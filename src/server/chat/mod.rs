@@ -3,24 +3,55 @@
 //!
 //! Handlers change this state through its methods, which keep its indexes consistent (a
 //! name is online exactly while its user is; a member of a conversation has it among its
-//! `joined`). What others must hear (member lists, presence) is queued on the
-//! [`Outboxes`] passed in; the event loop writes those later.
+//! `joined`, an invitee among its `invited`). Every index is a hash or a tree, so a command
+//! costs what it touches, never a scan of a conversation or of a user's list. What others
+//! must hear (member lists, presence) is queued on the [`Outboxes`] passed in; the event
+//! loop writes those later.
 //!
 //! Connections are known by their key, the key of the connection in the loop's slab.
 
+mod conversation;
+mod members;
 mod presence;
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::rc::Rc;
 
 use log::info;
 
 use crate::buffer::Line;
-use crate::protocol::{cmd, encode, ConvId, PresenceMode, DEFAULT_STATUS};
+use crate::protocol::{ConvId, ConversationsMode, PresenceMode, DEFAULT_STATUS};
 
 use super::outboxes::Outboxes;
+pub use conversation::Conversation;
 use presence::PresenceLog;
+
+/// Default `--max-members`: members one conversation may have. A member list is sent to
+/// every member on every change, so a conversation's cost grows with the square of its size;
+/// a thousand is more than any class or group chat needs and keeps one change under a few
+/// milliseconds.
+pub const DEFAULT_MAX_MEMBERS: usize = 1000;
+
+/// Pending invitations one user may hold at once. Each costs a little memory until it is
+/// accepted or lapses, and nothing else bounds how many other users may invite one user;
+/// past this an inviter hears that the invitee has too many.
+pub const MAX_PENDING_INVITATIONS: usize = 1024;
+
+/// The chat's own limits (the command line sets them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Members one conversation may have; `INVITE` may name at most one fewer.
+    pub max_members: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            max_members: DEFAULT_MAX_MEMBERS,
+        }
+    }
+}
 
 /// A registered user.
 #[derive(Debug)]
@@ -31,24 +62,18 @@ pub struct User {
     /// Most users keep the default status, which then costs no allocation.
     pub status: Cow<'static, str>,
     pub presence: PresenceMode,
-    /// Conversations joined, in joining order.
-    pub joined: Vec<ConvId>,
+    pub conversations: ConversationsMode,
+    /// Conversations joined. Ordered, as the `CONVERSATIONS` map lists them; users with the
+    /// same set receive the same map, encoded once.
+    pub joined: BTreeSet<ConvId>,
     /// Conversations invited to and not joined yet.
-    pub invited: Vec<ConvId>,
-}
-
-/// A conversation.
-#[derive(Debug, Default)]
-pub struct Conversation {
-    /// Connection keys of the members, in join order (the inviter first).
-    pub members: Vec<usize>,
-    /// Connection keys holding a pending invitation.
-    pub invited: Vec<usize>,
+    pub invited: HashSet<ConvId>,
 }
 
 /// The whole protocol state of the server.
 #[derive(Debug, Default)]
 pub struct Chat {
+    limits: Limits,
     /// Registered users, by connection key.
     users: HashMap<usize, User>,
     /// Online users: lower-cased name (names are unique case-insensitively) to connection
@@ -63,7 +88,12 @@ pub struct Chat {
 
 impl User {
     /// A new user with no conversations. The default status is not copied.
-    pub fn new(name: &str, status: String, presence: PresenceMode) -> User {
+    pub fn new(
+        name: &str,
+        status: String,
+        presence: PresenceMode,
+        conversations: ConversationsMode,
+    ) -> User {
         let status = if status == DEFAULT_STATUS {
             Cow::Borrowed(DEFAULT_STATUS)
         } else {
@@ -73,15 +103,23 @@ impl User {
             name: Rc::from(name),
             status,
             presence,
-            joined: Vec::new(),
-            invited: Vec::new(),
+            conversations,
+            joined: BTreeSet::new(),
+            invited: HashSet::new(),
         }
     }
 }
 
 impl Chat {
-    pub fn new() -> Chat {
-        Chat::default()
+    pub fn new(limits: Limits) -> Chat {
+        Chat {
+            limits,
+            ..Chat::default()
+        }
+    }
+
+    pub fn limits(&self) -> Limits {
+        self.limits
     }
 
     /// The user on a connection, if it has registered.
@@ -133,102 +171,47 @@ impl Chat {
     }
 
     /// Creates a conversation with `key` as its first member and `invitees` (distinct
-    /// online users) invited. Returns its new id.
-    pub fn create_conversation(&mut self, key: usize, invitees: Vec<usize>) -> ConvId {
+    /// online users, other than `key`, with room for one more invitation) invited. Returns
+    /// its new id.
+    pub fn create_conversation(&mut self, key: usize, invitees: &[usize]) -> ConvId {
         self.last_conv += 1;
         let id = self.last_conv;
-        for invitee in &invitees {
+        for invitee in invitees {
             if let Some(user) = self.users.get_mut(invitee) {
-                user.invited.push(id);
+                user.invited.insert(id);
             }
         }
         if let Some(user) = self.users.get_mut(&key) {
-            user.joined.push(id);
+            user.joined.insert(id);
         }
-        let conversation = Conversation {
-            members: vec![key],
-            invited: invitees,
-        };
-        self.conversations.insert(id, conversation);
+        self.conversations
+            .insert(id, Conversation::new(key, invitees));
         id
     }
 
-    /// Turns `key`'s invitation to `id` into membership; every member, the newcomer
-    /// included, hears the new member list.
-    pub fn join(&mut self, key: usize, id: ConvId, out: &mut Outboxes) {
-        let (Some(user), Some(conv)) = (self.users.get_mut(&key), self.conversations.get_mut(&id))
-        else {
-            return;
-        };
-        user.invited.retain(|&c| c != id);
-        user.joined.push(id);
-        conv.invited.retain(|&k| k != key);
-        conv.members.push(key);
-        self.tell_members(id, out);
-    }
-
-    /// Takes a member out of a conversation. The remaining members hear the new member
-    /// list; when the last member leaves, the conversation ends and its pending invitations
-    /// lapse.
-    pub fn leave(&mut self, key: usize, id: ConvId, out: &mut Outboxes) {
-        if let Some(user) = self.users.get_mut(&key) {
-            user.joined.retain(|&c| c != id);
-        }
-        let Some(conv) = self.conversations.get_mut(&id) else {
-            return;
-        };
-        conv.members.retain(|&m| m != key);
-        if conv.members.is_empty() {
-            let ended = self.conversations.remove(&id).unwrap_or_default();
-            for invitee in ended.invited {
-                if let Some(user) = self.users.get_mut(&invitee) {
-                    user.invited.retain(|&c| c != id);
-                }
-            }
-            return;
-        }
-        self.tell_members(id, out);
-    }
-
-    /// Every member of `id` gets its complete `CONVERSATIONS` map.
-    fn tell_members(&self, id: ConvId, out: &mut Outboxes) {
-        if let Some(conv) = self.conversations.get(&id) {
-            for &member in &conv.members {
-                self.send_conversations(member, out);
-            }
-        }
-    }
-
-    /// Sends a user its complete `CONVERSATIONS` map: the conversations it has joined, each
-    /// with its members' names in join order.
-    pub fn send_conversations(&self, key: usize, out: &mut Outboxes) {
-        let Some(user) = self.user(key) else { return };
-        let map: BTreeMap<ConvId, Vec<&str>> = user
-            .joined
-            .iter()
-            .filter_map(|id| {
-                let conv = self.conversations.get(id)?;
-                Some((*id, conv.members.iter().map(|&m| self.name(m)).collect()))
-            })
-            .collect();
-        out.send(key, &Line::from(encode(cmd::CONVERSATIONS, &map)));
+    /// Whether `key` may hold one more pending invitation.
+    pub fn may_be_invited(&self, key: usize) -> bool {
+        self.user(key)
+            .is_some_and(|user| user.invited.len() < MAX_PENDING_INVITATIONS)
     }
 
     /// Takes a user offline: leaves every conversation, drops its invitations and records
     /// the presence change. The loop calls it once per connection, when it settles the
     /// connection's closing.
     pub fn retire(&mut self, key: usize, out: &mut Outboxes) {
+        // Its own map, if one is owed, is the last thing it hears of its conversations.
+        self.send_owed_map(key, out);
         let Some(user) = self.users.remove(&key) else {
             return;
         };
         // The user is already gone, and each conversation drops it before telling the
         // others, so the member lists they receive no longer name it.
         for &id in &user.joined {
-            self.leave(key, id, out);
+            self.remove_member(key, &user.name, id, out);
         }
         for id in &user.invited {
             if let Some(conv) = self.conversations.get_mut(id) {
-                conv.invited.retain(|&k| k != key);
+                conv.uninvite(key);
             }
         }
         self.names.remove(user.name.to_lowercase().as_str());

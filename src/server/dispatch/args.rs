@@ -7,7 +7,7 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::protocol::{ConvId, PresenceMode, RegisterOptions};
+use crate::protocol::{ConvId, ConversationsMode, PresenceMode, RegisterOptions};
 
 use super::command::Refusal;
 
@@ -31,13 +31,14 @@ pub trait Arguments: Sized {
 #[derive(Debug, PartialEq, Eq)]
 pub struct NoArgs;
 
-/// `[name]`, `[name, status]` or `[name, status, {"presence": mode}]`; the status may be
-/// `null`.
+/// `[name]`, `[name, status]` or `[name, status, {"presence": mode, "conversations":
+/// mode}]` (either option may be left out); the status may be `null`.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Register {
     pub name: String,
     pub status: Option<String>,
     pub presence: PresenceMode,
+    pub conversations: ConversationsMode,
 }
 
 /// `[status]`.
@@ -82,7 +83,7 @@ impl Arguments for NoArgs {
 }
 
 impl Arguments for Register {
-    const USAGE: &'static str = "[\"name\", \"status\"] or [\"name\", \"status\", {\"presence\": \"full\"|\"changes\"|\"none\"}]";
+    const USAGE: &'static str = "[\"name\", \"status\"] or [\"name\", \"status\", {\"presence\": \"full\"|\"changes\"|\"none\", \"conversations\": \"full\"|\"changes\"}]";
 
     /// One to three elements of different types, so decoded element by element.
     fn parse(args: Option<&str>) -> Result<Register, String> {
@@ -93,23 +94,28 @@ impl Arguments for Register {
         else {
             return Err("bad arguments".to_string());
         };
+        let items_had_options = options.is_some();
         let status = match status {
             None | Some(Value::Null) => None,
             Some(Value::String(status)) => Some(status),
             Some(_) => return Err("bad arguments (the status must be a string)".to_string()),
         };
-        let presence = match options {
-            None => PresenceMode::default(),
+        let options = match options {
+            None => RegisterOptions::default(),
             Some(options) => {
-                RegisterOptions::deserialize(options)
-                    .map_err(|e| format!("bad presence option ({e})"))?
-                    .presence
+                RegisterOptions::deserialize(options).map_err(|e| format!("bad options ({e})"))?
             }
         };
+        // An options object names at least one option, as the contract's `{"presence":
+        // MODE}` does.
+        if options == RegisterOptions::default() && items_had_options {
+            return Err("bad options (name \"presence\" or \"conversations\")".to_string());
+        }
         Ok(Register {
             name,
             status,
-            presence,
+            presence: options.presence.unwrap_or_default(),
+            conversations: options.conversations.unwrap_or_default(),
         })
     }
 }

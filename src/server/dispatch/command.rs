@@ -48,6 +48,15 @@ pub enum Refusal {
     },
     NotInvited(ConvId),
     NotMember(ConvId),
+    /// The conversation has as many members as one may have.
+    ConversationFull {
+        id: ConvId,
+        limit: usize,
+    },
+    /// `INVITE` named more users than a conversation could hold.
+    TooManyNames {
+        limit: usize,
+    },
     /// `INVITE` created the conversation without these names.
     LeftOut(Vec<(String, LeftOut)>),
 }
@@ -57,6 +66,8 @@ pub enum Refusal {
 pub enum LeftOut {
     NotOnline,
     Yourself,
+    /// The invitee holds as many pending invitations as one user may.
+    TooManyInvitations,
 }
 
 /// What a handler returns.
@@ -84,12 +95,19 @@ impl fmt::Display for Refusal {
             }
             Refusal::NotInvited(id) => write!(f, "not invited to conversation {id}"),
             Refusal::NotMember(id) => write!(f, "not a member of conversation {id}"),
+            Refusal::ConversationFull { id, limit } => {
+                write!(f, "conversation {id} is full (limit {limit} members)")
+            }
+            Refusal::TooManyNames { limit } => {
+                write!(f, "too many names (limit {limit} per INVITE)")
+            }
             Refusal::LeftOut(names) => {
                 f.write_str("not invited: ")?;
                 for (i, (name, why)) in names.iter().enumerate() {
                     let why = match why {
                         LeftOut::NotOnline => "not online",
                         LeftOut::Yourself => "yourself",
+                        LeftOut::TooManyInvitations => "too many pending invitations",
                     };
                     let comma = if i == 0 { "" } else { ", " };
                     write!(f, "{comma}{name} ({why})")?;

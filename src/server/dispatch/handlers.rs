@@ -5,9 +5,11 @@
 //! queue encoded lines. A line meant for several connections is encoded once and the same
 //! bytes are queued for each.
 
+use std::collections::HashSet;
+
 use crate::buffer::Line;
 use crate::protocol::{
-    cmd, encode, PresenceMode, DEFAULT_STATUS, MAX_NAME_CHARS, MAX_STATUS_CHARS,
+    cmd, encode, ConversationsMode, PresenceMode, DEFAULT_STATUS, MAX_NAME_CHARS, MAX_STATUS_CHARS,
 };
 
 use super::args::{Conv, ConvText, Names, NoArgs, Register, Status};
@@ -50,6 +52,7 @@ pub fn register(ctx: &mut Ctx, me: usize, args: Register) -> Outcome {
         name,
         status,
         presence,
+        conversations,
     } = args;
     if ctx.chat.is_registered(me) {
         return Err(Refusal::AlreadyRegistered);
@@ -62,7 +65,8 @@ pub fn register(ctx: &mut Ctx, me: usize, args: Register) -> Outcome {
     if ctx.chat.find_user(&name).is_some() {
         return Err(Refusal::NameTaken(name));
     }
-    ctx.chat.add_user(me, User::new(&name, status, presence));
+    ctx.chat
+        .add_user(me, User::new(&name, status, presence, conversations));
     let answer = match presence {
         PresenceMode::None => ctx.chat.online_users_self_only(me),
         _ => Some(ctx.chat.online_users()),
@@ -88,29 +92,33 @@ pub fn goodbye(_ctx: &mut Ctx, _me: usize, _args: NoArgs) -> Outcome {
 
 /// `INVITE [name, ...]`: a new conversation with the sender as first member; `INVITATION`
 /// to the sender and each invitee. Names that cannot be invited are reported in one
-/// `ERROR`, after the conversation is created with the others.
+/// `ERROR`, after the conversation is created with the others. More names than the
+/// conversation could hold refuse the whole command.
 pub fn invite(ctx: &mut Ctx, me: usize, args: Names) -> Outcome {
     check_room(ctx, me)?;
+    let limit = ctx.chat.limits().max_members.saturating_sub(1);
+    if args.names.len() > limit {
+        return Err(Refusal::TooManyNames { limit });
+    }
     let mut invitees: Vec<usize> = Vec::new();
+    let mut seen = HashSet::new();
     let mut left_out = Vec::new();
     for name in args.names {
         match ctx.chat.find_user(&name) {
             Some(key) if key == me => left_out.push((name, LeftOut::Yourself)),
-            Some(key) => {
-                if !invitees.contains(&key) {
-                    invitees.push(key);
-                }
+            Some(key) if !seen.insert(key) => {}
+            Some(key) if !ctx.chat.may_be_invited(key) => {
+                left_out.push((name, LeftOut::TooManyInvitations))
             }
+            Some(key) => invitees.push(key),
             None => left_out.push((name, LeftOut::NotOnline)),
         }
     }
-    let id = ctx.chat.create_conversation(me, invitees);
+    let id = ctx.chat.create_conversation(me, &invitees);
     let invitation = Line::from(encode(cmd::INVITATION, &(id, ctx.chat.name(me))));
     ctx.out.send(me, &invitation);
-    if let Some(conv) = ctx.chat.conversation(id) {
-        for &key in &conv.invited {
-            ctx.out.send(key, &invitation);
-        }
+    for key in invitees {
+        ctx.out.send(key, &invitation);
     }
     if left_out.is_empty() {
         Ok(Effect::Continue)
@@ -125,18 +133,25 @@ pub fn list_conversations(ctx: &mut Ctx, me: usize, _args: NoArgs) -> Outcome {
     Ok(Effect::Continue)
 }
 
-/// `JOIN [id]`: accept an invitation; every member then gets the new member list. A member
-/// joining again (the inviter, say) changes nothing and just gets its map.
+/// `JOIN [id]`: accept an invitation; every member then hears of it. A member joining
+/// again (the inviter, say) changes nothing and just gets its map (or the member list).
 pub fn join(ctx: &mut Ctx, me: usize, Conv { id }: Conv) -> Outcome {
     let Some(conv) = ctx.chat.conversation(id) else {
         return Err(Refusal::NotInvited(id));
     };
-    if conv.members.contains(&me) {
-        ctx.chat.send_conversations(me, ctx.out);
+    if conv.is_member(me) {
+        match ctx.chat.user(me).map(|user| user.conversations) {
+            Some(ConversationsMode::Changes) => ctx.chat.send_members(me, id, ctx.out),
+            _ => ctx.chat.send_conversations(me, ctx.out),
+        }
         return Ok(Effect::Continue);
     }
-    if !conv.invited.contains(&me) {
+    if !conv.is_invited(me) {
         return Err(Refusal::NotInvited(id));
+    }
+    let limit = ctx.chat.limits().max_members;
+    if conv.len() >= limit {
+        return Err(Refusal::ConversationFull { id, limit });
     }
     check_room(ctx, me)?;
     ctx.chat.join(me, id, ctx.out);
@@ -146,31 +161,22 @@ pub fn join(ctx: &mut Ctx, me: usize, Conv { id }: Conv) -> Outcome {
 /// `SEND_MESSAGE [id, text]`: `MESSAGE` to every member, the sender included, in the order
 /// the server accepts them: all members see one order.
 pub fn send_message(ctx: &mut Ctx, me: usize, ConvText { id, text }: ConvText) -> Outcome {
-    let Some(conv) = ctx
-        .chat
-        .conversation(id)
-        .filter(|c| c.members.contains(&me))
-    else {
+    let Some(conv) = ctx.chat.conversation(id).filter(|c| c.is_member(me)) else {
         return Err(Refusal::NotMember(id));
     };
     let line = Line::from(encode(cmd::MESSAGE, &(id, ctx.chat.name(me), &text)));
-    for &member in &conv.members {
+    for member in conv.members() {
         ctx.out.send(member, &line);
     }
     Ok(Effect::Continue)
 }
 
-/// `LEAVE [id]`: the remaining members and the leaver each get their updated map.
+/// `LEAVE [id]`: the remaining members and the leaver each hear of it.
 pub fn leave(ctx: &mut Ctx, me: usize, Conv { id }: Conv) -> Outcome {
-    if !ctx
-        .chat
-        .conversation(id)
-        .is_some_and(|c| c.members.contains(&me))
-    {
+    if !ctx.chat.conversation(id).is_some_and(|c| c.is_member(me)) {
         return Err(Refusal::NotMember(id));
     }
     ctx.chat.leave(me, id, ctx.out);
-    ctx.chat.send_conversations(me, ctx.out);
     Ok(Effect::Continue)
 }
 

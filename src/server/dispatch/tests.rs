@@ -2,7 +2,7 @@
 //! handler runs. No sockets: lines go in through [`dispatch`], replies come out of outboxes.
 
 use super::*;
-use crate::protocol::PresenceMode;
+use crate::protocol::{ConversationsMode, PresenceMode};
 use crate::server::test_support::World;
 use args::{Conv, ConvText, Names, NoArgs, Register, Status};
 
@@ -55,7 +55,17 @@ fn argument_types_decode_what_the_contract_shows_and_refuse_the_rest() {
         Ok(Register {
             name: "a".into(),
             status: Some("away".into()),
-            presence: PresenceMode::Changes
+            presence: PresenceMode::Changes,
+            conversations: ConversationsMode::Full,
+        })
+    );
+    assert_eq!(
+        Register::parse(Some("[\"a\",null,{\"conversations\":\"changes\"}]")),
+        Ok(Register {
+            name: "a".into(),
+            status: None,
+            presence: PresenceMode::Full,
+            conversations: ConversationsMode::Changes,
         })
     );
     assert_eq!(
@@ -63,7 +73,8 @@ fn argument_types_decode_what_the_contract_shows_and_refuse_the_rest() {
         Ok(Register {
             name: "a".into(),
             status: None,
-            presence: PresenceMode::Full
+            presence: PresenceMode::Full,
+            conversations: ConversationsMode::Full,
         })
     );
     let refused = |parse: fn(Option<&str>) -> bool, bad: &[Option<&str>]| {

@@ -51,7 +51,7 @@ use slab::Slab;
 use crate::buffer::{ReadBuf, SpareBuffer};
 use crate::wheel::{TimerId, Wheel};
 
-use super::chat::Chat;
+use super::chat::{Chat, Limits};
 use super::dispatch::{self, Ctx, Effect};
 use super::keyset::KeySet;
 use super::outboxes::Outboxes;
@@ -169,8 +169,10 @@ impl Server {
             listener: Some(listener),
             signals,
             conns: Slab::new(),
-            chat: Chat::new(),
-            out: Outboxes::new(config.trace),
+            chat: Chat::new(Limits {
+                max_members: config.max_members,
+            }),
+            out: Outboxes::new(config.trace, config.max_output_total),
             spare: SpareBuffer::default(),
             wheel: Wheel::new(TICK_MS, WHEEL_SLOTS, 0),
             config,

@@ -10,13 +10,22 @@ use super::{Reason, Server};
 
 impl Server {
     /// Phase 4: write every outbox with queued output until it is empty or `WouldBlock`.
+    /// First the maps owed in this pass are encoded into their places, and connections
+    /// dropped for the bound on all queued output start closing.
     pub(super) fn flush_dirty(&mut self) {
+        self.chat.send_owed_maps(&mut self.out);
+        for key in self.out.take_evicted() {
+            self.abandon(key, Reason::SlowReader);
+        }
         for key in self.out.take_dirty() {
-            let (Some(conn), Some(out)) = (self.conns.get_mut(key), self.out.get_mut(key)) else {
+            let Some(conn) = self.conns.get_mut(key) else {
                 continue;
             };
-            let queued = out.queued();
-            let blocked = match out.flush_to(&mut conn.socket) {
+            let queued = self.out.queued(key);
+            let Some(written) = self.out.write(key, &mut conn.socket) else {
+                continue;
+            };
+            let blocked = match written {
                 Ok(Flushed { written, blocked }) => {
                     let how = if blocked { ", then would block" } else { "" };
                     let trace = self.config.trace;
@@ -36,7 +45,8 @@ impl Server {
             // the write, not while queueing, so a healthy reader that gets a burst in one
             // pass is not mistaken for a slow one. Only while open: a closing connection's
             // queue no longer grows, and its linger deadline bounds how long it is kept.
-            if blocked && conn.state == State::Open && out.queued() > self.config.max_output {
+            if blocked && conn.state == State::Open && self.out.queued(key) > self.config.max_output
+            {
                 self.close(key, Reason::SlowReader);
                 continue;
             }
