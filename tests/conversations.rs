@@ -268,3 +268,47 @@ fn nobody_learns_about_conversations_they_are_not_in() {
         l == "ERROR \"LEAVE: not a member of conversation 1\""
     });
 }
+
+#[test]
+fn changes_mode_members_hear_only_what_changed_and_a_conversation_stays_within_max_members() {
+    let server = Server::start(&["--presence-interval-ms", "50", "--max-members", "3"]);
+    let mut alice = server.user("alice");
+    let mut bob = server.client();
+    bob.send("REGISTER [\"bob\",null,{\"conversations\":\"changes\"}]");
+    bob.expect("ONLINE_USERS ");
+    let mut carol = server.client();
+    carol.send("REGISTER [\"carol\",null,{\"presence\":\"none\",\"conversations\":\"changes\"}]");
+    carol.expect_line("ONLINE_USERS {\"carol\":\"available\"}");
+    let mut dave = server.user("dave");
+
+    alice.send("INVITE [\"bob\",\"carol\",\"dave\"]");
+    assert_eq!(alice.recv_skipping_presence(), "INVITATION [1,\"alice\"]");
+    assert_eq!(
+        alice.recv_skipping_presence(),
+        "ERROR \"INVITE: not invited: dave (conversation full)\""
+    );
+    assert_eq!(bob.recv_skipping_presence(), "INVITATION [1,\"alice\"]");
+    carol.expect_line("INVITATION [1,\"alice\"]");
+
+    bob.send("JOIN [1]");
+    assert_eq!(
+        bob.recv_skipping_presence(),
+        "MEMBERS [1,[\"alice\",\"bob\"]]"
+    );
+    assert_eq!(
+        alice.recv_skipping_presence(),
+        "CONVERSATIONS {\"1\":[\"alice\",\"bob\"]}"
+    );
+    carol.send("JOIN [1]");
+    carol.expect_line("MEMBERS [1,[\"alice\",\"bob\",\"carol\"]]");
+    assert_eq!(bob.recv_skipping_presence(), "JOINED [1,\"carol\"]");
+    bob.send("LEAVE [1]");
+    assert_eq!(bob.recv_skipping_presence(), "LEFT [1,\"bob\"]");
+    carol.expect_line("LEFT [1,\"bob\"]");
+    dave.send("JOIN [1]");
+    assert_eq!(
+        dave.recv_skipping_presence(),
+        "ERROR \"JOIN: not invited to conversation 1\""
+    );
+    assert!(carol.sync().is_empty(), "carol heard nothing else");
+}

@@ -13,6 +13,8 @@
 mod conversation;
 mod members;
 mod presence;
+#[cfg(test)]
+mod tests;
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
@@ -27,10 +29,10 @@ use super::outboxes::Outboxes;
 pub use conversation::Conversation;
 use presence::PresenceLog;
 
-/// Default `--max-members`: members one conversation may have. A member list is sent to
-/// every member on every change, so a conversation's cost grows with the square of its size;
-/// a thousand is more than any class or group chat needs and keeps one change under a few
-/// milliseconds.
+/// Default `--max-members`: members one conversation may have (an `INVITE` invites at most
+/// one fewer, so a conversation never outgrows it). In the default mode a member list goes
+/// to every member on every change, so a change costs the square of the size; a thousand is
+/// more than any class or group chat needs and keeps a change to a few milliseconds.
 pub const DEFAULT_MAX_MEMBERS: usize = 1000;
 
 /// Pending invitations one user may hold at once. Each costs a little memory until it is
@@ -41,7 +43,7 @@ pub const MAX_PENDING_INVITATIONS: usize = 1024;
 /// The chat's own limits (the command line sets them).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
-    /// Members one conversation may have; `INVITE` may name at most one fewer.
+    /// Members one conversation may have; `INVITE` invites at most one fewer.
     pub max_members: usize,
 }
 

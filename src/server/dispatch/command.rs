@@ -48,15 +48,7 @@ pub enum Refusal {
     },
     NotInvited(ConvId),
     NotMember(ConvId),
-    /// The conversation has as many members as one may have.
-    ConversationFull {
-        id: ConvId,
-        limit: usize,
-    },
-    /// `INVITE` named more users than a conversation could hold.
-    TooManyNames {
-        limit: usize,
-    },
+
     /// `INVITE` created the conversation without these names.
     LeftOut(Vec<(String, LeftOut)>),
 }
@@ -68,6 +60,8 @@ pub enum LeftOut {
     Yourself,
     /// The invitee holds as many pending invitations as one user may.
     TooManyInvitations,
+    /// The conversation has no room left for another invitee (`--max-members`).
+    Full,
 }
 
 /// What a handler returns.
@@ -95,12 +89,7 @@ impl fmt::Display for Refusal {
             }
             Refusal::NotInvited(id) => write!(f, "not invited to conversation {id}"),
             Refusal::NotMember(id) => write!(f, "not a member of conversation {id}"),
-            Refusal::ConversationFull { id, limit } => {
-                write!(f, "conversation {id} is full (limit {limit} members)")
-            }
-            Refusal::TooManyNames { limit } => {
-                write!(f, "too many names (limit {limit} per INVITE)")
-            }
+
             Refusal::LeftOut(names) => {
                 f.write_str("not invited: ")?;
                 for (i, (name, why)) in names.iter().enumerate() {
@@ -108,6 +97,7 @@ impl fmt::Display for Refusal {
                         LeftOut::NotOnline => "not online",
                         LeftOut::Yourself => "yourself",
                         LeftOut::TooManyInvitations => "too many pending invitations",
+                        LeftOut::Full => "conversation full",
                     };
                     let comma = if i == 0 { "" } else { ", " };
                     write!(f, "{comma}{name} ({why})")?;

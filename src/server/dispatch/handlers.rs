@@ -92,14 +92,11 @@ pub fn goodbye(_ctx: &mut Ctx, _me: usize, _args: NoArgs) -> Outcome {
 
 /// `INVITE [name, ...]`: a new conversation with the sender as first member; `INVITATION`
 /// to the sender and each invitee. Names that cannot be invited are reported in one
-/// `ERROR`, after the conversation is created with the others. More names than the
-/// conversation could hold refuse the whole command.
+/// `ERROR`, after the conversation is created with the others. A conversation never
+/// outgrows `--max-members`: names past the room it has are left out as well.
 pub fn invite(ctx: &mut Ctx, me: usize, args: Names) -> Outcome {
     check_room(ctx, me)?;
-    let limit = ctx.chat.limits().max_members.saturating_sub(1);
-    if args.names.len() > limit {
-        return Err(Refusal::TooManyNames { limit });
-    }
+    let room = ctx.chat.limits().max_members.saturating_sub(1);
     let mut invitees: Vec<usize> = Vec::new();
     let mut seen = HashSet::new();
     let mut left_out = Vec::new();
@@ -110,6 +107,7 @@ pub fn invite(ctx: &mut Ctx, me: usize, args: Names) -> Outcome {
             Some(key) if !ctx.chat.may_be_invited(key) => {
                 left_out.push((name, LeftOut::TooManyInvitations))
             }
+            Some(_) if invitees.len() == room => left_out.push((name, LeftOut::Full)),
             Some(key) => invitees.push(key),
             None => left_out.push((name, LeftOut::NotOnline)),
         }
@@ -148,10 +146,6 @@ pub fn join(ctx: &mut Ctx, me: usize, Conv { id }: Conv) -> Outcome {
     }
     if !conv.is_invited(me) {
         return Err(Refusal::NotInvited(id));
-    }
-    let limit = ctx.chat.limits().max_members;
-    if conv.len() >= limit {
-        return Err(Refusal::ConversationFull { id, limit });
     }
     check_room(ctx, me)?;
     ctx.chat.join(me, id, ctx.out);
