@@ -11,8 +11,9 @@
 //!    queue output and return an effect; they never touch a socket.
 //! 3. **Timers.** Collect every timer due by `now`, then run them: registration deadlines,
 //!    the presence broadcast, linger deadlines.
-//! 4. **Flush.** Write every outbox with queued output, until it is empty or the kernel says
-//!    `WouldBlock`; only those that said `WouldBlock` wait for a writable event. A connection
+//! 4. **Flush.** Encode the member maps owed in this pass into their places (one per member,
+//!    shared between equal maps), then write every outbox with queued output, until it is
+//!    empty or the kernel says `WouldBlock`; only those that said `WouldBlock` wait for a writable event. A connection
 //!    whose queue is still over the output limit is dropped as a slow reader.
 //! 5. **Settle.** Advance the lifecycle of every connection whose closing moved on in this
 //!    pass (`lifecycle.rs`): a closing user leaves the chat (the others' updates are queued),
