@@ -126,10 +126,13 @@ impl<T> Wheel<T> {
     /// smallest of the slots' earliest ticks. At most one look at each slot, whatever the
     /// number of timers.
     pub fn next_deadline(&self) -> Option<u64> {
-        let turn = self.slots.len() as u64;
+        let next = self.current_tick + 1;
+        // The slots in the order their ticks come: from the next tick's slot to the end,
+        // then around from the first.
+        let (wrapped, first) = self.slots.split_at(self.slot_of(next));
         let mut beyond_this_turn: Option<u64> = None;
-        for tick in self.current_tick + 1..=self.current_tick + turn {
-            match self.slots[self.slot_of(tick)].earliest {
+        for (tick, slot) in (next..).zip(first.iter().chain(wrapped)) {
+            match slot.earliest {
                 Some(due) if due == tick => return Some(tick * self.tick_ms),
                 Some(due) => beyond_this_turn = Some(beyond_this_turn.map_or(due, |b| b.min(due))),
                 None => {}
