@@ -93,7 +93,7 @@ impl<T> Wheel<T> {
         let slot = self.slot_of(due_tick);
         let slot = &mut self.slots[slot];
         slot.keys.push(key);
-        slot.earliest = Some(slot.earliest.map_or(due_tick, |e| e.min(due_tick)));
+        slot.earliest = earlier(slot.earliest, due_tick);
         TimerId { key, serial }
     }
 
@@ -134,7 +134,7 @@ impl<T> Wheel<T> {
         for (tick, slot) in (next..).zip(first.iter().chain(wrapped)) {
             match slot.earliest {
                 Some(due) if due == tick => return Some(tick * self.tick_ms),
-                Some(due) => beyond_this_turn = Some(beyond_this_turn.map_or(due, |b| b.min(due))),
+                Some(due) => beyond_this_turn = earlier(beyond_this_turn, due),
                 None => {}
             }
         }
@@ -167,7 +167,7 @@ impl<T> Wheel<T> {
                     due_keys.push(key);
                     return false;
                 }
-                earliest = Some(earliest.map_or(due_tick, |e| e.min(due_tick)));
+                earliest = earlier(earliest, due_tick);
                 true
             });
             slot.earliest = earliest;
@@ -189,6 +189,11 @@ impl<T> Wheel<T> {
 /// The smallest due tick among `keys`.
 fn earliest<T>(keys: &[usize], entries: &Slab<Entry<T>>) -> Option<u64> {
     keys.iter().map(|&key| entries[key].due_tick).min()
+}
+
+/// The earlier of the earliest tick so far (if any) and `tick`.
+fn earlier(so_far: Option<u64>, tick: u64) -> Option<u64> {
+    Some(so_far.map_or(tick, |t| t.min(tick)))
 }
 
 #[cfg(test)]
