@@ -1,10 +1,13 @@
 //! The timer wheel at 10^3 to 10^5 timers, with the server's geometry (10 ms ticks, 512
-//! slots): inserting them, and advancing through all of them.
+//! slots): inserting them, advancing through all of them, and asking for the next deadline
+//! (which the loop does before every poll, so it must not grow with the timers).
 
-use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
+use criterion::{
+    black_box, criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput,
+};
 use imchat::wheel::Wheel;
 
-/// The server's tick and wheel size (see `src/server/event_loop.rs`).
+/// The server's tick and wheel size (see `src/server/event_loop/mod.rs`).
 const TICK_MS: u64 = 10;
 const SLOTS: usize = 512;
 
@@ -22,6 +25,20 @@ fn filled(n: u64) -> Wheel<u64> {
     }
     wheel
 }
+
+/// A burst of `n` connections accepted within one second, each with its registration
+/// deadline 30 s ahead: every timer is several turns of the wheel away, the case where a
+/// scan of the timers would cost the most.
+fn registration_deadlines(n: u64) -> Wheel<u64> {
+    let mut wheel = Wheel::new(TICK_MS, SLOTS, 0);
+    for i in 0..n {
+        wheel.insert(REGISTER_TIMEOUT_MS + i * 1_000 / n, i);
+    }
+    wheel
+}
+
+/// The server's default `--register-timeout-ms`.
+const REGISTER_TIMEOUT_MS: u64 = 30_000;
 
 fn wheel(c: &mut Criterion) {
     let mut group = c.benchmark_group("wheel");
@@ -43,6 +60,15 @@ fn wheel(c: &mut Criterion) {
                 },
                 BatchSize::LargeInput,
             )
+        });
+    }
+    group.finish();
+    let mut group = c.benchmark_group("next_deadline");
+    for n in [1_000u64, 10_000, 100_000] {
+        let wheel = registration_deadlines(n);
+        assert_eq!(wheel.next_deadline(), Some(REGISTER_TIMEOUT_MS));
+        group.bench_with_input(BenchmarkId::from_parameter(n), &wheel, |b, wheel| {
+            b.iter(|| black_box(wheel).next_deadline())
         });
     }
     group.finish();

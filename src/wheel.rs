@@ -9,6 +9,11 @@
 //! The loop uses it in three steps: [`Wheel::next_deadline`] gives the poll timeout,
 //! [`Wheel::advance`] collects every timer due by `now` (all of them before any runs), and
 //! [`Wheel::cancel`] drops a timer that is no longer wanted.
+//!
+//! Each slot remembers the earliest tick among its timers. That is what keeps the two calls
+//! the loop makes on every pass from growing with the number of timers: the next deadline
+//! looks at each slot at most once and never at a timer, and an advance passes over a slot
+//! with nothing due yet without looking inside.
 
 use slab::Slab;
 
@@ -27,14 +32,25 @@ struct Entry<T> {
     payload: T,
 }
 
+/// The timers whose due tick hashes to one slot, whatever turn they are due in.
+#[derive(Debug, Default)]
+struct Slot {
+    /// Keys into [`Wheel::entries`], in no particular order.
+    keys: Vec<usize>,
+    /// The smallest due tick among `keys`; `None` when the slot is empty.
+    earliest: Option<u64>,
+}
+
 /// A timer wheel holding payloads of type `T`.
 #[derive(Debug)]
 pub struct Wheel<T> {
     tick_ms: u64,
-    /// The last tick that [`Wheel::advance`] has processed.
+    /// The last tick that [`Wheel::advance`] has processed. Every pending timer is due
+    /// after it: an earlier deadline is moved to the next tick on insert, and an advance
+    /// fires everything due by the tick it reaches.
     current_tick: u64,
-    /// Keys into `entries`, hashed by due tick.
-    slots: Vec<Vec<usize>>,
+    /// Timers hashed by due tick.
+    slots: Vec<Slot>,
     entries: Slab<Entry<T>>,
     next_serial: u64,
 }
@@ -46,7 +62,7 @@ impl<T> Wheel<T> {
         Wheel {
             tick_ms,
             current_tick: now_ms / tick_ms,
-            slots: (0..slots.max(1)).map(|_| Vec::new()).collect(),
+            slots: (0..slots.max(1)).map(|_| Slot::default()).collect(),
             entries: Slab::new(),
             next_serial: 0,
         }
@@ -75,7 +91,9 @@ impl<T> Wheel<T> {
             payload,
         });
         let slot = self.slot_of(due_tick);
-        self.slots[slot].push(key);
+        let slot = &mut self.slots[slot];
+        slot.keys.push(key);
+        slot.earliest = earlier(slot.earliest, due_tick);
         TimerId { key, serial }
     }
 
@@ -87,29 +105,40 @@ impl<T> Wheel<T> {
         }
         let entry = self.entries.remove(id.key);
         let slot = self.slot_of(entry.due_tick);
-        self.slots[slot].retain(|&key| key != id.key);
+        let slot = &mut self.slots[slot];
+        if let Some(at) = slot.keys.iter().position(|&key| key == id.key) {
+            slot.keys.swap_remove(at);
+        }
+        // Only the slot's earliest timer leaving can make its earliest later.
+        if slot.earliest == Some(entry.due_tick) {
+            slot.earliest = earliest(&slot.keys, &self.entries);
+        }
         Some(entry.payload)
     }
 
     /// The earliest deadline among pending timers, in milliseconds, or `None` when there
     /// are none (the loop may then sleep until an I/O event).
+    ///
+    /// Walks one turn of ticks from now, looking at one slot per tick. A slot's earliest
+    /// timer is due at the tick walked or a whole number of turns after it (every pending
+    /// timer is due after `current_tick`), so the first slot whose earliest is the tick
+    /// walked holds the answer. If no timer is due within this turn, the answer is the
+    /// smallest of the slots' earliest ticks. At most one look at each slot, whatever the
+    /// number of timers.
     pub fn next_deadline(&self) -> Option<u64> {
-        if self.entries.is_empty() {
-            return None;
-        }
-        let turn = self.slots.len() as u64;
-        // Within one turn, the first slot holding a timer due in that very tick wins.
-        for tick in self.current_tick + 1..=self.current_tick + turn {
-            let slot = &self.slots[self.slot_of(tick)];
-            if slot.iter().any(|&key| self.entries[key].due_tick == tick) {
-                return Some(tick * self.tick_ms);
+        let next = self.current_tick + 1;
+        // The slots in the order their ticks come: from the next tick's slot to the end,
+        // then around from the first.
+        let (wrapped, first) = self.slots.split_at(self.slot_of(next));
+        let mut beyond_this_turn: Option<u64> = None;
+        for (tick, slot) in (next..).zip(first.iter().chain(wrapped)) {
+            match slot.earliest {
+                Some(due) if due == tick => return Some(tick * self.tick_ms),
+                Some(due) => beyond_this_turn = earlier(beyond_this_turn, due),
+                None => {}
             }
         }
-        // Every timer is more than a turn away: rare enough to look at them all.
-        self.entries
-            .iter()
-            .map(|(_, e)| e.due_tick * self.tick_ms)
-            .min()
+        beyond_this_turn.map(|due| due * self.tick_ms)
     }
 
     /// Moves the wheel to time `now_ms` and returns the payloads of every timer due by
@@ -125,14 +154,23 @@ impl<T> Wheel<T> {
         let last = target.min(self.current_tick + turn);
         for tick in self.current_tick + 1..=last {
             let slot = self.slot_of(tick);
+            let slot = &mut self.slots[slot];
+            // Timers a turn or more away wait here; only a slot with one due is opened.
+            if slot.earliest.is_none_or(|e| e > target) {
+                continue;
+            }
             let entries = &self.entries;
-            self.slots[slot].retain(|&key| {
-                let fired = entries[key].due_tick <= target;
-                if fired {
+            let mut earliest: Option<u64> = None;
+            slot.keys.retain(|&key| {
+                let due_tick = entries[key].due_tick;
+                if due_tick <= target {
                     due_keys.push(key);
+                    return false;
                 }
-                !fired
+                earliest = earlier(earliest, due_tick);
+                true
             });
+            slot.earliest = earliest;
         }
         self.current_tick = target;
         let mut due: Vec<Entry<T>> = due_keys
@@ -146,6 +184,16 @@ impl<T> Wheel<T> {
     fn slot_of(&self, tick: u64) -> usize {
         (tick % self.slots.len() as u64) as usize
     }
+}
+
+/// The smallest due tick among `keys`.
+fn earliest<T>(keys: &[usize], entries: &Slab<Entry<T>>) -> Option<u64> {
+    keys.iter().map(|&key| entries[key].due_tick).min()
+}
+
+/// The earlier of the earliest tick so far (if any) and `tick`.
+fn earlier(so_far: Option<u64>, tick: u64) -> Option<u64> {
+    Some(so_far.map_or(tick, |t| t.min(tick)))
 }
 
 #[cfg(test)]
@@ -215,6 +263,79 @@ mod tests {
         w.insert(5, "past");
         assert_eq!(w.next_deadline(), Some(1_010));
         assert_eq!(w.advance(1_010), vec!["past"]);
+    }
+
+    /// A small deterministic generator, so a failing sequence can be replayed.
+    struct XorShift(u64);
+
+    impl XorShift {
+        fn below(&mut self, n: u64) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0 % n
+        }
+    }
+
+    /// Random inserts (in the past, within a turn, several turns away), cancels (live and
+    /// stale) and advances (by a tick, by more than a turn, backwards), checked after every
+    /// step against a plain list of timers: the next deadline, and what fires in what order.
+    #[test]
+    fn agrees_with_a_list_of_timers_under_random_use() {
+        const TICK: u64 = 10;
+        const SLOTS: usize = 8;
+        const TURN_MS: u64 = TICK * SLOTS as u64;
+        let mut rng = XorShift(0x9E37_79B9_7F4A_7C15);
+        let mut now = 5 * TURN_MS;
+        let mut wheel = Wheel::new(TICK, SLOTS, now);
+        // The reference: (id, due tick, payload), and the tick the wheel has reached.
+        let mut pending: Vec<(TimerId, u64, u64)> = Vec::new();
+        let mut reached = now / TICK;
+        let mut fired_ids = Vec::new();
+        for step in 0..20_000u64 {
+            match rng.below(10) {
+                0..=4 => {
+                    // From two turns in the past to five turns ahead.
+                    let deadline = (now + rng.below(7 * TURN_MS)).saturating_sub(2 * TURN_MS);
+                    let id = wheel.insert(deadline, step);
+                    let due_tick = deadline.div_ceil(TICK).max(reached + 1);
+                    pending.push((id, due_tick, step));
+                }
+                5 | 6 if !pending.is_empty() => {
+                    let (id, _, payload) =
+                        pending.swap_remove(rng.below(pending.len() as u64) as usize);
+                    assert_eq!(wheel.cancel(id), Some(payload), "step {step}");
+                }
+                5 | 6 if !fired_ids.is_empty() => {
+                    let stale = fired_ids[rng.below(fired_ids.len() as u64) as usize];
+                    assert_eq!(wheel.cancel(stale), None, "step {step}");
+                }
+                _ => {
+                    now = match rng.below(8) {
+                        0 => now.saturating_sub(rng.below(TURN_MS)),
+                        1 => now + rng.below(4 * TURN_MS),
+                        _ => now + rng.below(3 * TICK),
+                    };
+                    reached = reached.max(now / TICK);
+                    let mut due: Vec<(TimerId, u64, u64)> = Vec::new();
+                    pending.retain(|&t| {
+                        let fires = t.1 <= reached;
+                        if fires {
+                            due.push(t);
+                        }
+                        !fires
+                    });
+                    // Earliest first; equal deadlines in insertion order (payload = step).
+                    due.sort_by_key(|&(_, tick, payload)| (tick, payload));
+                    let expected: Vec<u64> = due.iter().map(|&(_, _, p)| p).collect();
+                    assert_eq!(wheel.advance(now), expected, "step {step}");
+                    fired_ids.extend(due.iter().map(|&(id, _, _)| id));
+                }
+            }
+            let expected = pending.iter().map(|&(_, tick, _)| tick * TICK).min();
+            assert_eq!(wheel.next_deadline(), expected, "step {step}");
+            assert_eq!(wheel.len(), pending.len(), "step {step}");
+        }
     }
 
     #[test]

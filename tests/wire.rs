@@ -180,6 +180,28 @@ fn over_max_connections_the_newcomer_hears_server_full() {
 }
 
 #[test]
+fn refusals_beyond_max_connections_do_not_flood_the_log() {
+    let server = Server::start(&["--max-connections", "1"]);
+    let alice = server.user("alice");
+    let refused = 100;
+    for _ in 0..refused {
+        assert_eq!(server.client().expect_closed(), ["ERROR \"server full\""]);
+    }
+    drop(alice);
+    // Logged after every refusal, so every refusal line is in by now.
+    server.wait_log("disconnect alice");
+    let logs = server.logs();
+    let lines = logs.lines().filter(|l| l.contains("refused 127.")).count();
+    // One burst, or two if the refusals straddle the end of a window; never one per
+    // refusal.
+    let most = 2 * imchat::server::LOG_BURST as usize;
+    assert!(
+        (1..=most).contains(&lines),
+        "{lines} refusal lines for {refused} refusals:\n{logs}"
+    );
+}
+
+#[test]
 fn an_unregistered_connection_is_closed_at_the_deadline() {
     let server = Server::start(&["--register-timeout-ms", "300"]);
     let mut registered = server.user("alice");

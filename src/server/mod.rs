@@ -7,6 +7,7 @@
 //! | `outboxes.rs` | every connection's outbox and the set of those with output to write |
 //! | `dispatch/` | the command table, one argument type per row, the handlers and their effects |
 //! | `keyset.rs` | the set of connection keys the loop keeps its work lists in |
+//! | `loglimit.rs` | the rate limit on log lines that clients can repeat at will |
 //! | `reason.rs` | why a connection closes |
 //!
 //! Start with `event_loop/mod.rs`: it is written to be read first.
@@ -25,6 +26,7 @@ mod chat;
 mod dispatch;
 mod event_loop;
 mod keyset;
+mod loglimit;
 mod outboxes;
 mod reason;
 #[cfg(test)]
@@ -37,6 +39,7 @@ pub use chat::{DEFAULT_MAX_MEMBERS, MAX_PENDING_INVITATIONS};
 pub use dispatch::handlers::MAX_CONVERSATIONS_PER_USER;
 pub use dispatch::{Command, COMMANDS};
 pub use event_loop::{Readiness, Server, MAX_FRAMES_PER_WAKE};
+pub use loglimit::{LOG_BURST, LOG_WINDOW_MS};
 pub use outboxes::DEFAULT_MAX_OUTPUT_TOTAL;
 pub use reason::Reason;
 

@@ -20,8 +20,6 @@ use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::rc::Rc;
 
-use log::info;
-
 use crate::buffer::Line;
 use crate::protocol::{ConvId, ConversationsMode, PresenceMode, DEFAULT_STATUS};
 
@@ -149,10 +147,6 @@ impl Chat {
 
     /// Brings a user online on a connection.
     pub fn add_user(&mut self, key: usize, user: User) {
-        info!(
-            "register {} (conn {key}, presence {:?})",
-            user.name, user.presence
-        );
         self.presence.changed(&user.name, None);
         let lower = user.name.to_lowercase();
         let name_key = if *lower == *user.name {

@@ -10,7 +10,7 @@ use crate::buffer::ReadBuf;
 use crate::protocol::encode_error;
 
 use super::lifecycle::State;
-use super::{Conn, Server, Timer};
+use super::{Conn, Kind, Server, Timer};
 
 /// When accept fails for lack of file descriptors, try again after this long (or as soon as
 /// a connection closes), instead of spinning on an accept that keeps failing.
@@ -66,7 +66,7 @@ impl Server {
                 Err(e) if is_out_of_descriptors(&e) => {
                     // Retrying at once would fail again and spin the loop. Logged once per
                     // episode: a retry that fails again says nothing new.
-                    if self.accept == Accept::Ready {
+                    if self.accept == Accept::Ready && self.log.allow(Kind::AcceptPaused, now) {
                         warn!("accept paused: {e}; resuming when a connection closes");
                     }
                     self.accept = Accept::Paused;
@@ -80,20 +80,26 @@ impl Server {
                 }
             };
             if self.accept == Accept::Retry {
-                info!("accept resumed");
+                if self.log.allow(Kind::AcceptPaused, now) {
+                    info!("accept resumed");
+                }
                 self.accept = Accept::Ready;
             }
             if self.conns.len() >= self.config.max_connections {
                 // A fresh socket's send buffer is empty, so this short line fits in one
                 // write; if it does not, the client just sees the close.
                 let _ = io::Write::write(&mut socket, &encode_error("server full"));
-                info!("refused {addr}: server full");
+                if self.log.allow(Kind::Refused, now) {
+                    info!("refused {addr}: server full");
+                }
                 continue;
             }
             let key = self.conns.vacant_entry().key();
             let registry = self.poll.registry();
             if let Err(e) = registry.register(&mut socket, Token(key), Interest::READABLE) {
-                warn!("register {addr} failed: {e}");
+                if self.log.allow(Kind::PollRegisterFailed, now) {
+                    warn!("register {addr} failed: {e}");
+                }
                 continue;
             }
             // Replies are small and latency matters more than packet count.
@@ -116,7 +122,9 @@ impl Server {
             });
             self.out.open(key);
             trace!(self.config.trace, "accept {addr} as conn {key}");
-            info!("connect {addr} (conn {key})");
+            if self.log.allow(Kind::Connect, now) {
+                info!("connect {addr} (conn {key})");
+            }
         }
     }
 }

@@ -20,7 +20,7 @@ use std::net::Shutdown;
 use log::{debug, info};
 use mio::net::TcpStream;
 
-use super::{Reason, Server, Timer};
+use super::{Kind, Reason, Server, Timer};
 
 /// How long a closing connection may take to take its last output and close its end. A
 /// peer that neither reads nor closes is cut off after this.
@@ -140,9 +140,11 @@ impl Server {
             conn.state = match from {
                 State::Open | State::Done(_) => return,
                 State::Closing(reason) => {
-                    match self.chat.user(key) {
-                        Some(user) => info!("disconnect {} (conn {key}): {reason}", user.name),
-                        None => info!("disconnect conn {key}: {reason}"),
+                    if self.log.allow(Kind::Disconnect, now) {
+                        match self.chat.user(key) {
+                            Some(user) => info!("disconnect {} (conn {key}): {reason}", user.name),
+                            None => info!("disconnect conn {key}: {reason}"),
+                        }
                     }
                     self.chat.retire(key, &mut self.out);
                     if let Some(timer) = conn.deadline.take() {
@@ -201,6 +203,16 @@ impl Server {
         if self.chat.presence_changed() && self.presence_timer.is_none() {
             let at = now + self.config.presence_interval_ms;
             self.presence_timer = Some(self.wheel.insert(at, Timer::PresenceBroadcast));
+        }
+    }
+
+    /// After every pass: if a log window left lines out, its end is put on the wheel, so
+    /// that the count is logged when it ends even if no line of its kind comes again.
+    pub(super) fn schedule_log_summary(&mut self) {
+        if self.log_timer.is_none() {
+            if let Some(at) = self.log.summary_due() {
+                self.log_timer = Some(self.wheel.insert(at, Timer::LogSummary));
+            }
         }
     }
 

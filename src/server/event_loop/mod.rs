@@ -55,6 +55,7 @@ use crate::wheel::{TimerId, Wheel};
 use super::chat::{Chat, Limits};
 use super::dispatch::{self, Ctx, Effect};
 use super::keyset::KeySet;
+use super::loglimit::{Kind, LogLimit};
 use super::outboxes::Outboxes;
 use super::reason::Reason;
 use super::Config;
@@ -109,6 +110,7 @@ enum Timer {
     PresenceBroadcast,
     AcceptRetry,
     ShutdownDeadline,
+    LogSummary,
 }
 
 /// The socket side of one connection. Its key in [`Server::conns`] is its key everywhere:
@@ -153,6 +155,10 @@ pub struct Server {
     run: Run,
     /// The presence broadcast on the wheel, if one is scheduled.
     presence_timer: Option<TimerId>,
+    /// How many lines of each kind clients have made us log lately (`loglimit.rs`).
+    log: LogLimit,
+    /// The end of a log window that left lines out, if it is on the wheel.
+    log_timer: Option<TimerId>,
 }
 
 impl Server {
@@ -184,6 +190,8 @@ impl Server {
             accept: Accept::Idle,
             run: Run::Serving,
             presence_timer: None,
+            log: LogLimit::default(),
+            log_timer: None,
         })
     }
 
@@ -224,13 +232,14 @@ impl Server {
     pub fn turn(&mut self, events: &[Readiness], now: u64) {
         trace!(self.config.trace, "poll returned {} events", events.len());
         self.note_readiness(events, now);
-        self.serve_ready();
+        self.serve_ready(now);
         for timer in self.wheel.advance(now) {
-            self.fire(timer);
+            self.fire(timer, now);
         }
         self.flush_dirty();
         self.settle(now);
         self.accept_pending(now);
+        self.schedule_log_summary();
         if self.run == Run::Stopping && self.conns.is_empty() {
             self.run = Run::Stopped;
         }
@@ -286,9 +295,9 @@ impl Server {
     }
 
     /// Phase 2: every ready connection, once; those that spent their budget stay ready.
-    fn serve_ready(&mut self) {
+    fn serve_ready(&mut self, now: u64) {
         for key in self.ready.take() {
-            if self.serve(key) {
+            if self.serve(key, now) {
                 self.ready.insert(key);
             }
         }
@@ -297,7 +306,7 @@ impl Server {
     /// Phase 2 for one connection: handle buffered lines, read more when none is complete,
     /// until `WouldBlock`, end of stream, closing, or the line budget is spent. Returns
     /// `true` if the budget ran out with input possibly left.
-    fn serve(&mut self, key: usize) -> bool {
+    fn serve(&mut self, key: usize, now: u64) -> bool {
         let (max_line, trace) = (self.config.max_line, self.config.trace);
         let mut handled = 0;
         loop {
@@ -318,7 +327,7 @@ impl Server {
                         out: &mut self.out,
                     };
                     let effect = dispatch::dispatch(&mut ctx, key, line);
-                    self.apply(key, effect);
+                    self.apply(key, effect, now);
                 }
                 Ok(None) if conn.readable => {
                     match conn.input.read_from(&mut conn.socket, &mut self.spare) {
@@ -349,10 +358,16 @@ impl Server {
     }
 
     /// Does what a handler asked of the loop.
-    fn apply(&mut self, key: usize, effect: Effect) {
+    fn apply(&mut self, key: usize, effect: Effect, now: u64) {
         match effect {
             Effect::Continue => {}
             Effect::Registered => {
+                if let Some(user) = self.chat.user(key) {
+                    if self.log.allow(Kind::Register, now) {
+                        let (name, presence) = (&user.name, user.presence);
+                        info!("register {name} (conn {key}, presence {presence:?})");
+                    }
+                }
                 // The registration deadline is met.
                 if let Some(timer) = self.conns.get_mut(key).and_then(|c| c.deadline.take()) {
                     self.wheel.cancel(timer);
@@ -363,7 +378,7 @@ impl Server {
     }
 
     /// Phase 3, for one due timer.
-    fn fire(&mut self, timer: Timer) {
+    fn fire(&mut self, timer: Timer, now: u64) {
         trace!(self.config.trace, "timer fired: {timer:?}");
         match timer {
             Timer::RegisterDeadline { key, generation } => {
@@ -384,6 +399,10 @@ impl Server {
             }
             Timer::AcceptRetry => self.accept.retry(),
             Timer::ShutdownDeadline => self.run = Run::Stopped,
+            Timer::LogSummary => {
+                self.log_timer = None;
+                self.log.end_windows(now);
+            }
         }
     }
 }

@@ -10,8 +10,9 @@ use std::time::Duration;
 use mio::Events;
 
 use super::lifecycle::State;
-use super::{Config, Readiness, Server, MAX_FRAMES_PER_WAKE};
+use super::{Config, Kind, Readiness, Server, MAX_FRAMES_PER_WAKE};
 use crate::framing::next_line;
+use crate::server::{LOG_BURST, LOG_WINDOW_MS};
 
 mod lifecycle;
 mod random;
@@ -301,4 +302,28 @@ fn a_connection_is_served_once_per_pass_however_many_events_name_it() {
     assert_eq!(served, lines);
     h.until_quiet();
     assert!(flooder.lines().is_empty());
+}
+
+#[test]
+fn refusals_past_the_limit_are_logged_a_burst_at_a_time_and_counted_until_the_window_ends() {
+    let mut h = Harness::new(Config {
+        max_connections: 1,
+        ..config()
+    });
+    let _alice = user(&mut h, "alice");
+    let refused = 3 * u64::from(LOG_BURST);
+    let _turned_away: Vec<StdStream> = (0..refused)
+        .map(|_| StdStream::connect(h.addr()).unwrap())
+        .collect();
+    h.until_quiet();
+    let left_out = refused - u64::from(LOG_BURST);
+    assert_eq!(h.server.log.suppressed(Kind::Refused), left_out);
+    h.now = LOG_WINDOW_MS - 1;
+    h.until_quiet();
+    assert_eq!(h.server.log.suppressed(Kind::Refused), left_out, "not yet");
+    // Nothing else happens: the timer for the window's end logs the count.
+    h.now = LOG_WINDOW_MS;
+    h.until_quiet();
+    assert_eq!(h.server.log.suppressed(Kind::Refused), 0, "summed up");
+    assert!(h.server.log_timer.is_none());
 }
