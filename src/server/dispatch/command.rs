@@ -3,6 +3,7 @@
 
 use std::fmt;
 
+use crate::names::BadName;
 use crate::protocol::ConvId;
 
 use crate::server::chat::Chat;
@@ -39,7 +40,8 @@ pub enum Refusal {
         usage: &'static str,
     },
     AlreadyRegistered,
-    BadName,
+    /// The name breaks the name rule (`crate::names`), for this reason.
+    BadName(BadName),
     BadStatus,
     NameTaken(String),
     /// The sender is in as many conversations as one user may be.
@@ -69,16 +71,13 @@ pub type Outcome = Result<Effect, Refusal>;
 
 impl fmt::Display for Refusal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        use crate::protocol::{MAX_NAME_CHARS, MAX_STATUS_CHARS};
+        use crate::protocol::MAX_STATUS_CHARS;
         match self {
             Refusal::UnknownCommand => f.write_str("unknown command"),
             Refusal::NotRegistered => f.write_str("not registered"),
             Refusal::BadArguments { why, usage } => write!(f, "{why}; expected {usage}"),
             Refusal::AlreadyRegistered => f.write_str("already registered"),
-            Refusal::BadName => write!(
-                f,
-                "bad name: 1 to {MAX_NAME_CHARS} characters, no spaces or control characters"
-            ),
+            Refusal::BadName(why) => write!(f, "bad name: {why}"),
             Refusal::BadStatus => write!(
                 f,
                 "bad status: 1 to {MAX_STATUS_CHARS} characters, no control characters"
