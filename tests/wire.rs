@@ -115,7 +115,7 @@ fn an_error_echoes_little_of_a_long_line() {
     alice.expect_line("INVITATION [1,\"alice\"]");
     let error = alice.recv();
     assert!(error.len() < small, "{} bytes", error.len());
-    let listed = vec![" (not online)"; MAX_LISTED_NAMES].join(", ");
+    let listed = [" (not online)"; MAX_LISTED_NAMES].join(", ");
     let more = count - MAX_LISTED_NAMES;
     assert_eq!(
         error,
