@@ -86,7 +86,7 @@ pub const MAX_WHY_CHARS: usize = 160;
 
 /// A bound on every `ERROR` line, newline included, that the caps above keep: even with
 /// every echoed character at its worst JSON escape (`\u0001`, 6 bytes), 8 cut names with
-/// their reasons come to about 1.7 KB, a cut decoding error with the longest usage to about
+/// their longest reasons come to about 1.9 KB, a cut decoding error with the longest usage to about
 /// 1.2 KB; text anyone types stays under 1 KiB. A unit test holds every refusal to it, so
 /// no line of input is answered with a larger one.
 pub const MAX_ERROR_LINE: usize = 2048;

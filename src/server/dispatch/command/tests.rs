@@ -58,7 +58,7 @@ fn a_decoding_error_keeps_its_start_and_its_position() {
 fn no_refusal_outgrows_the_error_line_cap_whatever_the_input() {
     // Every echoed character at its worst JSON escape, and as many as a line can hold.
     let nasty = "\u{1}".repeat(60_000);
-    let refusals = [
+    let mut refusals = vec![
         Refusal::BadArguments {
             why: format!("bad arguments (invalid type: string {nasty:?})"),
             usage: Register::USAGE,
@@ -68,21 +68,25 @@ fn no_refusal_outgrows_the_error_line_cap_whatever_the_input() {
             usage: ConvText::USAGE,
         },
         Refusal::NameTaken(nasty.clone()),
-        Refusal::LeftOut(vec![(nasty.clone(), LeftOut::NotOnline); 1000]),
         Refusal::LeftOut(vec![(String::new(), LeftOut::Yourself); 21_842]),
         Refusal::BadName(crate::names::BadName::Character('\u{1}')),
     ];
-    // The longest name in front: the longest command, or an unknown word as echoed.
-    let fronts = ["LIST_CONVERSATIONS".to_string(), "\u{1}".repeat(32)];
-    for refusal in &refusals {
-        for front in &fronts {
-            let line = error_line(front, refusal);
-            assert!(
-                line.len() <= MAX_ERROR_LINE,
-                "{} bytes: {}",
-                line.len(),
-                String::from_utf8_lossy(&line[..200])
-            );
-        }
+    for why in [
+        LeftOut::NotOnline,
+        LeftOut::Yourself,
+        LeftOut::TooManyInvitations,
+        LeftOut::Full,
+    ] {
+        refusals.push(Refusal::LeftOut(vec![(nasty.clone(), why); 1000]));
     }
+    let mut longest = 0;
+    for refusal in &refusals {
+        // The longest command name in front.
+        let line = error_line("LIST_CONVERSATIONS", refusal);
+        longest = longest.max(line.len());
+    }
+    // An unknown word is echoed in front, cut (by `dispatch`) and escaped.
+    let word = "\u{1}".repeat(32);
+    longest = longest.max(error_line(&word, &Refusal::UnknownCommand).len());
+    assert!(longest <= MAX_ERROR_LINE, "{longest} bytes");
 }
