@@ -8,12 +8,13 @@
 //! - The profile must accept it: letters and digits of any script and printable ASCII, but
 //!   no invisible code points (zero-width joiners and spaces, the BOM, other default
 //!   ignorables), no bidi controls, no noncharacters, no code points unassigned in the
-//!   profile's Unicode version, no symbols or compatibility forms beyond ASCII, and a
+//!   profile's Unicode version (6.3 in precis-core 0.2, so letters added since are refused
+//!   too), no symbols or compatibility forms beyond ASCII, and a
 //!   right-to-left name must follow the bidi rule.
 //! - Two names are one name when their [`name_key`]s are equal: the profile's enforcement
 //!   (fullwidth to halfwidth, lower case, NFC), then full Unicode case folding. RFC 8265 only
-//!   lower-cases, which leaves "straße" and "STRASSE", or "ΟΣ" and "οσ", two users who look
-//!   alike; folding maps ß to "ss" and ς to σ, so they collide.
+//!   lower-cases, which leaves "straße" and "STRASSE", or "ος" (final sigma) and "ΟΣ", two
+//!   users who look alike; folding maps ß to "ss" and ς to σ, so they collide.
 //!
 //! The key decides uniqueness and lookups only: others always see the name as its owner
 //! typed it.

@@ -70,6 +70,7 @@ fn names_that_fold_to_one_name_collide() {
     let pairs = [
         ("straße", "STRASSE"),
         ("ΟΣ", "οσ"),
+        ("σοφος", "ΣΟΦΟΣ"), // a final sigma, and the capital it folds with
         ("ａｌｉｃｅ", "alice"),
         ("Bob", "bOB"),
         ("Zoë", "ZOE\u{308}"),

@@ -72,6 +72,7 @@ fn names_that_look_alike_have_one_key() {
     let pairs = [
         ("straße", "STRASSE"),
         ("ΟΣ", "οσ"),
+        ("ος", "ΟΣ"),
         ("ａｌｉｃｅ", "alice"),
         ("Alice", "alice"),
         ("Zoë", "zoe\u{308}"), // composed and decomposed
@@ -87,7 +88,9 @@ fn names_that_look_alike_have_one_key() {
 fn rfc_8265_alone_only_lower_cases_so_folding_is_what_joins_them() {
     let enforce = |name| UsernameCaseMapped::enforce(name).map(Cow::into_owned);
     assert_ne!(enforce("straße"), enforce("STRASSE"));
-    assert_ne!(enforce("ΟΣ"), enforce("οσ"));
+    // The profile lower-cases one character at a time, so "ΟΣ" becomes "οσ"; a final sigma
+    // typed as such ("ος") is still another name until folding.
+    assert_ne!(enforce("ος"), enforce("οσ"));
 }
 
 #[test]
