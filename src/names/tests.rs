@@ -31,6 +31,7 @@ fn refuses_invisible_direction_changing_and_unassigned_code_points() {
         ("\u{FEFF}alice", '\u{FEFF}'), // byte order mark
         ("alice\u{FFFF}", '\u{FFFF}'), // noncharacter
         ("a\u{0378}", '\u{0378}'),     // unassigned
+        ("a\u{1E922}", '\u{1E922}'),   // Adlam, a letter since Unicode 9: after 6.3
         ("bob\u{2605}", '\u{2605}'),   // a symbol (black star)
         ("a b", ' '),
         ("a\tb", '\t'),
