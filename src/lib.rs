@@ -8,6 +8,7 @@
 //! | [`framing`] | cutting a byte stream into lines: a pure function, no I/O |
 //! | [`buffer`] | per-connection read buffer and outbox |
 //! | [`line`] | one encoded line, shared by every outbox it is queued on, and the bytes all live lines hold |
+//! | [`names`] | which names are accepted and when two are one user (RFC 8265 PRECIS, full case folding) |
 //! | [`protocol`] | the messages of both directions and their JSON shapes |
 //! | [`wheel`] | a hashed timer wheel in virtual time |
 //! | [`client`] | one non-blocking client connection, for the client, the load generator and the examples |
@@ -25,6 +26,7 @@ pub mod client;
 pub mod framing;
 pub mod line;
 pub mod load;
+pub mod names;
 pub mod protocol;
 pub mod server;
 pub mod wheel;

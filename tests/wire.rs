@@ -6,6 +6,8 @@ mod common;
 use std::process::Command;
 
 use common::Server;
+use imchat::protocol::DEFAULT_MAX_LINE;
+use imchat::server::MAX_LISTED_NAMES;
 
 #[test]
 fn a_line_split_byte_by_byte_is_one_line() {
@@ -94,6 +96,52 @@ fn malformed_input_gets_an_error_and_the_connection_stays_usable() {
     }
     alice.send("INVITE []");
     alice.expect_line("INVITATION [1,\"alice\"]");
+}
+
+/// An `ERROR` echoes little of the line it answers: a line at the limit gets a few hundred
+/// bytes back, not a multiple of itself (a maximal `INVITE` of empty names was once answered
+/// with 327 KB).
+#[test]
+fn an_error_echoes_little_of_a_long_line() {
+    let server = Server::start(&[]);
+    let mut alice = server.user("alice");
+    let small = 1024;
+
+    // As many empty names as a line at the limit holds: `INVITE [` + `"",` * n + `]`.
+    let count = (DEFAULT_MAX_LINE - "INVITE []".len() + 1) / 3;
+    let line = format!("INVITE [{}]", vec!["\"\""; count].join(","));
+    assert!(line.len() <= DEFAULT_MAX_LINE);
+    alice.send(&line);
+    alice.expect_line("INVITATION [1,\"alice\"]");
+    let error = alice.recv();
+    assert!(error.len() < small, "{} bytes", error.len());
+    let listed = [" (not online)"; MAX_LISTED_NAMES].join(", ");
+    let more = count - MAX_LISTED_NAMES;
+    assert_eq!(
+        error,
+        format!("ERROR \"INVITE: not invited: {listed}, and {more} more\"")
+    );
+
+    // One long name that is nobody's is cut.
+    alice.send(&format!("INVITE [\"{}\"]", "y".repeat(60_000)));
+    alice.expect_line("INVITATION [2,\"alice\"]");
+    let cut = "y".repeat(imchat::protocol::MAX_NAME_CHARS);
+    alice.expect_line(&format!(
+        "ERROR \"INVITE: not invited: {cut}… (not online)\""
+    ));
+
+    // serde quotes a string where a number belongs; the quote is cut in the middle.
+    alice.send(&format!("JOIN [\"{}\"]", "x".repeat(60_000)));
+    let error = alice.recv();
+    assert!(error.len() < small, "{} bytes", error.len());
+    assert!(
+        error.starts_with("ERROR \"JOIN: bad arguments (invalid type: string \\\"xxx"),
+        "{error}"
+    );
+    assert!(
+        error.ends_with("at line 1 column 60003); expected [conversation id]\""),
+        "{error}"
+    );
 }
 
 #[test]

@@ -36,6 +36,7 @@ use std::io;
 use std::net::SocketAddr;
 
 pub use chat::{DEFAULT_MAX_MEMBERS, MAX_PENDING_INVITATIONS};
+pub use dispatch::command::{MAX_ERROR_LINE, MAX_LISTED_NAMES};
 pub use dispatch::handlers::MAX_CONVERSATIONS_PER_USER;
 pub use dispatch::{Command, COMMANDS};
 pub use event_loop::{Readiness, Server, MAX_FRAMES_PER_WAKE};

@@ -21,6 +21,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::rc::Rc;
 
 use crate::buffer::Line;
+use crate::names::name_key;
 use crate::protocol::{ConvId, ConversationsMode, PresenceMode, DEFAULT_STATUS};
 
 use super::outboxes::Outboxes;
@@ -56,8 +57,9 @@ impl Default for Limits {
 /// A registered user.
 #[derive(Debug)]
 pub struct User {
-    /// Shared with the key of the name index when the name is already lower case: one
-    /// allocation instead of two, for every one of tens of thousands of users.
+    /// As its owner typed it. Shared with the key of the name index when the name is its own
+    /// key (lower-case ASCII): one allocation instead of two, for every one of tens of
+    /// thousands of users.
     pub name: Rc<str>,
     /// Most users keep the default status, which then costs no allocation.
     pub status: Cow<'static, str>,
@@ -76,14 +78,21 @@ pub struct Chat {
     limits: Limits,
     /// Registered users, by connection key.
     users: HashMap<usize, User>,
-    /// Online users: lower-cased name (names are unique case-insensitively) to connection
-    /// key. Ordered, so `ONLINE_USERS` lists users in a stable order.
+    /// Online users: the key of the name (`crate::names::name_key`; names are unique under
+    /// it) to connection key. Ordered, so `ONLINE_USERS` lists users in a stable order.
     names: BTreeMap<Rc<str>, usize>,
     conversations: HashMap<ConvId, Conversation>,
     /// The last conversation id handed out; ids start at 1 and are never reused.
     last_conv: ConvId,
     /// Presence changes not yet broadcast.
     presence: PresenceLog,
+}
+
+/// The name-index key of a name `register` accepted. Such a name always has a key; the
+/// fallback to the name itself only keeps `add_user` and `retire` symmetric, without a
+/// panic, should a refused name ever get here.
+fn index_key(name: &str) -> Cow<'_, str> {
+    name_key(name).unwrap_or(Cow::Borrowed(name))
 }
 
 impl User {
@@ -136,9 +145,10 @@ impl Chat {
         self.user(key).map_or("", |user| &user.name)
     }
 
-    /// The connection of the online user whose name matches `name` without regard to case.
+    /// The connection of the online user whose name is one with `name` under the name rule
+    /// (`crate::names`: "STRASSE" finds "straße"). A name the rule refuses is nobody's.
     pub fn find_user(&self, name: &str) -> Option<usize> {
-        self.names.get(name.to_lowercase().as_str()).copied()
+        self.names.get(&*name_key(name).ok()?).copied()
     }
 
     pub fn conversation(&self, id: ConvId) -> Option<&Conversation> {
@@ -148,11 +158,9 @@ impl Chat {
     /// Brings a user online on a connection.
     pub fn add_user(&mut self, key: usize, user: User) {
         self.presence.changed(&user.name, None);
-        let lower = user.name.to_lowercase();
-        let name_key = if *lower == *user.name {
-            Rc::clone(&user.name)
-        } else {
-            Rc::from(lower)
+        let name_key = match index_key(&user.name) {
+            Cow::Borrowed(_) => Rc::clone(&user.name),
+            Cow::Owned(folded) => Rc::from(folded),
         };
         self.names.insert(name_key, key);
         self.users.insert(key, user);
@@ -210,7 +218,7 @@ impl Chat {
                 conv.uninvite(key);
             }
         }
-        self.names.remove(user.name.to_lowercase().as_str());
+        self.names.remove(&*index_key(&user.name));
         self.presence.changed(&user.name, Some(&user.status));
     }
 
@@ -241,7 +249,7 @@ impl Chat {
     pub fn broadcast_presence(&mut self, out: &mut Outboxes) {
         let (names, users) = (&self.names, &self.users);
         let changes = self.presence.take_changes(|name| {
-            let user = users.get(names.get(name.to_lowercase().as_str())?)?;
+            let user = users.get(names.get(&*index_key(name))?)?;
             // Exactly this name: a new user with another spelling is another change.
             (*user.name == *name).then_some(&*user.status)
         });

@@ -1,8 +1,10 @@
 //! What a handler receives and returns: its context, its effect on the connection, and the
 //! typed refusals that become `ERROR` lines.
 
+use std::borrow::Cow;
 use std::fmt;
 
+use crate::names::BadName;
 use crate::protocol::ConvId;
 
 use crate::server::chat::Chat;
@@ -39,7 +41,8 @@ pub enum Refusal {
         usage: &'static str,
     },
     AlreadyRegistered,
-    BadName,
+    /// The name breaks the name rule (`crate::names`), for this reason.
+    BadName(BadName),
     BadStatus,
     NameTaken(String),
     /// The sender is in as many conversations as one user may be.
@@ -67,23 +70,64 @@ pub enum LeftOut {
 /// What a handler returns.
 pub type Outcome = Result<Effect, Refusal>;
 
+/// Names an `INVITE` refusal lists before it only counts the rest ("and N more"): enough to
+/// spot a typo among a few names, while a line of 20,000 empty names gets a short answer
+/// instead of an `ERROR` five times its size.
+pub const MAX_LISTED_NAMES: usize = 8;
+
+/// Characters of one name the client sent that an `ERROR` echoes (the rest become "…"). A
+/// valid name is never longer, so only names that are no one's are cut.
+pub const MAX_ECHOED_NAME_CHARS: usize = crate::protocol::MAX_NAME_CHARS;
+
+/// Characters of a decoding error an `ERROR` shows. serde's messages quote the offending
+/// input (`invalid type: string "<60 KB>"`), so the middle is cut, keeping what went wrong
+/// at the start and where it went wrong ("at line 1 column N") at the end.
+pub const MAX_WHY_CHARS: usize = 160;
+
+/// A bound on every `ERROR` line, newline included, that the caps above keep: even with
+/// every echoed character at its worst JSON escape (`\u0001`, 6 bytes), 8 cut names with
+/// their longest reasons come to about 1.9 KB, a cut decoding error with the longest usage to about
+/// 1.2 KB; text anyone types stays under 1 KiB. A unit test holds every refusal to it, so
+/// no line of input is answered with a larger one.
+pub const MAX_ERROR_LINE: usize = 2048;
+
+/// `text` cut to `max` characters from the start, "…" marking a cut.
+fn cut_end(text: &str, max: usize) -> Cow<'_, str> {
+    match text.char_indices().nth(max) {
+        None => Cow::Borrowed(text),
+        Some((at, _)) => Cow::Owned(format!("{}…", &text[..at])),
+    }
+}
+
+/// `text` cut to about `max` characters by taking out the middle, "…" marking the cut.
+fn cut_middle(text: &str, max: usize) -> Cow<'_, str> {
+    let chars = text.chars().count();
+    if chars <= max {
+        return Cow::Borrowed(text);
+    }
+    let head: String = text.chars().take(max / 2).collect();
+    let tail: String = text.chars().skip(chars - max / 2).collect();
+    Cow::Owned(format!("{head}…{tail}"))
+}
+
 impl fmt::Display for Refusal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        use crate::protocol::{MAX_NAME_CHARS, MAX_STATUS_CHARS};
+        use crate::protocol::MAX_STATUS_CHARS;
         match self {
             Refusal::UnknownCommand => f.write_str("unknown command"),
             Refusal::NotRegistered => f.write_str("not registered"),
-            Refusal::BadArguments { why, usage } => write!(f, "{why}; expected {usage}"),
+            Refusal::BadArguments { why, usage } => {
+                write!(f, "{}; expected {usage}", cut_middle(why, MAX_WHY_CHARS))
+            }
             Refusal::AlreadyRegistered => f.write_str("already registered"),
-            Refusal::BadName => write!(
-                f,
-                "bad name: 1 to {MAX_NAME_CHARS} characters, no spaces or control characters"
-            ),
+            Refusal::BadName(why) => write!(f, "bad name: {why}"),
             Refusal::BadStatus => write!(
                 f,
                 "bad status: 1 to {MAX_STATUS_CHARS} characters, no control characters"
             ),
-            Refusal::NameTaken(name) => write!(f, "name {name} is taken"),
+            Refusal::NameTaken(name) => {
+                write!(f, "name {} is taken", cut_end(name, MAX_ECHOED_NAME_CHARS))
+            }
             Refusal::TooManyConversations { limit } => {
                 write!(f, "in too many conversations (limit {limit})")
             }
@@ -92,7 +136,7 @@ impl fmt::Display for Refusal {
 
             Refusal::LeftOut(names) => {
                 f.write_str("not invited: ")?;
-                for (i, (name, why)) in names.iter().enumerate() {
+                for (i, (name, why)) in names.iter().take(MAX_LISTED_NAMES).enumerate() {
                     let why = match why {
                         LeftOut::NotOnline => "not online",
                         LeftOut::Yourself => "yourself",
@@ -100,10 +144,17 @@ impl fmt::Display for Refusal {
                         LeftOut::Full => "conversation full",
                     };
                     let comma = if i == 0 { "" } else { ", " };
+                    let name = cut_end(name, MAX_ECHOED_NAME_CHARS);
                     write!(f, "{comma}{name} ({why})")?;
                 }
-                Ok(())
+                match names.len().saturating_sub(MAX_LISTED_NAMES) {
+                    0 => Ok(()),
+                    more => write!(f, ", and {more} more"),
+                }
             }
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

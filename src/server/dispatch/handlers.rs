@@ -8,8 +8,9 @@
 use std::collections::HashSet;
 
 use crate::buffer::Line;
+use crate::names::name_key;
 use crate::protocol::{
-    cmd, encode, ConversationsMode, PresenceMode, DEFAULT_STATUS, MAX_NAME_CHARS, MAX_STATUS_CHARS,
+    cmd, encode, ConversationsMode, PresenceMode, DEFAULT_STATUS, MAX_STATUS_CHARS,
 };
 
 use super::args::{Conv, ConvText, Names, NoArgs, Register, Status};
@@ -20,12 +21,6 @@ use crate::server::chat::User;
 /// costs memory and a line of each `CONVERSATIONS` map the user receives; without a cap one
 /// client could loop on `INVITE []` until the server runs out of memory.
 pub const MAX_CONVERSATIONS_PER_USER: usize = 1024;
-
-fn valid_name(name: &str) -> bool {
-    let chars = name.chars().count();
-    (1..=MAX_NAME_CHARS).contains(&chars)
-        && !name.chars().any(|c| c.is_whitespace() || c.is_control())
-}
 
 fn check_status(status: &str) -> Result<(), Refusal> {
     let chars = status.chars().count();
@@ -57,9 +52,7 @@ pub fn register(ctx: &mut Ctx, me: usize, args: Register) -> Outcome {
     if ctx.chat.is_registered(me) {
         return Err(Refusal::AlreadyRegistered);
     }
-    if !valid_name(&name) {
-        return Err(Refusal::BadName);
-    }
+    name_key(&name).map_err(Refusal::BadName)?;
     let status = status.unwrap_or_else(|| DEFAULT_STATUS.to_string());
     check_status(&status)?;
     if ctx.chat.find_user(&name).is_some() {

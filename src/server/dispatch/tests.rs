@@ -157,8 +157,8 @@ fn registration_is_required_and_checked() {
         w.drain(key),
         [
             "ERROR \"JOIN: not registered\"",
-            "ERROR \"REGISTER: bad name: 1 to 32 characters, no spaces or control characters\"",
-            "ERROR \"REGISTER: bad name: 1 to 32 characters, no spaces or control characters\"",
+            "ERROR \"REGISTER: bad name: U+0020 is not allowed in names\"",
+            "ERROR \"REGISTER: bad name: 1 to 32 characters\"",
             "ERROR \"REGISTER: bad status: 1 to 64 characters, no control characters\"",
             "ERROR \"REGISTER: bad status: 1 to 64 characters, no control characters\"",
         ]
