@@ -30,3 +30,6 @@ pub mod names;
 pub mod protocol;
 pub mod server;
 pub mod wheel;
+
+#[cfg(test)]
+mod test_rng;

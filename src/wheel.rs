@@ -265,17 +265,7 @@ mod tests {
         assert_eq!(w.advance(1_010), vec!["past"]);
     }
 
-    /// A small deterministic generator, so a failing sequence can be replayed.
-    struct XorShift(u64);
-
-    impl XorShift {
-        fn below(&mut self, n: u64) -> u64 {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            self.0 % n
-        }
-    }
+    use crate::test_rng::XorShift;
 
     /// Random inserts (in the past, within a turn, several turns away), cancels (live and
     /// stale) and advances (by a tick, by more than a turn, backwards), checked after every

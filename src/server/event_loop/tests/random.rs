@@ -3,18 +3,7 @@
 //! every pass.
 
 use super::{config, Client, Config, Harness};
-
-/// A small deterministic generator, so a failing sequence can be replayed.
-struct XorShift(u64);
-
-impl XorShift {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % n
-    }
-}
+use crate::test_rng::XorShift;
 
 /// What a random client may send: the whole contract, wrong input and framing violations.
 /// `known` holds the conversation ids the readers were invited to, so that most ids are real.
