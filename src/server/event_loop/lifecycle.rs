@@ -145,7 +145,11 @@ impl Server {
                         None => info!("disconnect conn {key}: {reason}"),
                     }
                     self.chat.retire(key, &mut self.out);
-                    if let Some(timer) = conn.deadline.take() {
+                    // Its registration and line deadlines no longer matter.
+                    for timer in [conn.deadline.take(), conn.line_timer.take()]
+                        .into_iter()
+                        .flatten()
+                    {
                         self.wheel.cancel(timer);
                     }
                     if reason.flushes() {
@@ -183,7 +187,7 @@ impl Server {
     fn remove(&mut self, key: usize, reason: Reason) {
         let mut conn = self.conns.remove(key);
         let _ = self.poll.registry().deregister(&mut conn.socket);
-        if let Some(timer) = conn.deadline.take() {
+        for timer in [conn.deadline, conn.line_timer].into_iter().flatten() {
             self.wheel.cancel(timer);
         }
         self.out.discard(key);
