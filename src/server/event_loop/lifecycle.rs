@@ -21,6 +21,7 @@ use log::{debug, info};
 use mio::net::TcpStream;
 
 use super::{Reason, Server, Timer};
+use crate::buffer::ReadBuf;
 
 /// How long a closing connection may take to take its last output and close its end. A
 /// peer that neither reads nor closes is cut off after this.
@@ -145,6 +146,9 @@ impl Server {
                         None => info!("disconnect conn {key}: {reason}"),
                     }
                     self.chat.retire(key, &mut self.out);
+                    // Its input is read no more: an unfinished line it held (up to the
+                    // line limit) is freed now, not when the connection is removed.
+                    conn.input = ReadBuf::new();
                     // Its registration and line deadlines no longer matter.
                     for timer in [conn.deadline.take(), conn.line_timer.take()]
                         .into_iter()

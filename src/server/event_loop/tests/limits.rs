@@ -47,6 +47,11 @@ fn a_line_unfinished_at_its_deadline_gets_an_error_and_closes() {
         ["ERROR \"line not finished within 30 s; closing\""]
     );
     assert_eq!(closing(&h, &alice), Some(Reason::LineTimeout));
+    let key = h.key_of(&alice).unwrap();
+    assert!(
+        h.server.conns[key].input.is_empty(),
+        "the unfinished line is freed when closing starts, not after the linger"
+    );
     bob.lines();
     bob.send("LIST_CONVERSATIONS");
     h.until_quiet();
