@@ -33,6 +33,10 @@ pub struct ReadBuf {
     bytes: Vec<u8>,
     /// Start of the unconsumed bytes.
     start: usize,
+    /// End of the bytes already searched for a `\n` and found to hold none: the next search
+    /// starts here, so a long line arriving in many small reads is searched once, not once
+    /// per read. Between `start` and `end`.
+    scanned: usize,
     /// End of the bytes read so far.
     end: usize,
 }
@@ -58,9 +62,14 @@ impl ReadBuf {
                 self.bytes = vec![0; READ_CHUNK];
             }
         }
-        self.bytes.copy_within(self.start..self.end, 0);
-        self.end -= self.start;
-        self.start = 0;
+        if self.start > 0 {
+            // Only when something was consumed: moving a long unfinished line onto itself
+            // on every read would cost as much as searching it again.
+            self.bytes.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.scanned -= self.start;
+            self.start = 0;
+        }
         if self.end == self.bytes.len() {
             // A line longer than the buffer: grow by a chunk (bounded by the line limit).
             self.bytes.resize(self.end + READ_CHUNK, 0);
@@ -73,15 +82,27 @@ impl ReadBuf {
         result
     }
 
-    /// Takes the next complete line, if there is one (see [`framing::next_line`]).
+    /// Takes the next complete line, if there is one (see [`framing::next_line`]). Only the
+    /// bytes not searched by an earlier call are searched.
     pub fn next_line(&mut self, max_line: usize) -> Result<Option<&str>, FrameError> {
-        let ReadBuf { bytes, start, end } = self;
-        match framing::next_line(&bytes[*start..*end], max_line)? {
+        let ReadBuf {
+            bytes,
+            start,
+            scanned,
+            end,
+        } = self;
+        let unconsumed = &bytes[*start..*end];
+        match framing::next_line_after(unconsumed, *scanned - *start, max_line)? {
             Some((line, used)) => {
+                // The bytes after this line's `\n` have not been searched yet.
                 *start += used;
+                *scanned = *start;
                 Ok(Some(line))
             }
-            None => Ok(None),
+            None => {
+                *scanned = *end;
+                Ok(None)
+            }
         }
     }
 
@@ -323,6 +344,28 @@ mod tests {
         }
         buf.release_if_empty(&mut spare);
         assert!(spare.0.is_empty(), "a grown buffer is freed, not kept");
+    }
+
+    #[test]
+    fn a_tail_growing_a_byte_at_a_time_is_searched_once() {
+        let mut spare = SpareBuffer::default();
+        let mut buf = ReadBuf::new();
+        let mut input: &[u8] = b"DONE\nSEND_MESSAGE [1,";
+        buf.read_from(&mut input, &mut spare).unwrap();
+        assert_eq!(buf.next_line(64), Ok(Some("DONE")));
+        assert_eq!(buf.next_line(64), Ok(None));
+        // A `\n` slipped into the part already searched is not seen: the proof that the
+        // search does not start over. (A real buffer never changes under the search.)
+        let start = buf.start;
+        buf.bytes[start + 3] = b'\n';
+        for byte in b"\"slow".iter().chain(b"ly\"]") {
+            buf.read_from(&mut &[*byte][..], &mut spare).unwrap();
+            assert_eq!(buf.next_line(64), Ok(None), "only the new byte is searched");
+        }
+        // Reading compacted the buffer (the consumed `DONE\n` is gone): the mark moved too.
+        buf.read_from(&mut &b"\n"[..], &mut spare).unwrap();
+        assert_eq!(buf.next_line(64), Ok(Some("SEN\n_MESSAGE [1,\"slowly\"]")));
+        assert!(buf.is_empty());
     }
 
     #[test]

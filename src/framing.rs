@@ -10,6 +10,12 @@
 //!
 //! It never copies and never allocates, so the server can run it once per line straight
 //! over its read buffer, and the client and the load generator reuse it unchanged.
+//!
+//! [`next_line_after`] is the same function told how much of the input is already known to
+//! hold no `\n`: a caller that remembers where the last search stopped (as
+//! [`crate::buffer::ReadBuf`] does) then looks at each byte once, however slowly a long line
+//! arrives. Without that, a 64 KiB tail growing one byte at a time is searched from its
+//! start on every byte: 64 KiB of work per byte received.
 
 use std::fmt;
 
@@ -39,7 +45,21 @@ impl std::error::Error for FrameError {}
 /// bound also applies to a tail that has no `\n` yet: without that, a peer that never sends
 /// a newline would make the server buffer forever.
 pub fn next_line(buf: &[u8], max_line: usize) -> Result<Option<(&str, usize)>, FrameError> {
-    let Some(newline) = buf.iter().position(|&b| b == b'\n') else {
+    next_line_after(buf, 0, max_line)
+}
+
+/// [`next_line`], for a caller that knows the first `scanned` bytes of `buf` hold no `\n`
+/// (they were searched before): only the bytes after them are searched. When the answer is
+/// `Ok(None)`, all of `buf` has been searched, so the caller's next `scanned` is `buf.len()`.
+/// A `scanned` past the end is taken as the end.
+pub fn next_line_after(
+    buf: &[u8],
+    scanned: usize,
+    max_line: usize,
+) -> Result<Option<(&str, usize)>, FrameError> {
+    let from = scanned.min(buf.len());
+    let found = buf[from..].iter().position(|&b| b == b'\n');
+    let Some(newline) = found.map(|at| from + at) else {
         // A tail of exactly `max_line + 1` bytes ending in `\r` may still be a legal line
         // whose `\n` has not arrived yet.
         let content = buf.len() - usize::from(buf.last() == Some(&b'\r'));
@@ -117,6 +137,29 @@ mod tests {
         assert_eq!(
             next_line("h\u{e9}\n".as_bytes(), 64),
             Ok(Some(("h\u{e9}", 4)))
+        );
+    }
+
+    #[test]
+    fn the_bytes_already_scanned_are_not_searched_again() {
+        // A `\n` inside the scanned prefix breaks the caller's promise, which shows that the
+        // prefix is not looked at: only the `\n` after it is found.
+        assert_eq!(next_line_after(b"A\nB\n", 2, 64), Ok(Some(("A\nB", 4))));
+        assert_eq!(next_line_after(b"A\nBC", 2, 64), Ok(None));
+        assert_eq!(next_line_after(b"AB\n", 0, 64), Ok(Some(("AB", 3))));
+        assert_eq!(next_line_after(b"AB\n", 9, 64), Ok(None), "past the end");
+    }
+
+    #[test]
+    fn the_tail_limit_holds_whatever_was_scanned() {
+        assert_eq!(
+            next_line_after(b"abcde", 5, 4),
+            Err(FrameError::TooLong { limit: 4 })
+        );
+        assert_eq!(next_line_after(b"abcd\r", 4, 4), Ok(None));
+        assert_eq!(
+            next_line_after(b"abcde\n", 3, 4),
+            Err(FrameError::TooLong { limit: 4 })
         );
     }
 

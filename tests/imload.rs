@@ -1,4 +1,6 @@
-//! `imload` end to end: the real binary against a real `imserver` on `127.0.0.1:0`.
+//! `imload` end to end: the real binary against a real `imserver` on `127.0.0.1:0`, started
+//! with `--max-line-rate off` as any load test's server is: imload's clients send as fast
+//! as they are told to, and a throttled one would only make the runs slow.
 
 mod common;
 
@@ -35,7 +37,7 @@ fn n(report: &Value, field: &str) -> u64 {
 
 #[test]
 fn im_run_delivers_every_message_to_every_other_member_once() {
-    let server = common::Server::start(&[]);
+    let server = common::Server::start(&["--max-line-rate", "off"]);
     let addr = server.addr.to_string();
     let flags = [
         "--clients",
@@ -95,7 +97,7 @@ fn im_run_delivers_every_message_to_every_other_member_once() {
 
 #[test]
 fn presence_full_is_counted_apart_from_messages() {
-    let server = common::Server::start(&["--presence-interval-ms", "50"]);
+    let server = common::Server::start(&["--presence-interval-ms", "50", "--max-line-rate", "off"]);
     let addr = server.addr.to_string();
     let flags = [
         "--clients",
@@ -145,7 +147,7 @@ fn an_unreachable_server_fails_with_a_clear_message() {
 #[test]
 fn a_server_that_refuses_the_clients_fails_the_run() {
     // Room for one client only: the second is told "server full" and closed.
-    let server = common::Server::start(&["--max-connections", "1"]);
+    let server = common::Server::start(&["--max-connections", "1", "--max-line-rate", "off"]);
     let addr = server.addr.to_string();
     let (output, _) = imload(
         &addr,
@@ -165,7 +167,7 @@ fn idle_clients_are_held_until_interrupted() {
     use std::io::{BufRead, BufReader};
     use std::process::Stdio;
 
-    let server = common::Server::start(&[]);
+    let server = common::Server::start(&["--max-line-rate", "off"]);
     let addr = server.addr.to_string();
     let mut child = Command::new(env!("CARGO_BIN_EXE_imload"))
         .args(["--server", &addr, "--clients", "5", "--idle"])

@@ -62,7 +62,10 @@ fn read_until(reader: &mut BufReader<TcpStream>, prefix: &str) {
 ///
 /// Why nothing else can wake the loop here, so the defect cannot hide: alice only reads,
 /// and her output is tiny, so her socket is never registered for writable events; nobody
-/// connects; no signal is sent; every registration deadline was cancelled when it was met;
+/// connects; no signal is sent; the line rate is off, so no throttled connection waits for
+/// a timer; carol's line deadline (her long lines arrive in pieces) is 30 s away, past the
+/// test's patience, and goes with her; every registration deadline was cancelled when it
+/// was met;
 /// the presence broadcast for the two registrations has fired (alice saw it) and nothing
 /// changed since; a slow reader is closed without lingering, so it sets no timer and is
 /// deregistered and closed in the very pass that drops it (more bytes from carol reach a
@@ -84,6 +87,8 @@ fn a_dropped_slow_readers_departure_is_sent_before_the_loop_sleeps() {
         "50",
         "--max-line",
         &max_line,
+        "--max-line-rate",
+        "off",
     ]);
     let mut alice = server.user("alice");
     let (mut carol, mut carol_reader) = small_window_user(server.addr, "carol");
@@ -155,7 +160,8 @@ fn a_dropped_slow_readers_departure_is_sent_before_the_loop_sleeps() {
 /// left in the backlog has not done, so the duplicate never arises there.
 #[test]
 fn no_connection_is_served_more_than_its_budget_in_one_pass() {
-    let server = Server::start(&["--trace"]);
+    // The budget, not the line rate, is what is tested: the flood must come at once.
+    let server = Server::start(&["--trace", "--max-line-rate", "off"]);
     let mut flooder = server.user("flooder");
     flooder.send("INVITE []");
     flooder.recv_until("its conversation", |l| l == "INVITATION [1,\"flooder\"]");

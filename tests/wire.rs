@@ -32,7 +32,8 @@ fn many_lines_in_one_write_are_answered_in_order() {
 
 #[test]
 fn thousands_of_lines_in_one_write_are_all_answered() {
-    let server = Server::start(&[]);
+    // Past any line rate: what is tested is that none is lost, not how fast they may come.
+    let server = Server::start(&["--max-line-rate", "off"]);
     let mut alice = server.user("alice");
     let count = 5_000;
     alice.send_raw("LIST_CONVERSATIONS\n".repeat(count).as_bytes());
@@ -267,7 +268,15 @@ fn an_unregistered_connection_is_closed_at_the_deadline() {
 fn a_slow_reader_is_dropped_and_the_others_go_on() {
     // The limit is well above what one pass can queue for a healthy reader (64 lines of
     // 1 KiB per sender), so only the reader that stopped reading passes it.
-    let server = Server::start(&["--max-output", "262144", "--presence-interval-ms", "50"]);
+    // Alice sends as fast as she can until the server gives up on `slow`.
+    let server = Server::start(&[
+        "--max-output",
+        "262144",
+        "--presence-interval-ms",
+        "50",
+        "--max-line-rate",
+        "off",
+    ]);
     let mut alice = server.user("alice");
     let mut bob = server.user("bob");
     let mut slow = server.user("slow");
@@ -358,6 +367,23 @@ fn out_of_descriptors_pauses_accept_until_a_connection_closes() {
 }
 
 #[test]
+fn a_line_not_finished_in_time_gets_an_error_and_the_connection_closes() {
+    let server = Server::start(&["--line-timeout-ms", "300"]);
+    let mut alice = server.user("alice");
+    let mut bob = server.user("bob");
+    alice.send_raw(b"SEND_MESSAGE [1,\"and then");
+    let said: Vec<String> = alice
+        .expect_closed()
+        .into_iter()
+        .filter(|l| !l.starts_with("ONLINE_USERS"))
+        .collect();
+    assert_eq!(said, ["ERROR \"line not finished within 300 ms; closing\""]);
+    server.wait_log("disconnect alice (conn 0): line timeout");
+    bob.send("LIST_CONVERSATIONS");
+    bob.recv_until("its answer", |l| l == "CONVERSATIONS {}");
+}
+
+#[test]
 fn a_bad_flag_or_a_busy_address_exits_non_zero_without_a_panic() {
     let bin = env!("CARGO_BIN_EXE_imserver");
     let bad = Command::new(bin)
@@ -368,6 +394,13 @@ fn a_bad_flag_or_a_busy_address_exits_non_zero_without_a_panic() {
     assert!(!bad.status.success());
     let stderr = String::from_utf8_lossy(&bad.stderr);
     assert!(stderr.contains("--max-line"), "{stderr}");
+    let never = Command::new(bin)
+        .args(["--max-line-rate", "0"])
+        .output()
+        .unwrap();
+    assert!(!never.status.success(), "a rate of 0 would serve nothing");
+    let stderr = String::from_utf8_lossy(&never.stderr);
+    assert!(stderr.contains("or `off`"), "{stderr}");
 
     let server = Server::start(&[]);
     let busy = Command::new(bin)

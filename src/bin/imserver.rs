@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 
 use clap::Parser;
-use imchat::server::{self, Config};
+use imchat::server::{self, Config, LineRate, RateFlag};
 
 // Every default below is read from `Config::default()`, so the library and the command
 // line cannot disagree.
@@ -39,6 +39,19 @@ struct Args {
     /// Unregistered connections are closed after this long.
     #[arg(long, default_value_t = Config::default().register_timeout_ms, value_name = "MS")]
     register_timeout_ms: u64,
+    /// A line not finished this long after its first byte closes the connection.
+    #[arg(long, default_value_t = Config::default().line_timeout_ms, value_name = "MS")]
+    line_timeout_ms: u64,
+    /// Lines per second one connection may send after its burst, or `off`. A connection
+    /// over it is not read until it may send again: nothing is dropped. Use `off` for
+    /// benchmarks and load tests.
+    #[arg(long, default_value_t = RateFlag(Config::default().max_line_rate.map(|r| r.per_sec)),
+          value_name = "N|off")]
+    max_line_rate: RateFlag,
+    /// Lines one connection may send at once before its rate applies.
+    #[arg(long, default_value_t = Config::default().max_line_rate.unwrap_or_default().burst, value_name = "N",
+          value_parser = clap::value_parser!(u32).range(1..))]
+    line_burst: u32,
     /// error, warn, info, debug or trace.
     #[arg(long, default_value = "info", value_name = "LEVEL")]
     log_level: log::LevelFilter,
@@ -67,6 +80,11 @@ fn main() -> ExitCode {
         max_members: args.max_members.max(1),
         max_connections: args.max_connections,
         register_timeout_ms: args.register_timeout_ms,
+        line_timeout_ms: args.line_timeout_ms,
+        max_line_rate: args.max_line_rate.0.map(|per_sec| LineRate {
+            per_sec,
+            burst: args.line_burst,
+        }),
         trace: args.trace,
     };
     raise_file_limit(config.max_connections);

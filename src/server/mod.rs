@@ -8,6 +8,7 @@
 //! | `dispatch/` | the command table, one argument type per row, the handlers and their effects |
 //! | `keyset.rs` | the set of connection keys the loop keeps its work lists in |
 //! | `loglimit.rs` | the rate limit on log lines that clients can repeat at will |
+//! | `line_rate.rs` | flood control: a token bucket per connection, on lines |
 //! | `reason.rs` | why a connection closes |
 //!
 //! Start with `event_loop/mod.rs`: it is written to be read first.
@@ -26,6 +27,7 @@ mod chat;
 mod dispatch;
 mod event_loop;
 mod keyset;
+mod line_rate;
 mod loglimit;
 mod outboxes;
 mod reason;
@@ -40,6 +42,7 @@ pub use dispatch::command::{MAX_ERROR_LINE, MAX_LISTED_NAMES};
 pub use dispatch::handlers::MAX_CONVERSATIONS_PER_USER;
 pub use dispatch::{Command, COMMANDS};
 pub use event_loop::{Readiness, Server, MAX_FRAMES_PER_WAKE};
+pub use line_rate::{LineRate, RateFlag, DEFAULT_LINE_BURST, DEFAULT_LINE_RATE};
 pub use loglimit::{LOG_BURST, LOG_WINDOW_MS};
 pub use outboxes::DEFAULT_MAX_OUTPUT_TOTAL;
 pub use reason::Reason;
@@ -65,9 +68,22 @@ pub struct Config {
     pub max_connections: usize,
     /// How long a connection may stay unregistered (milliseconds).
     pub register_timeout_ms: u64,
+    /// How long a line may take to arrive once its first byte has (milliseconds).
+    pub line_timeout_ms: u64,
+    /// Lines a connection may send, per second and at once; `None` is no limit (for
+    /// benchmarks and load tests, whose clients are meant to flood).
+    pub max_line_rate: Option<LineRate>,
     /// Log one line per step of the loop (the teaching trace).
     pub trace: bool,
 }
+
+/// Default `--line-timeout-ms`: 30 s, as long as a connection has to register. A client
+/// sends a line in one go (even 64 KiB over a slow link takes seconds); one still
+/// unfinished after 30 s is a peer holding a buffer of up to `--max-line` bytes open on
+/// purpose (a few thousand of them dripping a
+/// byte at a time would otherwise hold the server's memory, and registered connections
+/// have no other deadline).
+pub const DEFAULT_LINE_TIMEOUT_MS: u64 = 30_000;
 
 /// Default `--max-output`: 8 MiB. The limit is checked after each flush, so it must hold
 /// what one pass can queue for a healthy reader whose socket buffer is momentarily full:
@@ -89,6 +105,8 @@ impl Default for Config {
             max_members: DEFAULT_MAX_MEMBERS,
             max_connections: 10_000,
             register_timeout_ms: 30_000,
+            line_timeout_ms: DEFAULT_LINE_TIMEOUT_MS,
+            max_line_rate: Some(LineRate::default()),
             trace: false,
         }
     }

@@ -17,6 +17,8 @@ pub enum Reason {
     SlowReader,
     /// It did not register in time.
     Timeout,
+    /// It started a line and did not finish it in time.
+    LineTimeout,
     /// A read or write failed.
     Broken,
     /// The server is shutting down.
@@ -49,6 +51,7 @@ impl fmt::Display for Reason {
             Reason::Violation => "violation",
             Reason::SlowReader => "slow reader dropped",
             Reason::Timeout => "timeout",
+            Reason::LineTimeout => "line timeout",
             Reason::Broken => "broken",
             Reason::Shutdown => "shutdown",
         })

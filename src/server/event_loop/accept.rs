@@ -11,6 +11,7 @@ use crate::protocol::encode_error;
 
 use super::lifecycle::State;
 use super::{Conn, Kind, Server, Timer};
+use crate::server::line_rate::Bucket;
 
 /// When accept fails for lack of file descriptors, try again after this long (or as soon as
 /// a connection closes), instead of spinning on an accept that keeps failing.
@@ -119,6 +120,10 @@ impl Server {
                 readable: false,
                 wants_write: false,
                 deadline: Some(timer),
+                bucket: Bucket::full(self.config.max_line_rate.unwrap_or_default(), now),
+                throttled: false,
+                line_since: None,
+                line_timer: None,
             });
             self.out.open(key);
             trace!(self.config.trace, "accept {addr} as conn {key}");

@@ -21,6 +21,7 @@ use log::{debug, info};
 use mio::net::TcpStream;
 
 use super::{Kind, Reason, Server, Timer};
+use crate::buffer::ReadBuf;
 
 /// How long a closing connection may take to take its last output and close its end. A
 /// peer that neither reads nor closes is cut off after this.
@@ -147,7 +148,14 @@ impl Server {
                         }
                     }
                     self.chat.retire(key, &mut self.out);
-                    if let Some(timer) = conn.deadline.take() {
+                    // Its input is read no more: an unfinished line it held (up to the
+                    // line limit) is freed now, not when the connection is removed.
+                    conn.input = ReadBuf::new();
+                    // Its registration and line deadlines no longer matter.
+                    for timer in [conn.deadline.take(), conn.line_timer.take()]
+                        .into_iter()
+                        .flatten()
+                    {
                         self.wheel.cancel(timer);
                     }
                     if reason.flushes() {
@@ -185,7 +193,7 @@ impl Server {
     fn remove(&mut self, key: usize, reason: Reason) {
         let mut conn = self.conns.remove(key);
         let _ = self.poll.registry().deregister(&mut conn.socket);
-        if let Some(timer) = conn.deadline.take() {
+        for timer in [conn.deadline, conn.line_timer].into_iter().flatten() {
             self.wheel.cancel(timer);
         }
         self.out.discard(key);

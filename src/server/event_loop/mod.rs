@@ -5,16 +5,20 @@
 //!
 //! 1. **Note readiness.** Record which sockets are readable or writable, in sets: a
 //!    connection named by many events is still served once. Nothing is read or written.
-//! 2. **Serve input.** For each ready connection, once: read until `WouldBlock`, cut lines,
-//!    dispatch each to its handler, at most [`MAX_FRAMES_PER_WAKE`] lines. A connection that
-//!    spends its budget stays in the ready set for the next pass (the backlog). Handlers only
-//!    queue output and return an effect; they never touch a socket.
-//! 3. **Timers.** Collect every timer due by `now`, then run them: registration deadlines,
-//!    the presence broadcast, linger deadlines.
+//! 2. **Serve input** (`input.rs`). For each ready connection, once: read until
+//!    `WouldBlock`, cut lines, dispatch each to its handler, at most [`MAX_FRAMES_PER_WAKE`]
+//!    lines. A connection that spends its budget stays in the ready set for the next pass
+//!    (the backlog); one that spends its line tokens (its rate limit) leaves it until a
+//!    timer says it has one again. Handlers only queue output and return an effect; they
+//!    never touch a socket.
+//! 3. **Timers.** Collect every timer due by `now`, then run them: registration and line
+//!    deadlines, the end of a connection's throttling, the presence broadcast, linger
+//!    deadlines.
 //! 4. **Flush.** Encode the member maps owed in this pass into their places (one per member,
 //!    shared between equal maps), then write every outbox with queued output, until it is
-//!    empty or the kernel says `WouldBlock`; only those that said `WouldBlock` wait for a writable event. A connection
-//!    whose queue is still over the output limit is dropped as a slow reader.
+//!    empty or the kernel says `WouldBlock`; only those that said `WouldBlock` wait for a
+//!    writable event. A connection whose queue is still over the output limit is dropped as
+//!    a slow reader.
 //! 5. **Settle.** Advance the lifecycle of every connection whose closing moved on in this
 //!    pass (`lifecycle.rs`): a closing user leaves the chat (the others' updates are queued),
 //!    a connection whose last output is written shuts its end, a finished one is removed.
@@ -29,10 +33,11 @@
 //!
 //! mio's readiness is edge-triggered: an event says "something changed", once. That is why
 //! every read, write and accept goes on until `WouldBlock`; stopping early would wait for an
-//! event that never comes. The one deliberate exception is the line budget of phase 2, and
-//! the loop remembers those connections itself.
+//! event that never comes. The deliberate exceptions are the line budget and the line rate
+//! of phase 2, and the loop remembers those connections itself (the backlog, and a timer).
 
 mod accept;
+mod input;
 mod lifecycle;
 mod output;
 #[cfg(test)]
@@ -55,6 +60,7 @@ use crate::wheel::{TimerId, Wheel};
 use super::chat::{Chat, Limits};
 use super::dispatch::{self, Ctx, Effect};
 use super::keyset::KeySet;
+use super::line_rate::Bucket;
 use super::loglimit::{Kind, LogLimit};
 use super::outboxes::Outboxes;
 use super::reason::Reason;
@@ -105,8 +111,24 @@ impl From<&Event> for Readiness {
 /// old connection.
 #[derive(Debug)]
 enum Timer {
-    RegisterDeadline { key: usize, generation: u64 },
-    Linger { key: usize, generation: u64 },
+    RegisterDeadline {
+        key: usize,
+        generation: u64,
+    },
+    /// The connection's unfinished line may be overdue (see `input.rs`).
+    LineDeadline {
+        key: usize,
+        generation: u64,
+    },
+    /// The throttled connection has a line token again.
+    Unthrottle {
+        key: usize,
+        generation: u64,
+    },
+    Linger {
+        key: usize,
+        generation: u64,
+    },
     PresenceBroadcast,
     AcceptRetry,
     ShutdownDeadline,
@@ -129,6 +151,15 @@ struct Conn {
     /// The one timer pending for this connection: its registration deadline, and once it
     /// is closing, its linger deadline. Cancelled when it is met.
     deadline: Option<TimerId>,
+    /// Its line tokens (unused while the rate is off).
+    bucket: Bucket,
+    /// Out of tokens: its `Unthrottle` timer is on the wheel, and until it fires the
+    /// connection is not served.
+    throttled: bool,
+    /// When the unfinished line in `input` was first seen; `None` between lines.
+    line_since: Option<u64>,
+    /// Its `LineDeadline` timer, while one is on the wheel (at most one).
+    line_timer: Option<TimerId>,
 }
 
 /// The server: the listener, the connections, the chat and the timers.
@@ -279,9 +310,11 @@ impl Server {
                     };
                     if event.readable {
                         conn.readable = true;
-                        // An open connection has lines to serve; a closing one may have
-                        // reached its peer's end of stream.
+                        // An open connection has lines to serve, unless it is out of line
+                        // tokens (its timer serves it); a closing one may have reached its
+                        // peer's end of stream.
                         match conn.state {
+                            State::Open if conn.throttled => false,
                             State::Open => self.ready.insert(key),
                             _ => self.settling.insert(key),
                         };
@@ -289,69 +322,6 @@ impl Server {
                     if event.writable {
                         self.out.mark_dirty(key);
                     }
-                }
-            }
-        }
-    }
-
-    /// Phase 2: every ready connection, once; those that spent their budget stay ready.
-    fn serve_ready(&mut self, now: u64) {
-        for key in self.ready.take() {
-            if self.serve(key, now) {
-                self.ready.insert(key);
-            }
-        }
-    }
-
-    /// Phase 2 for one connection: handle buffered lines, read more when none is complete,
-    /// until `WouldBlock`, end of stream, closing, or the line budget is spent. Returns
-    /// `true` if the budget ran out with input possibly left.
-    fn serve(&mut self, key: usize, now: u64) -> bool {
-        let (max_line, trace) = (self.config.max_line, self.config.trace);
-        let mut handled = 0;
-        loop {
-            let Some(conn) = self.conns.get_mut(key).filter(|c| c.state == State::Open) else {
-                return false;
-            };
-            if handled == MAX_FRAMES_PER_WAKE {
-                return true;
-            }
-            // Buffered lines first, and read only when no line is complete: the buffer then
-            // never holds much more than one line limit plus one read.
-            match conn.input.next_line(max_line) {
-                Ok(Some(line)) => {
-                    handled += 1;
-                    trace!(trace, "conn {key}: frame complete ({} bytes)", line.len());
-                    let mut ctx = Ctx {
-                        chat: &mut self.chat,
-                        out: &mut self.out,
-                    };
-                    let effect = dispatch::dispatch(&mut ctx, key, line);
-                    self.apply(key, effect, now);
-                }
-                Ok(None) if conn.readable => {
-                    match conn.input.read_from(&mut conn.socket, &mut self.spare) {
-                        Ok(0) => {
-                            trace!(trace, "conn {key}: readable, end of stream");
-                            self.close(key, Reason::Closed);
-                        }
-                        Ok(n) => trace!(trace, "conn {key}: readable, read {n} bytes"),
-                        Err(e) if e.kind() == ErrorKind::WouldBlock => {
-                            conn.readable = false;
-                            return false;
-                        }
-                        Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                        Err(e) => {
-                            debug!("conn {key}: read failed: {e}");
-                            self.abandon(key, Reason::after_error(&e));
-                        }
-                    }
-                }
-                Ok(None) => return false,
-                Err(violation) => {
-                    debug!("conn {key}: framing violation: {violation}");
-                    self.out.send_error(key, &format!("{violation}; closing"));
-                    self.close(key, Reason::Violation);
                 }
             }
         }
@@ -387,6 +357,8 @@ impl Server {
                     self.close(key, Reason::Timeout);
                 }
             }
+            Timer::LineDeadline { key, generation } => self.line_deadline(key, generation, now),
+            Timer::Unthrottle { key, generation } => self.unthrottle(key, generation),
             Timer::Linger { key, generation } => {
                 if self.is_current(key, generation) {
                     debug!("conn {key}: did not finish closing in time");

@@ -1,0 +1,187 @@
+//! Serving input: phase 2 of a pass, the only place a connection's socket is read (while it
+//! is open), and the two limits on how it sends: its line rate and its line deadline.
+//!
+//! * **Line rate.** Each line served spends a token of the connection's bucket
+//!   (`line_rate.rs`). Out of tokens, it is *throttled*: it leaves the ready set, its input
+//!   stays where it is (in its buffer and in the kernel), and one `Unthrottle` timer on the
+//!   wheel puts it back when its next token is due. Its `readable` flag is kept, so bytes
+//!   the kernel announced before are still read then: the events are edge-triggered and
+//!   will not be repeated.
+//! * **Line deadline.** A line must arrive within `--line-timeout-ms` of its first byte.
+//!   `line_since` says when the unfinished line in the buffer was first seen, and is
+//!   cleared when a line is served. One `LineDeadline` timer per connection is enough: when
+//!   it fires it looks at `line_since` and either closes the connection, or waits for the
+//!   deadline of a newer unfinished line, or (between lines) goes away. So a connection
+//!   whose every read ends mid-line arms at most one timer per timeout, not one per read.
+
+use std::io::ErrorKind;
+
+use log::debug;
+
+use super::lifecycle::State;
+use super::{dispatch, Ctx, Reason, Server, Timer, MAX_FRAMES_PER_WAKE};
+
+impl Server {
+    /// Phase 2: every ready connection, once; those that spent their budget stay ready.
+    pub(super) fn serve_ready(&mut self, now: u64) {
+        for key in self.ready.take() {
+            if self.serve(key, now) {
+                self.ready.insert(key);
+            }
+        }
+    }
+
+    /// Phase 2 for one connection: handle buffered lines, read more when none is complete,
+    /// until `WouldBlock`, end of stream, closing, or the line budget or the tokens are
+    /// spent. Returns `true` if the budget ran out with input possibly left.
+    fn serve(&mut self, key: usize, now: u64) -> bool {
+        let (max_line, trace, rate) = (
+            self.config.max_line,
+            self.config.trace,
+            self.config.max_line_rate,
+        );
+        if let (Some(conn), Some(rate)) = (self.conns.get_mut(key), rate) {
+            conn.bucket.refill(rate, now);
+        }
+        let mut handled = 0;
+        loop {
+            let Some(conn) = self.conns.get_mut(key).filter(|c| c.state == State::Open) else {
+                return false;
+            };
+            if handled == MAX_FRAMES_PER_WAKE {
+                return true;
+            }
+            if rate.is_some() && !conn.bucket.has_token() {
+                self.throttle(key, now);
+                return false;
+            }
+            // Buffered lines first, and read only when no line is complete: the buffer then
+            // never holds much more than one line limit plus one read.
+            match conn.input.next_line(max_line) {
+                Ok(Some(line)) => {
+                    handled += 1;
+                    conn.bucket.spend();
+                    conn.line_since = None;
+                    trace!(trace, "conn {key}: frame complete ({} bytes)", line.len());
+                    let mut ctx = Ctx {
+                        chat: &mut self.chat,
+                        out: &mut self.out,
+                    };
+                    let effect = dispatch::dispatch(&mut ctx, key, line);
+                    self.apply(key, effect, now);
+                }
+                Ok(None) if conn.readable => {
+                    match conn.input.read_from(&mut conn.socket, &mut self.spare) {
+                        Ok(0) => {
+                            trace!(trace, "conn {key}: readable, end of stream");
+                            self.close(key, Reason::Closed);
+                        }
+                        Ok(n) => trace!(trace, "conn {key}: readable, read {n} bytes"),
+                        Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                            conn.readable = false;
+                            self.line_pending(key, now);
+                            return false;
+                        }
+                        Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                        Err(e) => {
+                            debug!("conn {key}: read failed: {e}");
+                            self.abandon(key, Reason::after_error(&e));
+                        }
+                    }
+                }
+                Ok(None) => {
+                    self.line_pending(key, now);
+                    return false;
+                }
+                Err(violation) => {
+                    debug!("conn {key}: framing violation: {violation}");
+                    self.out.send_error(key, &format!("{violation}; closing"));
+                    self.close(key, Reason::Violation);
+                }
+            }
+        }
+    }
+
+    /// Out of tokens: not served again until the `Unthrottle` timer (one at a time) says a
+    /// token is due. Readiness events meanwhile only keep `readable` set.
+    fn throttle(&mut self, key: usize, now: u64) {
+        let Some(rate) = self.config.max_line_rate else {
+            return;
+        };
+        let Some(conn) = self.conns.get_mut(key).filter(|c| !c.throttled) else {
+            return;
+        };
+        conn.throttled = true;
+        let at = now + conn.bucket.ms_until_token(rate);
+        let generation = conn.generation;
+        trace!(
+            self.config.trace,
+            "conn {key}: out of line tokens until {at} ms"
+        );
+        self.wheel.insert(at, Timer::Unthrottle { key, generation });
+    }
+
+    /// The `Unthrottle` timer: a token is due, so the connection is served again.
+    pub(super) fn unthrottle(&mut self, key: usize, generation: u64) {
+        if !self.is_current(key, generation) {
+            return;
+        }
+        let conn = &mut self.conns[key];
+        conn.throttled = false;
+        if conn.state == State::Open {
+            self.ready.insert(key);
+        }
+    }
+
+    /// Serving stopped with no complete line buffered: if part of one is, its deadline
+    /// runs from now (unless it was already running), and a timer is armed if none is.
+    fn line_pending(&mut self, key: usize, now: u64) {
+        let Some(conn) = self.conns.get_mut(key) else {
+            return;
+        };
+        if conn.input.is_empty() || conn.line_since.is_some() {
+            return;
+        }
+        conn.line_since = Some(now);
+        if conn.line_timer.is_none() {
+            let at = now + self.config.line_timeout_ms;
+            let generation = conn.generation;
+            conn.line_timer = Some(
+                self.wheel
+                    .insert(at, Timer::LineDeadline { key, generation }),
+            );
+        }
+    }
+
+    /// The `LineDeadline` timer: closes the connection if its unfinished line started too
+    /// long ago, waits for the deadline of a newer one, or, between lines, goes away.
+    pub(super) fn line_deadline(&mut self, key: usize, generation: u64, now: u64) {
+        if !self.is_current(key, generation) {
+            return;
+        }
+        let timeout = self.config.line_timeout_ms;
+        let conn = &mut self.conns[key];
+        conn.line_timer = None;
+        let Some(since) = conn.line_since.filter(|_| conn.state == State::Open) else {
+            return;
+        };
+        if now >= since + timeout {
+            debug!("conn {key}: line not finished after {timeout} ms");
+            let text = format!("line not finished within {}; closing", duration(timeout));
+            self.out.send_error(key, &text);
+            self.close(key, Reason::LineTimeout);
+        } else {
+            let timer = Timer::LineDeadline { key, generation };
+            conn.line_timer = Some(self.wheel.insert(since + timeout, timer));
+        }
+    }
+}
+
+/// A duration as a client reads it: whole seconds when it is some.
+fn duration(ms: u64) -> String {
+    if ms.is_multiple_of(1000) {
+        format!("{} s", ms / 1000)
+    } else {
+        format!("{ms} ms")
+    }
+}
