@@ -41,7 +41,7 @@ pub use chat::{DEFAULT_MAX_MEMBERS, MAX_PENDING_INVITATIONS};
 pub use dispatch::command::{MAX_ERROR_LINE, MAX_LISTED_NAMES};
 pub use dispatch::handlers::MAX_CONVERSATIONS_PER_USER;
 pub use dispatch::{Command, COMMANDS};
-pub use event_loop::{Readiness, Server, MAX_FRAMES_PER_WAKE};
+pub use event_loop::{Readiness, Server, MAX_BYTES_PER_WAKE, MAX_FRAMES_PER_WAKE};
 pub use line_rate::{LineRate, RateFlag, DEFAULT_LINE_BURST, DEFAULT_LINE_RATE};
 pub use loglimit::{LOG_BURST, LOG_WINDOW_MS};
 pub use outboxes::DEFAULT_MAX_OUTPUT_TOTAL;

@@ -19,7 +19,7 @@ use std::io::ErrorKind;
 use log::debug;
 
 use super::lifecycle::State;
-use super::{dispatch, Ctx, Reason, Server, Timer, MAX_FRAMES_PER_WAKE};
+use super::{dispatch, Ctx, Reason, Server, Timer, MAX_BYTES_PER_WAKE, MAX_FRAMES_PER_WAKE};
 
 impl Server {
     /// Phase 2: every ready connection, once; those that spent their budget stay ready.
@@ -43,12 +43,12 @@ impl Server {
         if let (Some(conn), Some(rate)) = (self.conns.get_mut(key), rate) {
             conn.bucket.refill(rate, now);
         }
-        let mut handled = 0;
+        let (mut handled, mut bytes) = (0, 0);
         loop {
             let Some(conn) = self.conns.get_mut(key).filter(|c| c.state == State::Open) else {
                 return false;
             };
-            if handled == MAX_FRAMES_PER_WAKE {
+            if handled == MAX_FRAMES_PER_WAKE || bytes >= MAX_BYTES_PER_WAKE {
                 return true;
             }
             if rate.is_some() && !conn.bucket.has_token() {
@@ -60,6 +60,7 @@ impl Server {
             match conn.input.next_line(max_line) {
                 Ok(Some(line)) => {
                     handled += 1;
+                    bytes += line.len();
                     conn.bucket.spend();
                     conn.line_since = None;
                     trace!(trace, "conn {key}: frame complete ({} bytes)", line.len());

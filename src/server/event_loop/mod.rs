@@ -7,7 +7,7 @@
 //!    connection named by many events is still served once. Nothing is read or written.
 //! 2. **Serve input** (`input.rs`). For each ready connection, once: read until
 //!    `WouldBlock`, cut lines, dispatch each to its handler, at most [`MAX_FRAMES_PER_WAKE`]
-//!    lines. A connection that spends its budget stays in the ready set for the next pass
+//!    lines or [`MAX_BYTES_PER_WAKE`] bytes of them. A connection that spends its budget stays in the ready set for the next pass
 //!    (the backlog); one that spends its line tokens (its rate limit) leaves it until a
 //!    timer says it has one again. Handlers only queue output and return an effect; they
 //!    never touch a socket.
@@ -72,6 +72,13 @@ use lifecycle::{Run, State};
 /// once gets this many, then every other ready connection gets its turn; the rest wait in
 /// its buffer for the next pass, which comes at once (the backlog makes the poll not sleep).
 pub const MAX_FRAMES_PER_WAKE: usize = 64;
+
+/// Bytes of lines handled for one connection per pass, with the same backlog as
+/// [`MAX_FRAMES_PER_WAKE`]. A command costs about what its line is long (an `INVITE` of
+/// thousands of names, say), so this bounds what one connection's turn costs everyone else:
+/// one maximal line, not 64 of them. A line is always handled once the turn has begun, so a
+/// longer `--max-line` still works, a line per pass.
+pub const MAX_BYTES_PER_WAKE: usize = 64 * 1024;
 
 /// Events taken from the kernel per poll. More are simply returned by the next poll.
 const EVENTS_CAPACITY: usize = 1024;

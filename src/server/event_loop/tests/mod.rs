@@ -10,7 +10,7 @@ use std::time::Duration;
 use mio::Events;
 
 use super::lifecycle::State;
-use super::{Config, Kind, Readiness, Server, MAX_FRAMES_PER_WAKE};
+use super::{Config, Kind, Readiness, Server, MAX_BYTES_PER_WAKE, MAX_FRAMES_PER_WAKE};
 use crate::framing::next_line;
 use crate::server::{LOG_BURST, LOG_WINDOW_MS};
 
@@ -313,6 +313,29 @@ fn a_connection_is_served_once_per_pass_however_many_events_name_it() {
     assert_eq!(served, lines);
     h.until_quiet();
     assert!(flooder.lines().is_empty());
+}
+
+#[test]
+fn long_lines_are_served_a_byte_budget_at_a_time() {
+    let mut h = Harness::new(config());
+    let mut sender = user(&mut h, "sender");
+    let mut other = user(&mut h, "other");
+    // Eight 17 KB lines, each answered with one map: a turn ends once 64 KiB are handled.
+    let line = format!("LIST_CONVERSATIONS {}[]\n", " ".repeat(17_000));
+    let all = line.repeat(8);
+    assert_eq!(sender.send_some(all.as_bytes()), all.len());
+    other.send("LIST_CONVERSATIONS");
+    h.pass();
+    let per_turn = MAX_BYTES_PER_WAKE.div_ceil(line.len() - 1);
+    assert_eq!(sender.lines().len(), per_turn, "one budget of bytes");
+    assert_eq!(other.lines().len(), 1, "the other got its turn");
+    assert_eq!(
+        h.server.poll_timeout(h.now),
+        Some(Duration::ZERO),
+        "backlog"
+    );
+    h.until_quiet();
+    assert_eq!(sender.lines().len(), 8 - per_turn, "the rest, nothing lost");
 }
 
 #[test]
