@@ -11,8 +11,8 @@ Scenarios (every phase is bounded by --phase-limit; sizes are options):
   fanout    N users online; one client sends 1024 INVITEs naming all of them (as few lines
             as fit 64 KiB: one each up to about 7,000 users); then the invitees disconnect
             at once
-  fanout-chunked  the same invitations in INVITE lines of at most --invite-chunk names
-            (999), as an attacker would send them to a server that caps invitees per INVITE
+  fanout-chunked  1024 INVITEs of --invite-chunk (999) names each, cycling over the N
+            users: the most a server that caps invitees per INVITE lets one client send
   flood     one client pipelines SEND_MESSAGE to its own conversation as fast as its socket
             takes them
   drip      M connections each hold an unterminated line and add one byte per 10 ms: first
@@ -184,13 +184,18 @@ def big_conversation(o, all_at_once):
 
 
 def fanout(o, per_line):
-    n = o.fanout_users
-    lines = invite_lines(names(n), per_line)
-    how = f"in lines of at most {per_line} names" if per_line else "each in as few lines as fit 64 KiB"
-    with Run(o, f"invite fan-out: {o.invites} times INVITE all {n} online users ({how}: {len(lines)} per "
-                f"round), then the invitees disconnect") as run:
+    n, everyone = o.fanout_users, names(o.fanout_users)
+    if per_line is None:
+        lines = invite_lines(everyone) * o.invites
+        how = f"{o.invites} INVITEs each naming all {n} online users ({len(lines) // o.invites} line each)"
+    else:  # full lines of per_line distinct names, cycling over everyone
+        per_line = min(per_line, n)
+        lines = [invite_lines(everyone[(i * per_line + j) % n] for j in range(per_line))[0]
+                 for i in range(o.invites)]
+        how = f"{o.invites} INVITEs of {per_line} names each, cycling over {n} online users"
+    with Run(o, f"invite fan-out: {how}, then the invitees disconnect") as run:
         sw, limit = run.swarm, o.phase_limit
-        users = sw.register(names(n), "none")
+        users = sw.register(everyone, "none")
         host = sw.register(["host"], "none")[0]
         watcher = sw.register(["watcher"], "changes")[0]  # sees when everyone has gone
 
@@ -209,8 +214,7 @@ def fanout(o, per_line):
         lines_before, rss0 = sum(u.nlines for u in users), run.rss()
         run.probe.begin("invite")
         cpu0, t0 = run.cpu(), NOW()
-        for _ in range(o.invites):
-            sw.send(host, *lines)
+        sw.send(host, *lines)
         sw.send(host, "LIST_CONVERSATIONS")  # its answer: every INVITE has been handled
         sw.pump(lambda: host.got.get(b"CONVERSATIONS") or host.eof, limit, "INVITEs")
         for conn in users:  # their answers: every INVITATION is delivered
@@ -220,7 +224,7 @@ def fanout(o, per_line):
         t_inv, cpu_inv, rss1 = NOW() - t0, run.cpu() - cpu0, run.rss()
         run.probe.end()
         delivered = sum(u.nlines for u in users) - lines_before - n
-        run.say(f"invite: {o.invites * len(lines)} INVITE lines of up to {max(map(len, lines)) / 1024:.0f} KiB, "
+        run.say(f"invite: {len(lines)} INVITE lines of up to {max(map(len, lines)) / 1024:.0f} KiB, "
                 f"handled in {t_inv:.2f} s; server CPU {cpu_inv:.2f} s; RSS {rss0:.1f} -> {rss1:.1f} MB "
                 f"(+{rss1 - rss0:.1f})")
         run.say(f"invite: {host.got.get(b'INVITATION', 0)} conversations created, {delivered} INVITATIONs "
@@ -324,8 +328,8 @@ def main():
     p.add_argument("--fanout-users", type=int, help="N (default 3000, --big 5000)")
     p.add_argument("--invites", type=int, default=1024, help="rounds of INVITE naming all N")
     p.add_argument("--invite-chunk", type=int, default=999,
-                   help="names per INVITE line in fanout-chunked (a cap on invitees per INVITE "
-                        "makes an attacker cut his INVITEs to fit)")
+                   help="names per INVITE in fanout-chunked (an attacker's answer to a cap on "
+                        "invitees per INVITE)")
     p.add_argument("--flood-secs", type=float, default=5)
     p.add_argument("--tails", type=int, help="M dripping connections (default 500, --big 2000)")
     p.add_argument("--tail-bytes", type=int, default=60 * 1024)
