@@ -68,9 +68,10 @@ class Run:
 
     def __enter__(self):
         o = self.opts
+        self.load = os.getloadavg()[0]  # the machine may be shared: say how busy it was
         self.server = Server(o.server, o.server_args, os.path.join(o.logs, f"{o.key}.log"), o.server_cpu)
         self.probe = Probe(self.server.port, o.probe_interval_ms / 1000)
-        self.swarm = Swarm(self.server.port)
+        self.swarm = Swarm(self.server.port, self.server.alive)
         return self
 
     def say(self, text):
@@ -91,14 +92,21 @@ class Run:
         else:
             self.probe.proc.kill()
         peak = self.server.mem_mb("VmHWM")
+        if not self.server.alive():
+            self.say(f"SERVER EXITED by itself with status {self.server.proc.returncode} (see its log)")
         took = self.server.stop()
         for key in list(self.swarm.sel.get_map().values()):
             self.swarm.close(key.data)
         stop = "killed after the limit" if took is None else f"{took:.2f} s"
         self.say(f"server: peak RSS (VmHWM) {peak:.1f} MB; exit on SIGTERM {stop}; "
-                 f"{self.server.warnings()} WARN lines in its log")
+                 f"{self.server.warnings()} WARN lines in its log; machine load {self.load:.1f} at the start")
         print(f"== {self.title}", *self.out, sep="\n", flush=True)
         return kind is Stalled
+
+
+def received(conns):
+    """Bytes and lines these clients have received so far."""
+    return sum(c.nbytes for c in conns), sum(c.nlines for c in conns)
 
 
 def invite_everyone(run, host, guests):
@@ -155,7 +163,7 @@ def big_conversation(o, all_at_once):
             now = live()
             return all(c.got.get("members") == len(now) for c in now)
         run.probe.begin("join")
-        cpu0, t0 = run.cpu(), NOW()
+        got0, cpu0, t0 = received(everyone), run.cpu(), NOW()
         for conn in invited:
             sw.send(conn, f"JOIN [{conv}]")
             if not all_at_once:
@@ -167,6 +175,7 @@ def big_conversation(o, all_at_once):
         run.probe.end()
         run.say(f"joined {len(members) - 1} ({len(refused)} refused, {dropped} dropped) in {t_join:.2f} s, "
                 f"server CPU {cpu_join:.2f} s{'; first refusal: ' + refused[0][:90] if refused else ''}")
+        got1 = received(everyone)
         run.probe.begin("leave")
         cpu0, t0 = run.cpu(), NOW()
         for conn in members:
@@ -179,8 +188,9 @@ def big_conversation(o, all_at_once):
         run.say(f"all left in {t_leave:.2f} s, server CPU {cpu_leave:.2f} s")
         run.say(f"server RSS: before {rss0:.1f} MB, peak by the end of the joins {hwm:.1f} MB, "
                 f"after all left {run.rss():.1f} MB")
-        got = sum(c.nbytes for c in everyone)
-        run.say(f"clients received {got / 1e6:.1f} MB in {sum(c.nlines for c in everyone)} lines")
+        got2 = received(everyone)
+        run.say(f"clients received: during the joins {(got1[0] - got0[0]) / 1e6:.1f} MB in {got1[1] - got0[1]} "
+                f"lines, during the leave {(got2[0] - got1[0]) / 1e6:.1f} MB in {got2[1] - got1[1]} lines")
 
 
 def fanout(o, per_line):
@@ -298,6 +308,8 @@ def drip(o):
             run.probe.begin(label)
             cpu0, t0, sent, tick = run.cpu(), NOW(), 0, NOW()
             while NOW() < t0 + secs:
+                if not run.server.alive():
+                    raise Stalled("dripping: the server has exited")
                 for conn in conns:
                     sw.send_raw(conn, b"x")
                 sent += len(conns)

@@ -52,35 +52,44 @@ class Server:
         with open(self.log_path, errors="replace") as f:
             sys.exit(f"server did not start: {f.read()[-500:]}")
 
+    def alive(self):
+        return self.proc.poll() is None
+
     def cpu_s(self):
         """utime + stime so far (fields 14 and 15 of /proc/PID/stat; field 2 may hold spaces)."""
-        with open(f"/proc/{self.pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
+        try:
+            with open(f"/proc/{self.pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:  # it has exited and been reaped
+            return float("nan")
         return (int(fields[11]) + int(fields[12])) / TICKS_PER_S
 
     def mem_mb(self, key):
-        """VmRSS (resident now) or VmHWM (peak resident) in MB."""
-        with open(f"/proc/{self.pid}/status") as f:
-            for line in f:
-                if line.startswith(key + ":"):
-                    return int(line.split()[1]) / 1024
+        """VmRSS (resident now) or VmHWM (peak resident) in MB; NaN once it has exited."""
+        try:
+            with open(f"/proc/{self.pid}/status") as f:
+                for line in f:
+                    if line.startswith(key + ":"):
+                        return int(line.split()[1]) / 1024
+        except OSError:
+            pass
         return float("nan")
 
     def wait_idle(self, quiet_s=0.3, limit_s=60):
         """Until the server's CPU time stands still for quiet_s (it has finished its work)."""
         last, since, end = self.cpu_s(), NOW(), NOW() + limit_s
-        while NOW() < end:
+        while NOW() < end and self.alive():
             time.sleep(0.05)
             cpu = self.cpu_s()
             if cpu != last:
                 last, since = cpu, NOW()
             elif NOW() - since >= quiet_s:
                 return
-        raise Stalled(f"server still busy after {limit_s} s")
+        raise Stalled(f"server still busy after {limit_s} s" if self.alive() else "the server has exited")
 
     def stop(self):
         """SIGTERM; returns how long the exit took in seconds (None: killed after the limit)."""
-        if self.proc.poll() is not None:
+        if not self.alive():
             return 0.0
         t0 = NOW()
         self.proc.send_signal(signal.SIGTERM)
@@ -116,9 +125,10 @@ class Conn:
 class Swarm:
     """Many clients on one selector: reads drain everything offered, writes are queued."""
 
-    def __init__(self, port):
+    def __init__(self, port, alive=lambda: True):
         self.port = port
         self.sel = selectors.DefaultSelector()
+        self.alive, self.checked = alive, NOW()  # is the server still running?
 
     def open(self, name):
         sock = socket.create_connection(("127.0.0.1", self.port))
@@ -215,8 +225,13 @@ class Swarm:
         """Steps until until() holds; raises Stalled after limit_s seconds."""
         end = NOW() + limit_s
         while not until():
-            if NOW() > end:
+            now = NOW()
+            if now > end:
                 raise Stalled(f"{what}: not done after {limit_s:.0f} s")
+            if now - self.checked > 0.5:
+                self.checked = now
+                if not self.alive():
+                    raise Stalled(f"{what}: the server has exited")
             self.step(0.01)
 
 
@@ -293,7 +308,7 @@ def probe_main(port, interval_s):
         now = NOW()
         if stop_at is None and select.select([sys.stdin], [], [], 0)[0]:
             stop_at = now
-        if stop_at is not None and (inflight is None or now - stop_at > PROBE_STOP_WAIT_S):
+        if stop_at is not None and (inflight is None or inflight[0].eof or now - stop_at > PROBE_STOP_WAIT_S):
             break
         if stop_at is None and inflight is None and now >= next_at:
             sender = (a, b)[turn % 2]
