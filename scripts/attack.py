@@ -8,6 +8,8 @@ Scenarios (every phase is bounded by --phase-limit; sizes are options):
   conv-one  big conversation: K members, one INVITE, then JOINs one at a time (each after
             the previous joiner got its CONVERSATIONS), then everyone says GOODBYE at once
   conv-all  the same with every JOIN sent at once
+  conv-changes  conv-one with every member in {"conversations":"changes"} mode (issue 8's
+            opt-in: a JOIN costs each member one short line, not a map)
   fanout    N users online; one client sends 1024 INVITEs naming all of them (as few lines
             as fit 64 KiB: one each up to about 7,000 users); then the invitees disconnect
             at once
@@ -53,7 +55,7 @@ def conv_of(line):
 
 
 def members_in(line):
-    """Members listed in a CONVERSATIONS line of (at most) one conversation."""
+    """Members listed in a CONVERSATIONS line of (at most) one conversation, or a MEMBERS line."""
     return line.count(b'","') + 1 if b'["' in line else 0
 
 
@@ -132,20 +134,27 @@ def invite_everyone(run, host, guests):
     return conv, invited
 
 
-def big_conversation(o, all_at_once):
+def big_conversation(o, all_at_once, changes=False):
+    """changes: members register with {"conversations":"changes"} and hear MEMBERS on their
+    own JOIN, then JOINED or LEFT naming one member, instead of full CONVERSATIONS maps."""
     k = o.members
     how = "every JOIN at once" if all_at_once else "one JOIN at a time"
-    with Run(o, f"big conversation, {how}: {k} members ({k - 1} invitees + inviter)") as run:
+    mode = ", conversations mode changes" if changes else ""
+    with Run(o, f"big conversation, {how}{mode}: {k} members ({k - 1} invitees + inviter)") as run:
         sw, limit = run.swarm, o.phase_limit
-        host, *guests = sw.register(["host"] + names(k - 1), "none")
+        host, *guests = sw.register(["host"] + names(k - 1), "none", "changes" if changes else None)
         everyone = [host] + guests
 
-        def hook(conn, line):
+        def hook(conn, line):  # "maps": answers to a JOIN or LIST_CONVERSATIONS
             if line.startswith(b"INVITATION ["):
                 conn.got["conv"] = conv_of(line)
-            elif line.startswith(b"CONVERSATIONS "):
+            elif line.startswith(b"CONVERSATIONS ") or line.startswith(b"MEMBERS ["):
                 conn.got["maps"] = conn.got.get("maps", 0) + 1
                 conn.got["members"] = members_in(line)
+            elif line.startswith(b"JOINED ["):
+                conn.got["members"] += 1
+            elif line.startswith(b"LEFT ["):
+                conn.got["members"] -= 1
         for conn in everyone:
             conn.on_line = hook
         rss0 = run.rss()
@@ -189,8 +198,10 @@ def big_conversation(o, all_at_once):
         run.say(f"server RSS: before {rss0:.1f} MB, peak by the end of the joins {hwm:.1f} MB, "
                 f"after all left {run.rss():.1f} MB")
         got2 = received(everyone)
-        run.say(f"clients received: during the joins {(got1[0] - got0[0]) / 1e6:.1f} MB in {got1[1] - got0[1]} "
-                f"lines, during the leave {(got2[0] - got1[0]) / 1e6:.1f} MB in {got2[1] - got1[1]} lines")
+        joins, leave = (got1[0] - got0[0], got1[1] - got0[1]), (got2[0] - got1[0], got2[1] - got1[1])
+        run.say(f"clients received: during the joins {joins[0] / 1e6:.1f} MB in {joins[1]} lines "
+                f"({joins[0] / max(joins[1], 1):.0f} B each), during the leave {leave[0] / 1e6:.1f} MB "
+                f"in {leave[1]} lines")
 
 
 def fanout(o, per_line):
@@ -326,6 +337,7 @@ def drip(o):
 
 
 SCENARIOS = {"conv-one": lambda o: big_conversation(o, False), "conv-all": lambda o: big_conversation(o, True),
+             "conv-changes": lambda o: big_conversation(o, False, changes=True),
              "fanout": lambda o: fanout(o, None), "fanout-chunked": lambda o: fanout(o, o.invite_chunk),
              "flood": flood, "drip": drip}
 

@@ -137,20 +137,22 @@ class Swarm:
         self.sel.register(sock, selectors.EVENT_READ, conn)
         return conn
 
-    def register(self, names, presence, batch=100, limit_s=60):
-        """Connects and registers every name (a batch at a time, so the listen queue never
-        overflows); returns the connections once each has its ONLINE_USERS."""
+    def register(self, names, presence, conversations=None, batch=100, limit_s=60):
+        """Connects and registers every name with these presence and conversations modes
+        (a batch at a time, so the listen queue never overflows); returns the connections
+        once each has its ONLINE_USERS."""
+        options = {"presence": presence} | ({"conversations": conversations} if conversations else {})
         def hook(conn, line):
             if line.startswith(b"ONLINE_USERS "):
                 conn.got["online"] = True
             elif line.startswith(b"ERROR"):
-                sys.exit(f"REGISTER {conn.name} refused: {line.decode(errors='replace')}")
+                raise Stalled(f"REGISTER {conn.name} refused: {line.decode(errors='replace')[:100]}")
         conns = []
         for i in range(0, len(names), batch):
             group = [self.open(name) for name in names[i:i + batch]]
             for conn in group:
                 conn.on_line = hook
-                self.send(conn, f'REGISTER ["{conn.name}","available",{{"presence":"{presence}"}}]')
+                self.send(conn, f'REGISTER {json.dumps([conn.name, "available", options], separators=(",", ":"))}')
             self.pump(lambda: all(c.got.get("online") for c in group), limit_s, "registering")
             for conn in group:
                 conn.on_line = None
