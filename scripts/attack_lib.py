@@ -149,7 +149,7 @@ class Swarm:
             if line.startswith(b"ONLINE_USERS "):
                 conn.got["online"] = True
             elif line.startswith(b"ERROR"):
-                raise Stalled(f"REGISTER {conn.name} refused: {line.decode(errors='replace')[:100]}")
+                raise Stalled(f"REGISTER {conn.name} refused: {line.decode(errors='replace')[:100].rstrip()}")
         conns = []
         for i in range(0, len(names), batch):
             group = [self.open(name) for name in names[i:i + batch]]
