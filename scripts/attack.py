@@ -1,12 +1,12 @@
 #!/usr/bin/env python3
 """Issue 8's attacks on imserver, on loopback, each against a fresh server, while a probe
-(two honest users in their own conversation, in a process of their own) times its messages'
-echoes: everyone else's latency. scripts/attack.sh is the entry point (it builds the server
-and raises the descriptor limit); see its header for the options.
+(two honest users in their own conversation, in a process of their own at nice -10) times
+its messages' echoes: everyone else's latency. scripts/attack.sh is the entry point (it
+builds the server and raises the descriptor limit); see its header for the options.
 
 Scenarios (every phase is bounded by --phase-limit; sizes are options):
   conv-one  big conversation: K members, one INVITE, then JOINs one at a time (each after
-            the previous joiner got its CONVERSATIONS), then everyone says GOODBYE at once
+            the previous joiner got its answer), then everyone says GOODBYE at once
   conv-all  the same with every JOIN sent at once
   conv-changes  conv-one with every member in {"conversations":"changes"} mode (issue 8's
             opt-in: a JOIN costs each member one short line, not a map)

@@ -3,9 +3,10 @@
 # port), attacks it from one client while a probe (two honest users in their own
 # conversation) times its messages' echoes, prints one block, and stops the server.
 #
-#   scripts/attack.sh                          CI-friendly sizes (about 2 minutes)
+#   scripts/attack.sh                          CI-friendly sizes (about 1.5 minutes)
 #   scripts/attack.sh --big                    issue 8's sizes (5,000 fan-out users, 2,000 tails)
-#   scripts/attack.sh --only flood,drip        some scenarios: conv-one, conv-all, fanout, flood, drip
+#   scripts/attack.sh --only flood,drip        some scenarios: conv-one, conv-all, conv-changes,
+#                                              fanout, fanout-chunked, flood, drip
 #   scripts/attack.sh --server OLD/imserver    a prebuilt binary (compare two builds)
 #   scripts/attack.sh --server-args "--max-line-rate off"   extra server flags
 #   scripts/attack.sh --help                   every size option
