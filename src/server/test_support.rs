@@ -46,9 +46,11 @@ impl World {
         dispatch(&mut ctx, key, line)
     }
 
-    /// Everything queued for `key`, as lines.
+    /// Everything queued for `key`, as lines. Like the loop's passes before it sleeps, the
+    /// owed maps are encoded first and every invitation to an ended conversation lapses.
     pub fn drain(&mut self, key: usize) -> Vec<String> {
         self.chat.send_owed_maps(&mut self.out);
+        self.chat.lapse_invitations(usize::MAX);
         let mut bytes = Vec::new();
         if let Some(written) = self.out.write(key, &mut bytes) {
             written.unwrap();

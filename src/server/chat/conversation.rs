@@ -1,6 +1,6 @@
-//! One conversation: its members in join order and its pending invitations, indexed so that
-//! a join, a leave, a membership test and a lapsing invitation each cost O(log members) or
-//! less, whatever the size of the conversation.
+//! One conversation: its members in join order, indexed so that a join, a leave and a
+//! membership test each cost O(log members) or less, whatever the size of the conversation,
+//! and the users it invited.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -14,7 +14,11 @@ pub struct Conversation {
     order: BTreeMap<u64, usize>,
     /// The place the next member takes.
     next_place: u64,
-    /// Connection keys holding a pending invitation.
+    /// Connections invited when it was created and not joined since (at most
+    /// `--max-members` − 1), so that their invitations lapse when it ends. An invitee going
+    /// offline is not taken out: its user's own `invited` set is what says who is invited,
+    /// so a disconnect costs nothing here, and a key reused by a new user finds nothing to
+    /// lapse.
     invited: HashSet<usize>,
 }
 
@@ -33,10 +37,6 @@ impl Conversation {
         self.place.contains_key(&key)
     }
 
-    pub fn is_invited(&self, key: usize) -> bool {
-        self.invited.contains(&key)
-    }
-
     /// How many members it has.
     pub fn len(&self) -> usize {
         self.place.len()
@@ -51,7 +51,7 @@ impl Conversation {
         self.order.values().copied()
     }
 
-    /// The connections still holding an invitation.
+    /// The connections invited and not joined (some may have gone offline since).
     pub fn invitees(&self) -> impl Iterator<Item = usize> + '_ {
         self.invited.iter().copied()
     }
@@ -71,11 +71,6 @@ impl Conversation {
             self.order.remove(&place);
         }
     }
-
-    /// Lets `key`'s invitation lapse (its user went offline).
-    pub fn uninvite(&mut self, key: usize) {
-        self.invited.remove(&key);
-    }
 }
 
 #[cfg(test)]
@@ -87,13 +82,11 @@ mod tests {
         let mut conv = Conversation::new(7, &[3, 5, 9]);
         conv.add_member(5);
         conv.add_member(3);
-        assert!(!conv.is_invited(5) && conv.is_invited(9));
+        assert_eq!(conv.invitees().collect::<Vec<_>>(), [9]);
         conv.remove_member(5);
         conv.add_member(5);
         conv.add_member(3);
         assert_eq!(conv.members().collect::<Vec<_>>(), [7, 3, 5]);
         assert_eq!(conv.len(), 3);
-        conv.uninvite(9);
-        assert_eq!(conv.invitees().count(), 0);
     }
 }

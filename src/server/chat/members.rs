@@ -66,10 +66,9 @@ impl Chat {
         conv.remove_member(key);
         if conv.is_empty() {
             let ended = self.conversations.remove(&id).unwrap_or_default();
-            for invitee in ended.invitees() {
-                if let Some(user) = self.users.get_mut(&invitee) {
-                    user.invited.remove(&id);
-                }
+            let invitees: Vec<usize> = ended.invitees().collect();
+            if !invitees.is_empty() {
+                self.lapsing.push_back((id, invitees));
             }
             return;
         }
@@ -93,6 +92,30 @@ impl Chat {
                 None => {}
             }
         }
+    }
+
+    /// Lets at most `budget` invitations to ended conversations lapse, oldest first.
+    pub fn lapse_invitations(&mut self, mut budget: usize) {
+        while budget > 0 {
+            let Some((id, invitees)) = self.lapsing.front_mut() else {
+                return;
+            };
+            let take = budget.min(invitees.len());
+            for invitee in invitees.drain(invitees.len() - take..) {
+                if let Some(user) = self.users.get_mut(&invitee) {
+                    user.invited.remove(id);
+                }
+            }
+            if invitees.is_empty() {
+                self.lapsing.pop_front();
+            }
+            budget -= take;
+        }
+    }
+
+    /// Whether invitations to ended conversations are still to lapse.
+    pub fn has_lapsing(&self) -> bool {
+        !self.lapsing.is_empty()
     }
 
     /// `MEMBERS [id, [names]]`: one conversation's members, for a member in changes mode.

@@ -17,7 +17,7 @@ mod presence;
 mod tests;
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::rc::Rc;
 
 use crate::buffer::Line;
@@ -86,6 +86,9 @@ pub struct Chat {
     last_conv: ConvId,
     /// Presence changes not yet broadcast.
     presence: PresenceLog,
+    /// Ended conversations whose invitations have still to lapse, with those invitees
+    /// (some may be offline by now, their keys even reused: nothing to lapse then).
+    lapsing: VecDeque<(ConvId, Vec<usize>)>,
 }
 
 /// The name-index key of a name `register` accepted. Such a name always has a key; the
@@ -193,6 +196,12 @@ impl Chat {
         id
     }
 
+    /// Whether `key` holds an invitation to `id`.
+    pub fn is_invited(&self, key: usize, id: ConvId) -> bool {
+        self.user(key)
+            .is_some_and(|user| user.invited.contains(&id))
+    }
+
     /// Whether `key` may hold one more pending invitation.
     pub fn may_be_invited(&self, key: usize) -> bool {
         self.user(key)
@@ -213,11 +222,7 @@ impl Chat {
         for &id in &user.joined {
             self.remove_member(key, &user.name, id, out);
         }
-        for id in &user.invited {
-            if let Some(conv) = self.conversations.get_mut(id) {
-                conv.uninvite(key);
-            }
-        }
+        // Its invitations go with it: they were only ever in its own `invited` set.
         self.names.remove(&*index_key(&user.name));
         self.presence.changed(&user.name, Some(&user.status));
     }

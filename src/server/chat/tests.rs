@@ -202,3 +202,31 @@ fn past_the_bound_on_all_queued_output_the_largest_unread_queue_is_dropped() {
         "dropped after {sent} messages of 1 KB for a 64 KB bound"
     );
 }
+
+#[test]
+fn invitations_to_an_ended_conversation_lapse_a_budget_at_a_time() {
+    let mut w = World::default();
+    let (alice, others) = alice_and_invitees(&mut w, 3);
+    w.dispatch(alice, "LEAVE [1]");
+    assert!(w.chat.has_lapsing());
+    let pending = |w: &World| {
+        (others.iter())
+            .filter(|&&k| !w.chat.user(k).unwrap().invited.is_empty())
+            .count()
+    };
+    w.chat.lapse_invitations(2);
+    assert_eq!(pending(&w), 1);
+    // Meanwhile the invitation is worth nothing: the conversation is gone.
+    let late = others
+        .iter()
+        .copied()
+        .find(|&k| !w.chat.user(k).unwrap().invited.is_empty());
+    w.dispatch(late.unwrap(), "JOIN [1]");
+    w.chat.lapse_invitations(1);
+    assert_eq!(pending(&w), 0);
+    assert!(!w.chat.has_lapsing());
+    assert_eq!(
+        w.drain(late.unwrap()),
+        ["ERROR \"JOIN: not invited to conversation 1\""]
+    );
+}

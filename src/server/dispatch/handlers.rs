@@ -137,7 +137,7 @@ pub fn join(ctx: &mut Ctx, me: usize, Conv { id }: Conv) -> Outcome {
         }
         return Ok(Effect::Continue);
     }
-    if !conv.is_invited(me) {
+    if !ctx.chat.is_invited(me, id) {
         return Err(Refusal::NotInvited(id));
     }
     check_room(ctx, me)?;

@@ -31,6 +31,12 @@ const LINGER_MS: u64 = 5_000;
 /// anyway.
 const SHUTDOWN_GRACE_MS: u64 = 2_000;
 
+/// Invitations to ended conversations cleared per pass at most. One user leaving may end
+/// 1024 conversations of 999 invitees each: a million removals, too many for one pass. The
+/// rest wait for the next pass, which comes at once; meanwhile a `JOIN` to an ended
+/// conversation is refused all the same.
+const MAX_LAPSES_PER_PASS: usize = 10_000;
+
 /// Bytes discarded per read from a closing connection (a stack buffer; never kept).
 const DISCARD_CHUNK: usize = 4096;
 
@@ -117,12 +123,14 @@ impl Server {
         self.settling.insert(key);
     }
 
-    /// Phase 5: every connection whose closing may move on, then the presence schedule
-    /// (settling a user is a presence change).
+    /// Phase 5: every connection whose closing may move on, a budget of the invitations to
+    /// ended conversations, then the presence schedule (settling a user is a presence
+    /// change).
     pub(super) fn settle(&mut self, now: u64) {
         for key in self.settling.take() {
             self.advance(key, now);
         }
+        self.chat.lapse_invitations(MAX_LAPSES_PER_PASS);
         self.schedule_presence(now);
     }
 

@@ -286,7 +286,10 @@ impl Server {
     /// Whether a pass has work to do without any new event: input left over, output not
     /// yet tried, or a closing to settle. While there is, the poll must not sleep.
     pub fn has_pending_work(&self) -> bool {
-        !self.ready.is_empty() || self.out.has_dirty() || !self.settling.is_empty()
+        !self.ready.is_empty()
+            || self.out.has_dirty()
+            || !self.settling.is_empty()
+            || self.chat.has_lapsing()
     }
 
     /// How long the next poll may sleep: not at all while work is pending (libuv's

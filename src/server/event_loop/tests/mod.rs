@@ -124,6 +124,10 @@ fn assert_sleeping_means_idle(server: &Server, now: u64) {
     if server.poll_timeout(now) == Some(Duration::ZERO) {
         return;
     }
+    assert!(
+        !server.chat.has_lapsing(),
+        "invitations are left to lapse and the loop would sleep"
+    );
     let max_line = server.config.max_line;
     for (key, conn) in server.conns.iter() {
         let queued = server.out.queued(key);
