@@ -1,5 +1,6 @@
 //! A connection's life in virtual time: written, shut and removed when its peer closes;
-//! cut off at its deadlines; drained when closing even past the output limit.
+//! cut off at its deadlines; drained when closing even past the output limit; dropped when
+//! all queued output passes its bound.
 
 use super::{config, user, Config, Harness, State, MAX_PASSES};
 
@@ -111,4 +112,46 @@ fn a_closing_connection_over_the_output_limit_still_drains_as_its_peer_reads() {
         h.pass();
     }
     assert_eq!(received, big.len(), "all of it, then the end of stream");
+}
+
+#[test]
+fn past_the_bound_on_all_queued_output_a_member_that_reads_nothing_is_dropped_and_others_go_on() {
+    // The per-connection limit is far away: only the total can drop anyone here.
+    let mut h = Harness::new(Config {
+        max_output_total: 1 << 20,
+        max_line_rate: None,
+        ..config()
+    });
+    let mut alice = user(&mut h, "alice");
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    socket.set_recv_buffer_size(2048).unwrap();
+    socket.connect(&h.addr().into()).unwrap();
+    let mut sleeper = h.connect_with(socket.into());
+    sleeper.send("REGISTER [\"sleeper\"]");
+    h.until_quiet();
+    alice.send("INVITE [\"sleeper\"]");
+    h.until_quiet();
+    sleeper.send("JOIN [1]");
+    h.until_quiet();
+    let key = h.key_of(&sleeper).unwrap();
+    let message = format!("SEND_MESSAGE [1,\"{}\"]", "x".repeat(8000));
+    let mut heard = Vec::new();
+    while h.server.conns.contains(key) {
+        alice.send(&message);
+        h.until_quiet();
+        heard.extend(alice.lines());
+        assert!(h.passes < MAX_PASSES, "the sleeper was never dropped");
+    }
+    assert!(
+        h.server.out.queued(key) == 0 && !h.server.out.has_dirty(),
+        "its output went with it"
+    );
+    alice.send(&message);
+    h.until_quiet();
+    heard.extend(alice.lines());
+    assert!(heard.contains(&"CONVERSATIONS {\"1\":[\"alice\"]}".to_string()));
+    assert!(
+        heard.last().unwrap().starts_with("MESSAGE [1,\"alice\""),
+        "alice goes on"
+    );
 }
