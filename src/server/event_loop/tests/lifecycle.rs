@@ -123,16 +123,7 @@ fn past_the_bound_on_all_queued_output_a_member_that_reads_nothing_is_dropped_an
         ..config()
     });
     let mut alice = user(&mut h, "alice");
-    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
-    socket.set_recv_buffer_size(2048).unwrap();
-    socket.connect(&h.addr().into()).unwrap();
-    let mut sleeper = h.connect_with(socket.into());
-    sleeper.send("REGISTER [\"sleeper\"]");
-    h.until_quiet();
-    alice.send("INVITE [\"sleeper\"]");
-    h.until_quiet();
-    sleeper.send("JOIN [1]");
-    h.until_quiet();
+    let sleeper = h.member_with_a_small_buffer(&mut alice, "sleeper");
     let key = h.key_of(&sleeper).unwrap();
     let message = format!("SEND_MESSAGE [1,\"{}\"]", "x".repeat(8000));
     let mut heard = Vec::new();

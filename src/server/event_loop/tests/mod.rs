@@ -101,6 +101,24 @@ impl Harness {
         client
     }
 
+    /// A client that registered as `name` with a tiny receive buffer, in conversation 1
+    /// with `inviter`: the kernel soon stops taking its output if it does not read.
+    fn member_with_a_small_buffer(&mut self, inviter: &mut Client, name: &str) -> Client {
+        let socket =
+            socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+        socket.set_recv_buffer_size(2048).unwrap();
+        socket.connect(&self.addr().into()).unwrap();
+        let mut client = self.connect_with(socket.into());
+        client.send(&format!("REGISTER [\"{name}\"]"));
+        // One pass at a time: the order of two connections within one pass is the backend's.
+        self.until_quiet();
+        inviter.send(&format!("INVITE [\"{name}\"]"));
+        self.until_quiet();
+        client.send("JOIN [1]");
+        self.until_quiet();
+        client
+    }
+
     fn addr(&self) -> std::net::SocketAddr {
         self.server.local_addr().unwrap()
     }
@@ -225,18 +243,7 @@ fn a_slow_reader_dropped_in_a_flush_is_settled_and_the_others_hear_at_once() {
         ..config()
     });
     let mut alice = user(&mut h, "alice");
-    // carol's receive buffer is small, so the kernel soon stops taking her output.
-    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
-    socket.set_recv_buffer_size(2048).unwrap();
-    socket.connect(&h.addr().into()).unwrap();
-    let mut carol = h.connect_with(socket.into());
-    carol.send("REGISTER [\"carol\"]");
-    // One pass at a time: the order of two connections within one pass is the backend's.
-    h.until_quiet();
-    alice.send("INVITE [\"carol\"]");
-    h.until_quiet();
-    carol.send("JOIN [1]");
-    h.until_quiet();
+    let mut carol = h.member_with_a_small_buffer(&mut alice, "carol");
     let both = "CONVERSATIONS {\"1\":[\"alice\",\"carol\"]}";
     assert!(alice.lines().contains(&both.to_string()));
     let carol_key = h.key_of(&carol).unwrap();
