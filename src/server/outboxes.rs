@@ -118,8 +118,9 @@ impl Outboxes {
         self.dirty.insert(key);
     }
 
-    pub fn is_owed(&self, key: usize) -> bool {
-        self.owed.contains(key)
+    /// Takes back a map owed to `key`: its place in the outbox stays empty.
+    pub fn forget_owed(&mut self, key: usize) {
+        self.owed.remove(key);
     }
 
     /// The connections owed a map since the last call, each once.

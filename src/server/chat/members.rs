@@ -150,13 +150,6 @@ impl Chat {
         }
     }
 
-    /// A retiring user's owed map, sent before it leaves its conversations.
-    pub(super) fn send_owed_map(&self, key: usize, out: &mut Outboxes) {
-        if let Some(user) = self.users.get(&key).filter(|_| out.is_owed(key)) {
-            out.fill_owed(key, &self.encode_map(&user.joined));
-        }
-    }
-
     /// `CONVERSATIONS` for this set of conversations, each with its members' names in join
     /// order, serialized straight from the chat.
     fn encode_map(&self, joined: &BTreeSet<ConvId>) -> Line {

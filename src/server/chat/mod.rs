@@ -212,8 +212,10 @@ impl Chat {
     /// the presence change. The loop calls it once per connection, when it settles the
     /// connection's closing.
     pub fn retire(&mut self, key: usize, out: &mut Outboxes) {
-        // Its own map, if one is owed, is the last thing it hears of its conversations.
-        self.send_owed_map(key, out);
+        // A map owed now was owed by others leaving in this same settle, after this user
+        // closed: it is not sent (its place stays empty), as nothing after `GOODBYE` is.
+        // Encoding it would cost one map per leaver when many leave at once.
+        out.forget_owed(key);
         let Some(user) = self.users.remove(&key) else {
             return;
         };
