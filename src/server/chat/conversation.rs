@@ -37,11 +37,6 @@ impl Conversation {
         self.place.contains_key(&key)
     }
 
-    /// How many members it has.
-    pub fn len(&self) -> usize {
-        self.place.len()
-    }
-
     pub fn is_empty(&self) -> bool {
         self.place.is_empty()
     }
@@ -87,6 +82,5 @@ mod tests {
         conv.add_member(5);
         conv.add_member(3);
         assert_eq!(conv.members().collect::<Vec<_>>(), [7, 3, 5]);
-        assert_eq!(conv.len(), 3);
     }
 }
