@@ -213,7 +213,9 @@ impl Outbox {
     /// connection keeps no queue storage.
     pub fn release_if_empty(&mut self, spare: &mut SpareQueues) {
         if self.is_empty() && self.lines.capacity() > 0 {
-            let queue = std::mem::take(&mut self.lines);
+            let mut queue = std::mem::take(&mut self.lines);
+            // Nothing is left to write, but empty places kept for lines never filled may be.
+            queue.clear();
             if spare.0.len() < MAX_SPARE_QUEUES && queue.capacity() <= MAX_SPARE_QUEUE_LINES {
                 spare.0.push(queue);
             }

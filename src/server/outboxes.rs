@@ -201,7 +201,8 @@ impl Outboxes {
         let out = &mut self.slots.get_mut(key)?.out;
         let before = out.lines();
         let result = out.flush_to(dst);
-        self.entries -= before - out.lines();
+        let gone = before - out.lines();
+        self.uncount(gone);
         Some(result)
     }
 
@@ -214,18 +215,57 @@ impl Outboxes {
     /// connection holds none.
     pub fn release(&mut self, key: usize) {
         if let Some(slot) = self.slots.get_mut(key) {
+            // Nothing is left to write, but places kept for maps no longer owed may be.
+            let before = slot.out.lines();
             slot.out.release_if_empty(&mut self.spare);
+            let gone = before - slot.out.lines();
+            self.uncount(gone);
         }
+    }
+
+    /// Takes lines that left an outbox off the count of queued lines. A miscount must not
+    /// wrap around (every connection would then look over the bound): tests catch it, a
+    /// server saturates.
+    fn uncount(&mut self, lines: usize) {
+        debug_assert!(
+            lines <= self.entries,
+            "{lines} lines gone of {}",
+            self.entries
+        );
+        self.entries = self.entries.saturating_sub(lines);
     }
 
     /// Drops what is queued for a connection, and everything queued for it later: its
     /// output can never be written (its socket failed) or must not be (it does not read).
     pub fn discard(&mut self, key: usize) {
         if let Some(slot) = self.slots.get_mut(key) {
-            self.entries -= slot.out.lines();
-            *slot = Slot::default();
+            let gone = std::mem::take(slot).out.lines();
+            self.uncount(gone);
         }
         self.dirty.remove(key);
         self.owed.remove(key);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_place_kept_for_a_map_no_longer_owed_is_written_as_nothing_and_counted_out() {
+        let mut out = Outboxes::new(false, DEFAULT_MAX_OUTPUT_TOTAL);
+        out.open(0);
+        out.owe_map(0);
+        out.forget_owed(0);
+        assert_eq!(out.entries, 1);
+        let mut written = Vec::new();
+        out.write(0, &mut written).unwrap().unwrap();
+        out.release(0);
+        assert!(written.is_empty());
+        assert_eq!(out.entries, 0, "no queue entry is left counted");
+        out.send(0, &Line::from(&b"MESSAGE [1,\"a\",\"b\"]\n"[..]));
+        out.write(0, &mut written).unwrap().unwrap();
+        out.release(0);
+        assert_eq!(out.entries, 0);
     }
 }
