@@ -91,11 +91,14 @@ impl Server {
             if let Some(line) = logged {
                 return line;
             }
-            // Any new line wakes us up to look again.
+            // Any new line wakes us up to look again, once for all the lines that came
+            // meanwhile: a scan per line would make waiting after a flood of trace lines
+            // quadratic (minutes, after 200,000 lines).
             let left = deadline.saturating_duration_since(Instant::now());
             if self.log_events.recv_timeout(left).is_err() && left.is_zero() {
                 panic!("no log line containing {needle:?}; logs:\n{}", self.logs());
             }
+            while self.log_events.try_recv().is_ok() {}
         }
     }
 
