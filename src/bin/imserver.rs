@@ -27,10 +27,10 @@ struct Args {
     #[arg(long, default_value_t = Config::default().max_output, value_name = "BYTES")]
     max_output: usize,
     /// Output queued for all connections together; past it, the connections with the most
-    /// unread output are dropped first.
+    /// unread output are dropped first. At least --max-output.
     #[arg(long, default_value_t = Config::default().max_output_total, value_name = "BYTES")]
     max_output_total: usize,
-    /// Members one conversation may have; a JOIN past it is refused.
+    /// Members one conversation may have; an INVITE leaves out names past the room.
     #[arg(long, default_value_t = Config::default().max_members, value_name = "N")]
     max_members: usize,
     /// Connections open at once; one more is told "server full" and closed.
@@ -76,7 +76,9 @@ fn main() -> ExitCode {
         presence_interval_ms: args.presence_interval_ms.max(1),
         max_line: args.max_line.max(1),
         max_output: args.max_output,
-        max_output_total: args.max_output_total,
+        // Below one connection's allowance, a single broadcast could be over the bound with
+        // nobody's queue to drop, and every line would look for one.
+        max_output_total: args.max_output_total.max(args.max_output),
         max_members: args.max_members.max(1),
         max_connections: args.max_connections,
         register_timeout_ms: args.register_timeout_ms,

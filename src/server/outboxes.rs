@@ -159,11 +159,15 @@ impl Outboxes {
             self.evicted.insert(victim);
             dropped += 1;
         }
-        warn!(
-            "queued output reached --max-output-total ({} bytes): dropped the {dropped} \
-             connections with the most unread output",
-            self.max_total
-        );
+        // Only when someone was dropped: with nothing queued anywhere there is nobody to
+        // drop, and nothing worth a line per delivery.
+        if dropped > 0 {
+            warn!(
+                "queued output reached --max-output-total ({} bytes): dropped the {dropped} \
+                 connections with the most unread output",
+                self.max_total
+            );
+        }
         self.is_open(key)
     }
 

@@ -138,8 +138,8 @@ impl Chat {
     pub fn send_owed_maps(&self, out: &mut Outboxes) {
         let mut encoded: HashMap<&BTreeSet<ConvId>, Line> = HashMap::new();
         for key in out.take_owed() {
-            // A user gone since its map was owed needs it no more (it was retired, and its
-            // map sent then).
+            // A user retired since its map was owed needs it no more (`retire` forgets it;
+            // this only keeps a stray key harmless).
             let Some(user) = self.users.get(&key) else {
                 continue;
             };

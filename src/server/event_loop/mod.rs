@@ -7,9 +7,9 @@
 //!    connection named by many events is still served once. Nothing is read or written.
 //! 2. **Serve input** (`input.rs`). For each ready connection, once: read until
 //!    `WouldBlock`, cut lines, dispatch each to its handler, at most [`MAX_FRAMES_PER_WAKE`]
-//!    lines or [`MAX_BYTES_PER_WAKE`] bytes of them. A connection that spends its budget stays in the ready set for the next pass
-//!    (the backlog); one that spends its line tokens (its rate limit) leaves it until a
-//!    timer says it has one again. Handlers only queue output and return an effect; they
+//!    lines or [`MAX_BYTES_PER_WAKE`] bytes of them. A connection that spends its budget
+//!    stays in the ready set for the next pass (the backlog); one that spends its line
+//!    tokens (its rate limit) leaves it until a timer says it has one again. Handlers only queue output and return an effect; they
 //!    never touch a socket.
 //! 3. **Timers.** Collect every timer due by `now`, then run them: registration and line
 //!    deadlines, the end of a connection's throttling, the presence broadcast, linger
@@ -284,7 +284,8 @@ impl Server {
     }
 
     /// Whether a pass has work to do without any new event: input left over, output not
-    /// yet tried, or a closing to settle. While there is, the poll must not sleep.
+    /// yet tried, a closing to settle, or invitations to an ended conversation still to
+    /// lapse. While there is, the poll must not sleep.
     pub fn has_pending_work(&self) -> bool {
         !self.ready.is_empty()
             || self.out.has_dirty()
