@@ -5,6 +5,7 @@
 //!
 //! | module | what it is |
 //! |---|---|
+//! | [`addr`] | `host:port` flags, names resolved once at start |
 //! | [`framing`] | cutting a byte stream into lines: a pure function, no I/O |
 //! | [`buffer`] | per-connection read buffer and outbox |
 //! | [`line`] | one encoded line, shared by every outbox it is queued on, and the bytes all live lines hold |
@@ -20,6 +21,7 @@
 //! `imload` (a load generator). The wire contract is `docs/protocol.md`; the loop, step by
 //! step, is `docs/architecture.md`.
 
+pub mod addr;
 pub mod buffer;
 pub mod chat_client;
 pub mod client;

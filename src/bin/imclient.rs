@@ -1,7 +1,6 @@
 //! `imclient`: a terminal chat client for the IM server. See `docs/imclient.md`, or
 //! `imclient --help` for the commands and the screen format.
 
-use std::net::{SocketAddr, ToSocketAddrs};
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -28,20 +27,9 @@ struct Args {
     status: String,
 }
 
-/// The first address `server` names. Resolving a host name may block, once, before the
-/// loop starts; the loop itself never blocks.
-fn resolve(server: &str) -> Result<SocketAddr, String> {
-    let mut addrs = server
-        .to_socket_addrs()
-        .map_err(|e| format!("bad server address {server}: {e}"))?;
-    addrs
-        .next()
-        .ok_or_else(|| format!("server address {server} resolves to nothing"))
-}
-
 fn main() -> ExitCode {
     let args = Args::parse();
-    let server = match resolve(&args.server) {
+    let server = match imchat::addr::resolve(&args.server) {
         Ok(server) => server,
         Err(e) => {
             println!("! {e}");
