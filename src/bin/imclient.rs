@@ -14,7 +14,7 @@ use imchat::protocol::{DEFAULT_ADDR, DEFAULT_STATUS};
 /// or text for the current conversation; every event is one line on stdout. End of input
 /// and Ctrl-C sign off like /quit.
 #[derive(Debug, Parser)]
-#[command(version, after_long_help = chat_client::long_help())]
+#[command(name = "imclient", version, after_long_help = chat_client::long_help())]
 struct Args {
     /// Server address, host:port.
     #[arg(long, default_value = DEFAULT_ADDR, value_name = "ADDR")]

@@ -19,7 +19,7 @@ use imchat::protocol::PresenceMode;
 /// delivered rates, loss, duplicates, reordering) on stdout. Exits non-zero if the server
 /// is unreachable or the run loses a message.
 #[derive(Debug, Parser)]
-#[command(version)]
+#[command(name = "imload", version)]
 struct Args {
     /// The server under load.
     #[arg(long, default_value_t = Settings::default().server)]
