@@ -5,12 +5,17 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 
 use clap::Parser;
-use imchat::server::{self, Config, LineRate, RateFlag};
+use imchat::server::{self, logging, Config, LineRate, RateFlag};
 
 // Every default below is read from `Config::default()`, so the library and the command
 // line cannot disagree.
 
 /// An instant-messaging server on one thread and one poll loop.
+///
+/// Logs go to standard error, never standard output. Which are shown: `--log-level` if
+/// given, else the level in RUST_LOG (`RUST_LOG=warn`), else info. Other crates' lines
+/// (mio's) stay at warn unless RUST_LOG names them (`RUST_LOG=mio=trace`); RUST_LOG's
+/// `module=level` directives apply to the modules they name. `--trace` is shown at any level.
 #[derive(Debug, Parser)]
 #[command(version)]
 struct Args {
@@ -52,22 +57,23 @@ struct Args {
     #[arg(long, default_value_t = Config::default().max_line_rate.unwrap_or_default().burst, value_name = "N",
           value_parser = clap::value_parser!(u32).range(1..))]
     line_burst: u32,
-    /// error, warn, info, debug or trace.
-    #[arg(long, default_value = "info", value_name = "LEVEL")]
-    log_level: log::LevelFilter,
-    /// Log every step of the event loop as it happens (for learning how it works).
+    /// Which of the server's own log lines are shown [default: info, or RUST_LOG's level]:
+    /// off (none); error (none of its own: fatal errors are printed whatever the level);
+    /// warn (limits hit: file limit, output bound, accept paused); info (listening,
+    /// connect, register, disconnect, shutdown); debug (per connection: each command's name
+    /// and size, never its text; failed reads and writes); trace (the same as debug: the
+    /// server has no trace lines of its own; the loop's steps are --trace).
+    #[arg(long, value_name = "LEVEL")]
+    log_level: Option<log::LevelFilter>,
+    /// The teaching trace: log every step of the event loop as it happens, at any level (for
+    /// learning how it works). The only log that may show what clients send.
     #[arg(long)]
     trace: bool,
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    let mut logger = simple_logger::SimpleLogger::new().with_level(args.log_level);
-    if args.trace {
-        // The trace is asked for explicitly: show it whatever the level.
-        logger = logger.with_module_level("trace", log::LevelFilter::Info);
-    }
-    if let Err(e) = logger.init() {
+    if let Err(e) = logging::init(args.log_level, args.trace) {
         eprintln!("imserver: cannot start logging: {e}");
         return ExitCode::FAILURE;
     }

@@ -10,6 +10,7 @@
 //! | `loglimit.rs` | the rate limit on log lines that clients can repeat at will |
 //! | `line_rate.rs` | flood control: a token bucket per connection, on lines |
 //! | `reason.rs` | why a connection closes |
+//! | `logging.rs` | which log lines are shown (`--log-level`, `RUST_LOG`, `--trace`), on stderr |
 //!
 //! Start with `event_loop/mod.rs`: it is written to be read first.
 
@@ -28,6 +29,7 @@ mod dispatch;
 mod event_loop;
 mod keyset;
 mod line_rate;
+pub mod logging;
 mod loglimit;
 mod outboxes;
 mod reason;

@@ -19,14 +19,23 @@ pub struct Server {
     child: Child,
     pub addr: SocketAddr,
     logs: Arc<Mutex<Vec<String>>>,
+    /// The lines of standard output only (the logs go to standard error).
+    stdout: Arc<Mutex<Vec<String>>>,
     log_events: Receiver<String>,
 }
 
 impl Server {
     /// Starts `imserver` on `127.0.0.1:0` with extra flags.
     pub fn start(flags: &[&str]) -> Server {
+        Server::start_at("127.0.0.1:0", &[], flags)
+    }
+
+    /// Starts `imserver` listening on `listen`, with extra environment variables (on top of
+    /// the test's environment, `RUST_LOG` left out) and flags.
+    pub fn start_at(listen: &str, env: &[(&str, &str)], flags: &[&str]) -> Server {
         let mut command = Command::new(env!("CARGO_BIN_EXE_imserver"));
-        command.args(["--listen", "127.0.0.1:0"]).args(flags);
+        command.args(["--listen", listen]).args(flags);
+        command.envs(env.iter().copied());
         Server::spawn(command)
     }
 
@@ -43,6 +52,10 @@ impl Server {
     }
 
     fn spawn(mut command: Command) -> Server {
+        // A developer's own RUST_LOG (say `warn`) would hide the line the harness waits for.
+        if !command.get_envs().any(|(key, _)| key == "RUST_LOG") {
+            command.env_remove("RUST_LOG");
+        }
         let mut child = command
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -50,15 +63,22 @@ impl Server {
             .spawn()
             .expect("start imserver");
         let logs = Arc::new(Mutex::new(Vec::new()));
+        let stdout = Arc::new(Mutex::new(Vec::new()));
         let (tx, rx) = mpsc::channel();
-        for pipe in [
-            Box::new(child.stdout.take().unwrap()) as Box<dyn Read + Send>,
-            Box::new(child.stderr.take().unwrap()),
+        for (pipe, only) in [
+            (
+                Box::new(child.stdout.take().unwrap()) as Box<dyn Read + Send>,
+                Some(Arc::clone(&stdout)),
+            ),
+            (Box::new(child.stderr.take().unwrap()), None),
         ] {
             let logs = Arc::clone(&logs);
             let tx = tx.clone();
             std::thread::spawn(move || {
                 for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+                    if let Some(only) = &only {
+                        only.lock().unwrap().push(line.clone());
+                    }
                     logs.lock().unwrap().push(line.clone());
                     let _ = tx.send(line);
                 }
@@ -68,6 +88,7 @@ impl Server {
             child,
             addr: "127.0.0.1:1".parse().unwrap(),
             logs,
+            stdout,
             log_events: rx,
         };
         let line = server.wait_log("listening on ");
@@ -105,6 +126,23 @@ impl Server {
     /// Everything logged so far.
     pub fn logs(&self) -> String {
         self.logs.lock().unwrap().join("\n")
+    }
+
+    /// What the server wrote to standard output so far (a line there is in `logs` too,
+    /// and is here by the time `wait_log` returns it or a later line of the same pipe).
+    pub fn stdout(&self) -> Vec<String> {
+        self.stdout.lock().unwrap().clone()
+    }
+
+    /// Every address of a "listening on" line logged so far: one per listener.
+    pub fn listening_addrs(&self) -> Vec<SocketAddr> {
+        self.logs
+            .lock()
+            .unwrap()
+            .iter()
+            .filter_map(|l| l.rsplit_once("listening on "))
+            .map(|(_, addr)| addr.trim().parse().expect("address in a listening line"))
+            .collect()
     }
 
     /// Connects a client.

@@ -75,9 +75,13 @@ pub fn dispatch(ctx: &mut Ctx, me: usize, line: &str) -> Effect {
     let Some((word, args)) = split_command(line) else {
         return Effect::Continue;
     };
-    // The command word and the size, never the text: logs must not hold what users say.
-    debug!("conn {me} sent {word} ({} bytes)", line.len());
-    let Some(command) = lookup(word) else {
+    let command = lookup(word);
+    // The command's name from the table and the size, never the line's text, nor an unknown
+    // word (a user typing chat into a raw connection sends it as the "word"): logs must not
+    // hold what users say. Only the teaching trace (`--trace`) may.
+    let name = command.map_or("an unknown command", |c| c.name);
+    debug!("conn {me} sent {name} ({} bytes)", line.len());
+    let Some(command) = command else {
         let shown: String = word.chars().take(MAX_ECHOED_WORD).collect();
         return refuse(
             ctx,
