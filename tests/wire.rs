@@ -1,5 +1,6 @@
 //! Black-box tests at the byte level: raw writes to a real server on 127.0.0.1:0, and the
-//! lines that come back. Framing, malformed input, and every limit.
+//! lines that come back. Framing, malformed input, and every limit. (Signals are in
+//! `shutdown.rs`.)
 
 mod common;
 
@@ -325,23 +326,6 @@ fn a_slow_reader_is_dropped_and_the_others_go_on() {
     alice_reader.join().unwrap();
     assert_eq!(seen, sent, "bob got every message");
     assert!(slow_left, "bob saw the slow reader leave the conversation");
-}
-
-#[test]
-fn sigterm_stops_the_server_cleanly() {
-    let mut server = Server::start(&[]);
-    let mut alice = server.user("alice");
-    server.signal(libc::SIGTERM);
-    assert!(alice.expect_closed().is_empty());
-    assert!(server.wait_exit().success());
-    server.wait_log("shut down");
-}
-
-#[test]
-fn sigint_stops_the_server_cleanly_too() {
-    let mut server = Server::start(&[]);
-    server.signal(libc::SIGINT);
-    assert!(server.wait_exit().success());
 }
 
 #[test]

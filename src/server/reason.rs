@@ -3,6 +3,9 @@
 
 use std::fmt;
 
+/// What every connection is told when the server shuts down (SIGINT or SIGTERM).
+pub const SHUTDOWN_NOTICE: &str = "server shutting down";
+
 /// Why a connection is closing. It is logged, and decides whether queued output is still
 /// written before the socket closes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,6 +43,17 @@ impl Reason {
     /// is exactly what must be dropped, and a broken socket cannot take it.
     pub fn flushes(self) -> bool {
         !matches!(self, Reason::SlowReader | Reason::Broken)
+    }
+
+    /// The `ERROR` a connection closing for this reason is told as its last line, when
+    /// nothing at the point of decision told it already. The other reasons either explain
+    /// themselves there (a violation, a timeout, each with its details), are the client's
+    /// own doing, or cannot be written.
+    pub fn notice(self) -> Option<&'static str> {
+        match self {
+            Reason::Shutdown => Some(SHUTDOWN_NOTICE),
+            _ => None,
+        }
     }
 }
 

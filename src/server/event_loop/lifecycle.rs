@@ -2,9 +2,17 @@
 //!
 //! ```text
 //!   Open ──close──► Closing ──settle──► Flushing ──output written──► Shut ──peer's EOF──► removed
-//!                      │    (leaves the chat)   (linger deadline)    (our end shut)
+//!                      │    (leaves the chat,   (linger deadline)    (our end shut)
+//!                      │     is told why)
 //!                      └─ output not wanted (slow reader, broken) ─────────────────────► removed
 //! ```
+//!
+//! A shutdown (SIGINT or SIGTERM) is one more reason: every open connection closes with it,
+//! is told `ERROR "server shutting down"` as its last line when it leaves the chat, and once
+//! that is written goes from `Shut` to removed without waiting for the peer's end of stream.
+//! The server exits when every connection is gone, or after [`SHUTDOWN_GRACE_MS`] if some
+//! peer does not read: writes never block, so a client that reads nothing delays the exit
+//! by that much at most.
 //!
 //! Anything may decide that a connection closes (a handler's `GOODBYE`, end of stream, a
 //! framing violation, a failed write, the output limit, a deadline, a signal): it calls
@@ -27,9 +35,11 @@ use crate::buffer::ReadBuf;
 /// peer that neither reads nor closes is cut off after this.
 const LINGER_MS: u64 = 5_000;
 
-/// On SIGINT or SIGTERM, how long queued output may take to drain before the server exits
-/// anyway.
-const SHUTDOWN_GRACE_MS: u64 = 2_000;
+/// On SIGINT or SIGTERM, how long queued output (each connection's last being the notice of
+/// the shutdown) may take to drain before the server exits anyway: long enough for any
+/// reading client to take a few lines, short enough that a supervisor's stop, or an
+/// operator's Ctrl-C, is not kept waiting by a client that does not read.
+pub(super) const SHUTDOWN_GRACE_MS: u64 = 2_000;
 
 /// Invitations to ended conversations cleared per pass at most. One user leaving may end
 /// 1024 conversations of 999 invitees each: a million removals, too many for one pass. The
@@ -156,6 +166,11 @@ impl Server {
                         }
                     }
                     self.chat.retire(key, &mut self.out);
+                    // Its last line, after what leaving queued: why it is being closed, when
+                    // nobody told it where the closing was decided.
+                    if let Some(text) = reason.notice() {
+                        self.out.send_error(key, text);
+                    }
                     // Its input is read no more: an unfinished line it held (up to the
                     // line limit) is freed now, not when the connection is removed.
                     conn.input = ReadBuf::new();
@@ -183,8 +198,13 @@ impl Server {
                     let _ = conn.socket.shutdown(Shutdown::Write);
                     State::Shut(reason)
                 }
-                // A server going down does not wait for every client to close its end.
-                State::Shut(reason) if reason == Reason::Shutdown => State::Done(reason),
+                // A server going down does not wait for every client to close its end; what
+                // the client sent meanwhile is read away once, so that closing does not
+                // send a reset that could destroy the notice still in flight.
+                State::Shut(reason) if reason == Reason::Shutdown => {
+                    drain_until_end(&mut conn.socket);
+                    State::Done(reason)
+                }
                 State::Shut(reason) => {
                     if !drain_until_end(&mut conn.socket) {
                         // A readable event, or the linger deadline, brings it back.
@@ -232,14 +252,19 @@ impl Server {
         }
     }
 
-    /// SIGINT or SIGTERM: stop accepting, let every connection write what is queued, and
-    /// exit when all have closed or the grace period ends.
+    /// SIGINT or SIGTERM: stop accepting, close every open connection for the shutdown (it
+    /// is told so, see [`Reason::notice`]), and exit when all have closed or the grace
+    /// period ends.
     pub(super) fn on_signal(&mut self, now: u64) {
         let signals: Vec<i32> = self.signals.pending().collect();
         if signals.is_empty() || self.run != Run::Serving {
             return;
         }
-        info!("signal {signals:?}: shutting down");
+        let names: Vec<&str> = signals
+            .iter()
+            .map(|&s| signal_hook::low_level::signal_name(s).unwrap_or("a signal"))
+            .collect();
+        info!("received {}: shutting down", names.join(" and "));
         self.run = Run::Stopping;
         if let Some(mut listener) = self.listener.take() {
             let _ = self.poll.registry().deregister(&mut listener);
