@@ -16,12 +16,21 @@ use imchat::server::{self, logging, Config, LineRate, RateFlag};
 /// given, else the level in RUST_LOG (`RUST_LOG=warn`), else info. Other crates' lines
 /// (mio's) stay at warn unless RUST_LOG names them (`RUST_LOG=mio=trace`); RUST_LOG's
 /// `module=level` directives apply to the modules they name. `--trace` is shown at any level.
+///
+/// SIGINT or SIGTERM: every connection is sent `ERROR "server shutting down"` and closed;
+/// the server exits 0 once they are gone, or 2 s later if a client does not read.
 #[derive(Debug, Parser)]
-#[command(version)]
+#[command(name = "imserver", version)]
 struct Args {
-    /// Address to listen on; `0.0.0.0:6666` or `[::]:6666` serves other machines.
-    #[arg(long, default_value_t = Config::default().listen)]
-    listen: SocketAddr,
+    /// Address to listen on, host:port; a name is resolved at start and the server listens
+    /// on every address it resolves to (`localhost:6666` serves 127.0.0.1 and ::1 when both
+    /// are localhost; with port 0 they share one port; one the machine lacks is skipped).
+    /// `0.0.0.0:6666` or `[::]:6666` serves other machines.
+    #[arg(long, default_value = imchat::protocol::DEFAULT_ADDR, value_name = "HOST:PORT",
+          value_parser = imchat::addr::resolve_all)]
+    // Spelled out so that clap takes the list as one value (its parser's), not as a flag
+    // given many times.
+    listen: ::std::vec::Vec<SocketAddr>,
     /// Presence changes are coalesced and broadcast at most this often.
     #[arg(long, default_value_t = Config::default().presence_interval_ms, value_name = "MS")]
     presence_interval_ms: u64,
@@ -96,11 +105,11 @@ fn main() -> ExitCode {
         trace: args.trace,
     };
     raise_file_limit(config.max_connections);
-    let listen = config.listen;
     let server = match server::Server::bind(config) {
         Ok(server) => server,
         Err(e) => {
-            eprintln!("imserver: cannot listen on {listen}: {e}");
+            // The error names the address that could not be bound.
+            eprintln!("imserver: {e}");
             return ExitCode::FAILURE;
         }
     };

@@ -53,8 +53,9 @@ pub use reason::Reason;
 /// README for what each protects against.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// Where to listen. Loopback by default: serving other machines is a choice.
-    pub listen: SocketAddr,
+    /// Where to listen: every address `--listen`'s name resolved to (see `Server::bind`).
+    /// Loopback by default: serving other machines is a choice.
+    pub listen: Vec<SocketAddr>,
     /// How often, at most, presence changes are broadcast (milliseconds).
     pub presence_interval_ms: u64,
     /// Longest line accepted, in bytes, terminator not counted.
@@ -97,9 +98,9 @@ pub const DEFAULT_MAX_OUTPUT: usize = 8 * 1024 * 1024;
 impl Default for Config {
     fn default() -> Config {
         Config {
-            listen: crate::protocol::DEFAULT_ADDR
+            listen: vec![crate::protocol::DEFAULT_ADDR
                 .parse()
-                .expect("DEFAULT_ADDR is an IP address and a port"),
+                .expect("DEFAULT_ADDR is an IP address and a port")],
             presence_interval_ms: 1000,
             max_line: crate::protocol::DEFAULT_MAX_LINE,
             max_output: DEFAULT_MAX_OUTPUT,
@@ -114,7 +115,7 @@ impl Default for Config {
     }
 }
 
-/// Binds `config.listen` and serves until SIGINT or SIGTERM.
+/// Binds every address of `config.listen` and serves until SIGINT or SIGTERM.
 pub fn serve(config: Config) -> io::Result<()> {
     Server::bind(config)?.run()
 }

@@ -1,30 +1,135 @@
-//! Accepting connections: the last phase of a pass, so a slot freed in the pass is usable
-//! at once.
+//! Listening and accepting. The server listens on every address `--listen` resolved to,
+//! one listener each; accepting is the last phase of a pass, so a slot freed in the pass is
+//! usable at once, and every listener with connections waiting is served in each pass.
 
 use std::io::{self, ErrorKind};
+use std::net::SocketAddr;
 
 use log::{debug, info, warn};
-use mio::{Interest, Token};
+use mio::net::TcpListener;
+use mio::{Interest, Poll, Token};
 
 use crate::buffer::ReadBuf;
 use crate::protocol::encode_error;
 
 use super::lifecycle::State;
-use super::{Conn, Kind, Server, Timer};
+use super::{Conn, Kind, Server, Timer, SIGNALS};
 use crate::server::line_rate::Bucket;
 
 /// When accept fails for lack of file descriptors, try again after this long (or as soon as
 /// a connection closes), instead of spinning on an accept that keeps failing.
 const ACCEPT_RETRY_MS: u64 = 100;
 
-/// Where accepting stands.
+/// With port 0 and several addresses, every listener takes the port the first one got (one
+/// server, one port); if another process holds that port on a later address, binding starts
+/// over with a fresh port, at most this many times. A clash needs another socket on the
+/// very port the kernel just chose, so one more try almost always suffices.
+const PORT_ZERO_ATTEMPTS: usize = 8;
+
+/// Listener `i`'s token: counted down from just below [`SIGNALS`], far above any slab key.
+fn listener_token(i: usize) -> Token {
+    Token(SIGNALS.0 - 1 - i)
+}
+
+/// One listening socket.
+#[derive(Debug)]
+pub(super) struct Listener {
+    socket: TcpListener,
+    /// It reported connections that are not yet accepted until `WouldBlock`.
+    waiting: bool,
+}
+
+impl Listener {
+    pub(super) fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.socket.local_addr()
+    }
+
+    pub(super) fn deregister(&mut self, poll: &Poll) {
+        let _ = poll.registry().deregister(&mut self.socket);
+    }
+}
+
+/// Binds and registers a listener on every address, in order, once each. With port 0 they
+/// share the port the first one got. An address this machine does not have (a name that
+/// also resolves to `::1` where IPv6 is off) is skipped with a warning while another is
+/// bound; any other failure (the port in use, no permission) fails, naming the address.
+pub(super) fn bind_listeners(addrs: &[SocketAddr], poll: &Poll) -> io::Result<Vec<Listener>> {
+    let mut unique: Vec<SocketAddr> = Vec::with_capacity(addrs.len());
+    for addr in addrs {
+        if !unique.contains(addr) {
+            unique.push(*addr);
+        }
+    }
+    let mut attempt = 1;
+    loop {
+        match bind_once(&unique) {
+            Err((e, i)) if i > 0 && unique[0].port() == 0 && e.kind() == ErrorKind::AddrInUse => {
+                if attempt == PORT_ZERO_ATTEMPTS {
+                    return Err(e);
+                }
+                attempt += 1;
+            }
+            Err((e, _)) => return Err(e),
+            Ok(sockets) => {
+                let mut listeners = Vec::with_capacity(sockets.len());
+                for (i, mut socket) in sockets.into_iter().enumerate() {
+                    poll.registry()
+                        .register(&mut socket, listener_token(i), Interest::READABLE)?;
+                    listeners.push(Listener {
+                        socket,
+                        waiting: false,
+                    });
+                }
+                return Ok(listeners);
+            }
+        }
+    }
+}
+
+/// One try at binding every address; on failure, the error and the index that failed.
+fn bind_once(addrs: &[SocketAddr]) -> Result<Vec<TcpListener>, (io::Error, usize)> {
+    let mut sockets: Vec<TcpListener> = Vec::with_capacity(addrs.len());
+    let mut port = None;
+    let mut skipped = None;
+    for (i, addr) in addrs.iter().enumerate() {
+        let mut addr = *addr;
+        if addr.port() == 0 {
+            addr.set_port(port.unwrap_or(0));
+        }
+        let (failed, not_here) = match TcpListener::bind(addr) {
+            Ok(socket) => {
+                port = port.or(socket.local_addr().ok().map(|a| a.port()));
+                sockets.push(socket);
+                continue;
+            }
+            Err(e) => (
+                io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}")),
+                is_not_here(&e),
+            ),
+        };
+        if addrs.len() == 1 || !not_here {
+            return Err((failed, i));
+        }
+        warn!("{failed}: skipped, this machine lacks the address");
+        skipped = Some((failed, i));
+    }
+    match skipped {
+        Some(failed) if sockets.is_empty() => Err(failed),
+        _ => Ok(sockets),
+    }
+}
+
+/// The address is not one of this machine's, or its family is switched off.
+fn is_not_here(e: &io::Error) -> bool {
+    e.kind() == ErrorKind::AddrNotAvailable || e.raw_os_error() == Some(libc::EAFNOSUPPORT)
+}
+
+/// Where accepting stands (for all listeners together: descriptors are the process's).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Accept {
-    /// The listener said `WouldBlock` last time: wait for its next event.
-    Idle,
-    /// The listener reported connections: accept them in this pass.
-    Ready,
-    /// Out of file descriptors: the waiting connections stay in the kernel's queue until
+    /// Accepting from every listener that has connections waiting.
+    Running,
+    /// Out of file descriptors: the waiting connections stay in the kernel's queues until
     /// the retry timer fires or a connection closes.
     Paused,
     /// Paused, and now worth another try.
@@ -32,13 +137,6 @@ pub(super) enum Accept {
 }
 
 impl Accept {
-    /// The listener's readiness event. While paused, it changes nothing: the retry does.
-    pub(super) fn listener_ready(&mut self) {
-        if *self == Accept::Idle {
-            *self = Accept::Ready;
-        }
-    }
-
     /// A descriptor may be free again (a connection closed, or the retry timer fired).
     pub(super) fn retry(&mut self) {
         if *self == Accept::Paused {
@@ -48,26 +146,50 @@ impl Accept {
 }
 
 impl Server {
-    /// Phase 6: accept until `WouldBlock`, if the listener has connections waiting.
+    /// Phase 1 for a listener's readiness event (`false` if `token` is no listener's). While
+    /// paused it is only remembered: the retry serves it.
+    pub(super) fn listener_ready(&mut self, token: Token) -> bool {
+        let Some(i) = (SIGNALS.0 - 1)
+            .checked_sub(token.0)
+            .filter(|i| *i < self.listeners.len())
+        else {
+            return false;
+        };
+        self.listeners[i].waiting = true;
+        true
+    }
+
+    /// Phase 6: every listener with connections waiting, each until `WouldBlock`.
     pub(super) fn accept_pending(&mut self, now: u64) {
-        if !matches!(self.accept, Accept::Ready | Accept::Retry) {
+        if self.accept == Accept::Paused {
             return;
         }
-        let Some(listener) = &self.listener else {
-            return;
-        };
+        for i in 0..self.listeners.len() {
+            if self.listeners[i].waiting {
+                self.accept_from(i, now);
+            }
+            if self.accept == Accept::Paused {
+                return;
+            }
+        }
+        // Every listener is drained: a retry is over even if it found nobody waiting.
+        self.accept = Accept::Running;
+    }
+
+    /// Accepts from listener `i` until `WouldBlock` or out of descriptors.
+    fn accept_from(&mut self, i: usize, now: u64) {
         loop {
-            let (mut socket, addr) = match listener.accept() {
+            let (mut socket, addr) = match self.listeners[i].socket.accept() {
                 Ok(accepted) => accepted,
                 Err(e) if e.kind() == ErrorKind::WouldBlock => {
-                    self.accept = Accept::Idle;
+                    self.listeners[i].waiting = false;
                     return;
                 }
                 Err(e) if e.kind() == ErrorKind::Interrupted => continue,
                 Err(e) if is_out_of_descriptors(&e) => {
                     // Retrying at once would fail again and spin the loop. Logged once per
                     // episode: a retry that fails again says nothing new.
-                    if self.accept == Accept::Ready && self.log.allow(Kind::AcceptPaused, now) {
+                    if self.accept == Accept::Running && self.log.allow(Kind::AcceptPaused, now) {
                         warn!("accept paused: {e}; resuming when a connection closes");
                     }
                     self.accept = Accept::Paused;
@@ -84,7 +206,7 @@ impl Server {
                 if self.log.allow(Kind::AcceptPaused, now) {
                     info!("accept resumed");
                 }
-                self.accept = Accept::Ready;
+                self.accept = Accept::Running;
             }
             if self.conns.len() >= self.config.max_connections {
                 // A fresh socket's send buffer is empty, so this short line fits in one

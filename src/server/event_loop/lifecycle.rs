@@ -266,8 +266,8 @@ impl Server {
             .collect();
         info!("received {}: shutting down", names.join(" and "));
         self.run = Run::Stopping;
-        if let Some(mut listener) = self.listener.take() {
-            let _ = self.poll.registry().deregister(&mut listener);
+        for mut listener in std::mem::take(&mut self.listeners) {
+            listener.deregister(&self.poll);
         }
         let keys: Vec<usize> = self.conns.iter().map(|(key, _)| key).collect();
         for key in keys {

@@ -23,7 +23,8 @@
 //!    pass (`lifecycle.rs`): a closing user leaves the chat (the others' updates are queued),
 //!    a connection whose last output is written shuts its end, a finished one is removed.
 //!    Then, if presence changed, the next broadcast is put on the wheel.
-//! 6. **Accept** new connections, last, so a slot freed in this pass is used at once.
+//! 6. **Accept** new connections, last, so a slot freed in this pass is used at once (from
+//!    every listener: one per address `--listen` resolved to).
 //!
 //! Then the loop polls again, and [`Server::poll_timeout`] keeps the promise that nothing is
 //! left waiting: the timeout is zero while any connection has input left over (the
@@ -48,7 +49,7 @@ use std::time::{Duration, Instant};
 
 use log::{debug, info};
 use mio::event::Event;
-use mio::net::{TcpListener, TcpStream};
+use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook_mio::v1_0::Signals;
@@ -65,7 +66,7 @@ use super::loglimit::{Kind, LogLimit};
 use super::outboxes::Outboxes;
 use super::reason::Reason;
 use super::Config;
-use accept::Accept;
+use accept::{Accept, Listener};
 use lifecycle::{Run, State};
 
 /// Lines handled for one connection per pass. A client that writes thousands of lines at
@@ -91,8 +92,8 @@ const TICK_MS: u64 = 10;
 /// slot for their turn.
 const WHEEL_SLOTS: usize = 512;
 
-const LISTENER: Token = Token(usize::MAX);
-const SIGNALS: Token = Token(usize::MAX - 1);
+/// The signal pipe's token; the listeners' count down from just below it (`accept.rs`).
+const SIGNALS: Token = Token(usize::MAX);
 
 /// One event, as a pass sees it: which socket, and what it is ready for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -172,8 +173,8 @@ struct Conn {
 /// The server: the listener, the connections, the chat and the timers.
 pub struct Server {
     poll: Poll,
-    /// `None` once shutting down: no new connections.
-    listener: Option<TcpListener>,
+    /// One per address listened on; emptied once shutting down: no new connections.
+    listeners: Vec<Listener>,
     signals: Signals,
     conns: Slab<Conn>,
     chat: Chat,
@@ -200,18 +201,17 @@ pub struct Server {
 }
 
 impl Server {
-    /// Binds the listening socket and sets up the poll, the signals and the timers.
+    /// Binds a listener on every address of `config.listen` (see `accept.rs` for port 0 and
+    /// addresses this machine lacks) and sets up the poll, the signals and the timers.
     pub fn bind(config: Config) -> io::Result<Server> {
         let poll = Poll::new()?;
-        let mut listener = TcpListener::bind(config.listen)?;
-        poll.registry()
-            .register(&mut listener, LISTENER, Interest::READABLE)?;
+        let listeners = accept::bind_listeners(&config.listen, &poll)?;
         let mut signals = Signals::new([SIGINT, SIGTERM])?;
         poll.registry()
             .register(&mut signals, SIGNALS, Interest::READABLE)?;
         Ok(Server {
             poll,
-            listener: Some(listener),
+            listeners,
             signals,
             conns: Slab::new(),
             chat: Chat::new(Limits {
@@ -225,7 +225,7 @@ impl Server {
             next_generation: 0,
             ready: KeySet::default(),
             settling: KeySet::default(),
-            accept: Accept::Idle,
+            accept: Accept::Running,
             run: Run::Serving,
             presence_timer: None,
             log: LogLimit::default(),
@@ -233,18 +233,18 @@ impl Server {
         })
     }
 
-    /// The address actually bound (useful with port 0).
-    pub fn local_addr(&self) -> io::Result<std::net::SocketAddr> {
-        match &self.listener {
-            Some(listener) => listener.local_addr(),
-            None => Err(io::Error::new(ErrorKind::NotConnected, "not listening")),
-        }
+    /// The addresses actually bound (useful with port 0), one per listener; none once
+    /// shutting down.
+    pub fn local_addrs(&self) -> io::Result<Vec<std::net::SocketAddr>> {
+        self.listeners.iter().map(Listener::local_addr).collect()
     }
 
     /// Runs the loop until a signal asks it to stop and queued output has drained. Returns
     /// an error only if polling itself fails; one connection's error closes that connection.
     pub fn run(mut self) -> io::Result<()> {
-        info!("listening on {}", self.local_addr()?);
+        for addr in self.local_addrs()? {
+            info!("listening on {addr}");
+        }
         let mut events = Events::with_capacity(EVENTS_CAPACITY);
         let mut ready = Vec::with_capacity(EVENTS_CAPACITY);
         while self.run != Run::Stopped {
@@ -313,8 +313,8 @@ impl Server {
     fn note_readiness(&mut self, events: &[Readiness], now: u64) {
         for event in events {
             match event.token {
-                LISTENER => self.accept.listener_ready(),
                 SIGNALS => self.on_signal(now),
+                token if self.listener_ready(token) => {}
                 Token(key) => {
                     let Some(conn) = self.conns.get_mut(key) else {
                         continue;

@@ -16,6 +16,7 @@ use crate::server::{LOG_BURST, LOG_WINDOW_MS};
 
 mod lifecycle;
 mod limits;
+mod listen;
 mod random;
 
 /// Passes run at most while waiting for the loop to go quiet: far more than any test needs,
@@ -34,10 +35,11 @@ struct Harness {
 
 impl Harness {
     fn new(config: Config) -> Harness {
-        let config = Config {
-            listen: "127.0.0.1:0".parse().unwrap(),
-            ..config
-        };
+        Harness::listening(vec!["127.0.0.1:0".parse().unwrap()], config)
+    }
+
+    fn listening(listen: Vec<std::net::SocketAddr>, config: Config) -> Harness {
+        let config = Config { listen, ..config };
         Harness {
             server: Server::bind(config).unwrap(),
             now: 0,
@@ -120,7 +122,7 @@ impl Harness {
     }
 
     fn addr(&self) -> std::net::SocketAddr {
-        self.server.local_addr().unwrap()
+        self.server.local_addrs().unwrap()[0]
     }
 
     /// The key of the connection whose peer is `client`.
