@@ -39,7 +39,7 @@ const LINGER_MS: u64 = 5_000;
 /// the shutdown) may take to drain before the server exits anyway: long enough for any
 /// reading client to take a few lines, short enough that a supervisor's stop, or an
 /// operator's Ctrl-C, is not kept waiting by a client that does not read.
-pub(super) const SHUTDOWN_GRACE_MS: u64 = 2_000;
+const SHUTDOWN_GRACE_MS: u64 = 2_000;
 
 /// Invitations to ended conversations cleared per pass at most. One user leaving may end
 /// 1024 conversations of 999 invitees each: a million removals, too many for one pass. The

@@ -170,7 +170,7 @@ struct Conn {
     line_timer: Option<TimerId>,
 }
 
-/// The server: the listener, the connections, the chat and the timers.
+/// The server: the listeners, the connections, the chat and the timers.
 pub struct Server {
     poll: Poll,
     /// One per address listened on; emptied once shutting down: no new connections.
