@@ -28,7 +28,7 @@ use std::net::Shutdown;
 use log::{debug, info};
 use mio::net::TcpStream;
 
-use super::{Kind, Reason, Server, Timer};
+use super::{Kind, Reason, Server, Timer, MAX_BYTES_PER_WAKE};
 use crate::buffer::ReadBuf;
 
 /// How long a closing connection may take to take its last output and close its end. A
@@ -205,13 +205,17 @@ impl Server {
                     drain_until_end(&mut conn.socket);
                     State::Done(reason)
                 }
-                State::Shut(reason) => {
-                    if !drain_until_end(&mut conn.socket) {
-                        // A readable event, or the linger deadline, brings it back.
+                State::Shut(reason) => match drain_until_end(&mut conn.socket) {
+                    Drained::End => State::Done(reason),
+                    // A readable event, or the linger deadline, brings it back.
+                    Drained::Empty => return,
+                    // The next pass reads on, at once: nothing is left unread while the
+                    // loop sleeps.
+                    Drained::More => {
+                        self.settling.insert(key);
                         return;
                     }
-                    State::Done(reason)
-                }
+                },
             };
             trace!(self.config.trace, "conn {key}: {from} -> {}", conn.state);
         }
@@ -279,16 +283,30 @@ impl Server {
     }
 }
 
-/// Reads and discards until `WouldBlock` (`false`) or end of stream or error (`true`).
-fn drain_until_end(socket: &mut TcpStream) -> bool {
+/// What reading away a closing connection's input found.
+enum Drained {
+    /// End of stream, or an error: nothing more will come.
+    End,
+    /// Nothing more for now: its next bytes bring a readable event.
+    Empty,
+    /// The pass's share was read and more is waiting.
+    More,
+}
+
+/// Reads and discards a closing connection's input, at most [`MAX_BYTES_PER_WAKE`] per
+/// call: a peer that keeps sending after our end is shut gets the same share of a pass as
+/// a reading one, not a loop that lasts as long as it sends.
+fn drain_until_end(socket: &mut TcpStream) -> Drained {
     let mut scratch = [0u8; DISCARD_CHUNK];
-    loop {
+    let mut budget = MAX_BYTES_PER_WAKE;
+    while budget > 0 {
         match socket.read(&mut scratch) {
-            Ok(0) => return true,
-            Ok(_) => {}
-            Err(e) if e.kind() == ErrorKind::WouldBlock => return false,
+            Ok(0) => return Drained::End,
+            Ok(n) => budget = budget.saturating_sub(n),
+            Err(e) if e.kind() == ErrorKind::WouldBlock => return Drained::Empty,
             Err(e) if e.kind() == ErrorKind::Interrupted => {}
-            Err(_) => return true,
+            Err(_) => return Drained::End,
         }
     }
+    Drained::More
 }

@@ -3,6 +3,7 @@
 //! all queued output passes its bound.
 
 use super::{config, user, Config, Harness, State, MAX_PASSES};
+use crate::server::MAX_BYTES_PER_WAKE;
 
 #[test]
 fn goodbye_is_written_shut_and_removed_once_the_peer_closes() {
@@ -25,6 +26,39 @@ fn goodbye_is_written_shut_and_removed_once_the_peer_closes() {
     assert!(
         !h.server.conns.contains(key),
         "removed at the peer's end of stream"
+    );
+}
+
+#[test]
+fn a_shut_connection_has_its_input_read_away_a_pass_share_at_a_time() {
+    let mut h = Harness::new(config());
+    let mut alice = user(&mut h, "alice");
+    let key = h.key_of(&alice).unwrap();
+    alice.send("GOODBYE");
+    h.until_quiet();
+    assert!(matches!(h.server.conns[key].state, State::Shut(_)));
+    // Four passes' worth of bytes after GOODBYE, then the end of alice's stream.
+    let junk = vec![b'x'; 4 * MAX_BYTES_PER_WAKE];
+    let mut sent = 0;
+    while sent < junk.len() {
+        let n = alice.send_some(&junk[sent..]);
+        assert!(n > 0, "the kernel takes 256 KiB on loopback");
+        sent += n;
+    }
+    alice.stream.shutdown(std::net::Shutdown::Write).unwrap();
+    h.pass();
+    assert!(
+        h.server.conns.contains(key),
+        "one pass reads one share, not the whole stream"
+    );
+    assert!(
+        h.server.has_pending_work(),
+        "and the next pass comes at once"
+    );
+    h.until_quiet();
+    assert!(
+        !h.server.conns.contains(key),
+        "removed at the end of stream"
     );
 }
 
