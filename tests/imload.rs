@@ -171,13 +171,14 @@ fn idle_clients_are_held_until_interrupted() {
     let addr = server.addr.to_string();
     let mut child = Command::new(env!("CARGO_BIN_EXE_imload"))
         .args(["--server", &addr, "--clients", "5", "--idle"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .expect("run imload");
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    // On stderr: stdout holds the report alone.
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
     let mut line = String::new();
-    stdout.read_line(&mut line).expect("imload's first line");
+    stderr.read_line(&mut line).expect("imload's first line");
     assert_eq!(
         line.trim(),
         "registered 5 clients; holding them until interrupted"
@@ -193,5 +194,103 @@ fn idle_clients_are_held_until_interrupted() {
     );
     for _ in 0..5 {
         server.wait_log("disconnect ");
+    }
+}
+
+#[test]
+fn the_server_address_may_be_a_host_name() {
+    let server = common::Server::start(&["--max-line-rate", "off"]);
+    let addr = format!("localhost:{}", server.addr.port());
+    let flags = ["--clients", "2", "--members", "2", "--rate", "50"];
+    let (output, report) = imload(
+        &addr,
+        &[&flags[..], &["--duration", "0.2"]].concat(),
+        "name",
+    );
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report = report.expect("a JSON report");
+    let resolved: std::net::SocketAddr = report["server"].as_str().unwrap().parse().unwrap();
+    assert!(resolved.ip().is_loopback(), "{report}");
+    assert_eq!(resolved.port(), server.addr.port());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("not a loopback"), "{stderr}");
+}
+
+/// Runs imload with flags it must refuse before connecting (the address has no server).
+fn refused(flags: &[&str]) -> String {
+    let output = Command::new(env!("CARGO_BIN_EXE_imload"))
+        .args(["--server", "127.0.0.1:9"])
+        .args(flags)
+        .output()
+        .expect("run imload");
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert_eq!(output.status.code(), Some(2), "a usage error: {stderr}");
+    assert!(output.stdout.is_empty(), "no report");
+    stderr
+}
+
+#[test]
+fn a_size_below_the_stamp_is_refused_with_the_minimum() {
+    let stderr = refused(&["--size", "10", "--clients", "4", "--members", "2"]);
+    let min: usize = stderr
+        .split("--size must be at least ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("the message names the minimum: {stderr}"));
+    assert!(min > 10 && stderr.contains("got 10"), "{stderr}");
+    // The minimum itself is a run, and its messages are that long, not longer.
+    let server = common::Server::start(&["--max-line-rate", "off"]);
+    let size = min.to_string();
+    let flags = [
+        "--clients",
+        "4",
+        "--members",
+        "2",
+        "--rate",
+        "50",
+        "--duration",
+        "0.2",
+    ];
+    let (output, report) = imload(
+        &server.addr.to_string(),
+        &[&flags[..], &["--size", &size]].concat(),
+        "min-size",
+    );
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report = report.expect("a JSON report");
+    let deliveries = n(&report, "delivered") + n(&report, "echoes");
+    assert!(deliveries > 0, "{report}");
+    // Every delivery is `MESSAGE [c,"uxyN","text"]` with a one-digit conversation and a
+    // four-letter name on a fresh server: 22 bytes around a text of exactly `min` bytes.
+    assert_eq!(
+        n(&report, "message_bytes"),
+        deliveries * (min as u64 + 22),
+        "every text is the size asked: {report}"
+    );
+}
+
+#[test]
+fn more_members_than_clients_is_refused_not_shrunk() {
+    let stderr = refused(&["--clients", "5", "--members", "10"]);
+    assert!(
+        stderr.contains("--members must be at least 1 and at most --clients (5), got 10"),
+        "{stderr}"
+    );
+    for (flags, what) in [
+        (&["--duration", "0"][..], "--duration must be a positive"),
+        (&["--warmup=-1"][..], "--warmup must be 0 or more"),
+        (&["--rate", "0"][..], "--rate must be a positive"),
+    ] {
+        let stderr = refused(flags);
+        assert!(stderr.contains(what), "{flags:?}: {stderr}");
     }
 }
