@@ -29,6 +29,30 @@ fn imload(addr: &str, flags: &[&str], tag: &str) -> (Output, Option<Value>) {
     (output, report)
 }
 
+/// Reads `child`'s stderr on a thread, a line at a time: a test waits for a line with
+/// [`common::PATIENCE`] instead of blocking forever on a child that never writes it.
+fn stderr_lines(child: &mut std::process::Child) -> std::sync::mpsc::Receiver<String> {
+    let stderr = child.stderr.take().expect("stderr piped");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufRead::lines(std::io::BufReader::new(stderr)) {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+/// The next stderr line, or the test fails (and the child is killed) after PATIENCE.
+fn next_line(lines: &std::sync::mpsc::Receiver<String>, child: &mut std::process::Child) -> String {
+    lines.recv_timeout(common::PATIENCE).unwrap_or_else(|e| {
+        let _ = child.kill();
+        panic!("no line from imload on stderr: {e}")
+    })
+}
+
 fn n(report: &Value, field: &str) -> u64 {
     report[field]
         .as_u64()
@@ -164,7 +188,6 @@ fn a_server_that_refuses_the_clients_fails_the_run() {
 
 #[test]
 fn idle_clients_are_held_until_interrupted() {
-    use std::io::{BufRead, BufReader};
     use std::process::Stdio;
 
     let server = common::Server::start(&["--max-line-rate", "off"]);
@@ -176,9 +199,8 @@ fn idle_clients_are_held_until_interrupted() {
         .spawn()
         .expect("run imload");
     // On stderr: stdout holds the report alone.
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let mut line = String::new();
-    stderr.read_line(&mut line).expect("imload's first line");
+    let lines = stderr_lines(&mut child);
+    let line = next_line(&lines, &mut child);
     assert_eq!(
         line.trim(),
         "registered 5 clients; holding them until interrupted"

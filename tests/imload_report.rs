@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
@@ -22,6 +22,30 @@ fn imload(server: &common::Server, flags: &[&str]) -> Output {
         server.logs()
     );
     output
+}
+
+/// Reads `child`'s stderr on a thread, a line at a time: a test waits for a line with
+/// [`common::PATIENCE`] instead of blocking forever on a child that never writes it.
+fn stderr_lines(child: &mut std::process::Child) -> std::sync::mpsc::Receiver<String> {
+    let stderr = child.stderr.take().expect("stderr piped");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufRead::lines(std::io::BufReader::new(stderr)) {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+/// The next stderr line, or the test fails (and the child is killed) after PATIENCE.
+fn next_line(lines: &std::sync::mpsc::Receiver<String>, child: &mut std::process::Child) -> String {
+    lines.recv_timeout(common::PATIENCE).unwrap_or_else(|e| {
+        let _ = child.kill();
+        panic!("no line from imload on stderr: {e}")
+    })
 }
 
 fn n(report: &Value, field: &str) -> u64 {
@@ -234,17 +258,16 @@ fn an_interrupted_idle_run_reports_the_connections_it_held() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("run imload");
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let mut line = String::new();
-    stderr.read_line(&mut line).expect("imload's first line");
+    let lines = stderr_lines(&mut child);
+    let line = next_line(&lines, &mut child);
     assert_eq!(
         line.trim(),
         "registered 7 clients; holding them until interrupted"
     );
     // SAFETY: kill(2) on our own child's pid; no memory is involved.
     assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
-    let mut rest = String::new();
-    stderr.read_to_string(&mut rest).unwrap();
+    // The rest, until imload closes stderr by exiting.
+    let rest: String = lines.iter().map(|l| l + "\n").collect();
     let mut stdout = Vec::new();
     child
         .stdout
