@@ -173,13 +173,16 @@ impl Settings {
         if !positive(self.connect_rate) {
             return Err("--connect-rate must be a positive number".into());
         }
+        if self.members == 0 {
+            return Err("--members must be at least 1".into());
+        }
         // An idle run forms no groups and sends nothing: the rest does not apply.
         if self.idle {
             return Ok(());
         }
-        if self.members == 0 || self.members > self.clients {
+        if self.members > self.clients {
             return Err(format!(
-                "--members must be at least 1 and at most --clients ({}), got {}",
+                "--members must be at most --clients ({}), got {}",
                 self.clients, self.members
             ));
         }
@@ -321,6 +324,11 @@ mod tests {
             ..ok.clone()
         };
         assert_eq!(idle.check(), Ok(()), "members do not matter to an idle run");
+        let none = Settings { members: 0, ..idle };
+        assert!(
+            none.check().is_err(),
+            "but groups of none are still nonsense"
+        );
         for bad in [
             Settings {
                 duration: 0.0,
