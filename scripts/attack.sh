@@ -42,8 +42,10 @@ done
 
 if [[ -z $server ]]; then
     echo "attack: building imserver (release)" >&2
-    (cd "$ROOT" && cargo build --release --quiet --bin imserver)
-    server="${CARGO_TARGET_DIR:-$ROOT/target}/release/imserver"
+    # shellcheck source=lib/bins.sh
+    source "$ROOT/scripts/lib/bins.sh"
+    build_bins --release --bin imserver
+    server=$(bin_path imserver)
 fi
 
 # One descriptor per client in the driver (5,000 and some with --big): raise the soft limit

@@ -4,6 +4,13 @@
 #
 #   scripts/bench-peers.sh            full run (3 rounds of 3 s, medians; under 10 minutes)
 #   scripts/bench-peers.sh --quick    one short round (under 2 minutes)
+#   scripts/bench-peers.sh --smoke    K = 10 only, 100 clients, half a second per run, low
+#                                     rates (under a minute): checks the machinery (build,
+#                                     servers, imload, table), measures nothing
+#
+# The binaries are wherever cargo builds them (CARGO_TARGET_DIR is honoured). When a run
+# fails, the temporary directory with every server's and imload's log is kept, and its
+# path printed.
 #
 # Every server listens on 127.0.0.1 only and is pinned to CPU 0; imload is pinned to
 # CPU 1. For each K and server there are two runs:
@@ -20,8 +27,11 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-IMSERVER="$ROOT/target/release/imserver"
-IMLOAD="$ROOT/target/release/imload"
+# shellcheck source=lib/bins.sh
+source "$ROOT/scripts/lib/bins.sh"
+# Set by build(): where cargo put them.
+IMSERVER=""
+IMLOAD=""
 
 # Loopback ports away from the usual ones (6379, 6667, 6666), so a server already
 # running on this machine is never the one measured.
@@ -39,9 +49,13 @@ START_PATIENCE_S=10
 LATENCY_RUN_LIMIT_S=60
 # How long a server may take to settle before a run: retiring the last run's clients.
 IDLE_PATIENCE_S=30
+# How long apt-get waits for another install to release dpkg's lock before failing.
+APT_LOCK_TIMEOUT_S=600
 
 PIDS=()
 WORK=""
+# Set when a run failed: the logs are kept.
+KEEP_WORK=""
 
 log() { echo "bench: $*" >&2; }
 
@@ -53,14 +67,19 @@ install_peers() {
     command -v jq >/dev/null || need+=(jq)
     if ((${#need[@]})); then
         log "installing ${need[*]}"
-        apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+        # Another install (unattended upgrades, a colleague's script) may hold dpkg's lock
+        # for a while: wait for it instead of failing.
+        local lock=(-o "DPkg::Lock::Timeout=$APT_LOCK_TIMEOUT_S")
+        apt-get "${lock[@]}" update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get "${lock[@]}" install -y -qq "${need[@]}" >/dev/null
     fi
 }
 
 build() {
     log "building imserver and imload (release)"
-    (cd "$ROOT" && cargo build --release --quiet --bin imserver --bin imload)
+    build_bins --release --bin imserver --bin imload
+    IMSERVER=$(bin_path imserver)
+    IMLOAD=$(bin_path imload)
 }
 
 # Raises the open-file limit as far as the hard limit allows.
@@ -70,12 +89,14 @@ raise_nofile() {
 
 setup_work() {
     WORK="$(mktemp -d /tmp/bench-peers.XXXXXX)"
-    trap cleanup EXIT INT TERM
+    trap cleanup EXIT
+    trap 'exit 130' INT TERM
 }
 
-# Stops exactly the servers this script started, by pid.
+# Stops exactly the servers this script started, by pid; removes the logs unless something
+# failed (the script's exit status, or a run that gave no report).
 cleanup() {
-    local pid
+    local status=$? pid
     for pid in "${PIDS[@]}"; do
         kill "$pid" 2>/dev/null || true
     done
@@ -83,7 +104,12 @@ cleanup() {
         wait "$pid" 2>/dev/null || true
     done
     PIDS=()
-    [[ -n "$WORK" ]] && rm -rf "$WORK"
+    [[ -n "$WORK" ]] || return 0
+    if ((status != 0)) || [[ -n $KEEP_WORK ]]; then
+        log "something failed; logs kept in $WORK"
+    else
+        rm -rf "$WORK"
+    fi
 }
 
 wait_port() {
@@ -95,6 +121,13 @@ wait_port() {
         sleep 0.1
     done
     log "nothing listens on 127.0.0.1:$port after ${START_PATIENCE_S}s"
+    return 1
+}
+
+# The server's log, shown when it does not start (and kept with the others).
+server_failed() {
+    log "$1 did not start; the end of $WORK/$1.log:"
+    tail -n 20 "$WORK/$1.log" >&2 || true
     return 1
 }
 
@@ -146,7 +179,15 @@ EOF
     esac
     SERVER_PID=$!
     PIDS+=("$SERVER_PID")
-    wait_port "$PORT"
+    wait_port "$PORT" || server_failed "$(server_log_name "$1")"
+}
+
+# The log file start_server writes for TARGET, without .log.
+server_log_name() {
+    case $1 in
+    irc) echo ngircd ;;
+    *) echo "$1" ;;
+    esac
 }
 
 # Waits until a server has stopped working (its CPU time stands still for a moment), so
@@ -182,7 +223,7 @@ cpu_ticks() {
 # run_load TARGET PID PORT K RATE KIND: one imload run; appends a JSON line to results.
 run_load() {
     local target=$1 pid=$2 port=$3 k=$4 rate=$5 kind=$6
-    local json="$WORK/run.json" before after ticks
+    local json="$WORK/run.json" err="$WORK/imload-$target-k$k-$kind.err" before after ticks
     rm -f "$json"
     wait_idle "$pid"
     # Setup takes about a second; past warmup, duration and a few seconds more, a saturated
@@ -195,10 +236,11 @@ run_load() {
     before=$(cpu_ticks "$pid")
     taskset -c "$LOAD_CPU" timeout -s INT "$limit" "$IMLOAD" --server "127.0.0.1:$port" \
         --target "$target" --clients "$CLIENTS" --members "$k" --size "$SIZE" --rate "$rate" \
-        --duration "$DURATION" --warmup "$WARMUP" --json "$json" >/dev/null 2>"$WORK/imload.err" || true
+        --duration "$DURATION" --warmup "$WARMUP" --json "$json" >/dev/null 2>"$err" || true
     after=$(cpu_ticks "$pid")
     if [[ ! -s "$json" ]]; then
-        log "$target K=$k $kind: no report: $(tail -1 "$WORK/imload.err")"
+        log "$target K=$k $kind: no report: $(tail -1 "$err") ($err)"
+        KEEP_WORK=1
         return
     fi
     ticks=$((after - before))
@@ -238,9 +280,10 @@ main() {
     local mode=full
     case "${1:-}" in
     --quick) mode=quick ;;
+    --smoke) mode=smoke ;;
     "") ;;
     *)
-        echo "usage: $0 [--quick]" >&2
+        echo "usage: $0 [--quick | --smoke]" >&2
         exit 2
         ;;
     esac
@@ -255,8 +298,13 @@ main() {
     SATURATE_DELIVERIES=6000000
     LATENCY_DELIVERIES=10000
     # 18 runs per round, about 6 to 8 s each with setup and settling.
+    KS="2 10 100"
     if [[ $mode == quick ]]; then
         ROUNDS=1 DURATION=1.5 WARMUP=0.5
+    elif [[ $mode == smoke ]]; then
+        # 6 runs of about 2 s, at rates a shared machine takes in its stride.
+        ROUNDS=1 DURATION=0.5 WARMUP=0.2 KS=10 CLIENTS=100
+        SATURATE_DELIVERIES=50000 LATENCY_DELIVERIES=2000
     else
         ROUNDS=3 DURATION=3 WARMUP=0.5
     fi
@@ -274,7 +322,7 @@ main() {
     log "mode $mode: $ROUNDS round(s), $DURATION s measured, $CLIENTS clients"
     local round k rate
     for ((round = 1; round <= ROUNDS; round++)); do
-        for k in 2 10 100; do
+        for k in $KS; do
             for target in im redis irc; do
                 rate=$((SATURATE_DELIVERIES / (k - 1)))
                 run_load "$target" "${pid[$target]}" "${port[$target]}" "$k" "$rate" saturation
@@ -292,6 +340,9 @@ main() {
     echo
     echo "$(nproc) CPUs, $(uname -r); $CLIENTS clients, $SIZE-byte messages, $ROUNDS round(s) of $DURATION s;"
     echo "latency at $LATENCY_DELIVERIES deliveries/s offered, saturation at $SATURATE_DELIVERIES."
+    if [[ $mode == smoke ]]; then
+        echo "smoke mode: this checks the machinery; \"saturated\" is not, and the numbers measure nothing."
+    fi
     echo
     print_table
 }

@@ -10,8 +10,12 @@ cd "$(dirname "$0")/.."
 
 timeout_s="${DEMO_TIMEOUT:-30}"
 echo "demo: building" >&2
-cargo build --quiet --bin imserver --bin imclient --example doctor
-target="${CARGO_TARGET_DIR:-target}/debug"
+# shellcheck source=lib/bins.sh
+source scripts/lib/bins.sh
+build_bins --bin imserver --bin imclient --example doctor
+imserver=$(bin_path imserver)
+imclient=$(bin_path imclient)
+doctor_bin=$(bin_path doctor)
 
 work="$(mktemp -d)"
 pids=()
@@ -56,13 +60,13 @@ type_as() {
     echo "$line" >&"$fd"
 }
 
-"$target/imserver" --listen 127.0.0.1:0 --presence-interval-ms 200 >"$work/server.log" 2>&1 &
+"$imserver" --listen 127.0.0.1:0 --presence-interval-ms 200 >"$work/server.log" 2>&1 &
 pids+=($!)
 wait_for "$work/server.log" "listening on "
 addr="$(sed -n 's/.*listening on //p' "$work/server.log" | head -n 1)"
 echo "demo: server on $addr"
 
-"$target/examples/doctor" --server "$addr" >"$work/doctor.log" 2>&1 &
+"$doctor_bin" --server "$addr" >"$work/doctor.log" 2>&1 &
 doctor=$!
 pids+=("$doctor")
 wait_for "$work/doctor.log" "registered as doctor"
@@ -70,12 +74,12 @@ wait_for "$work/doctor.log" "registered as doctor"
 # Each user types through a fifo; the script holds its writing end open (fds 3 and 4), so
 # closing that end is the user's end of input.
 mkfifo "$work/alice.in" "$work/bob.in"
-"$target/imclient" --server "$addr" --name alice <"$work/alice.in" >"$work/alice.out" &
+"$imclient" --server "$addr" --name alice <"$work/alice.in" >"$work/alice.out" &
 alice=$!
 pids+=("$alice")
 exec 3>"$work/alice.in"
 see alice "$work/alice.out" "* registered as alice"
-"$target/imclient" --server "$addr" --name bob --status "studying" <"$work/bob.in" >"$work/bob.out" &
+"$imclient" --server "$addr" --name bob --status "studying" <"$work/bob.in" >"$work/bob.out" &
 bob=$!
 pids+=("$bob")
 exec 4>"$work/bob.in"

@@ -39,7 +39,8 @@ measure() {
         >"$WORK/idle.out" 2>"$WORK/idle.err" &
     local load=$!
     tries=$((HOLD_PATIENCE_S * 10))
-    until grep -q "holding them" "$WORK/idle.out"; do
+    # imload says so on stderr (its stdout is for the report).
+    until grep -q "holding them" "$WORK/idle.err"; do
         if ! kill -0 "$load" 2>/dev/null || ((tries-- == 0)); then
             log "$target: imload did not register $n clients: $(tail -1 "$WORK/idle.err")"
             kill -INT "$load" 2>/dev/null || true

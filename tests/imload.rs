@@ -29,6 +29,30 @@ fn imload(addr: &str, flags: &[&str], tag: &str) -> (Output, Option<Value>) {
     (output, report)
 }
 
+/// Reads `child`'s stderr on a thread, a line at a time: a test waits for a line with
+/// [`common::PATIENCE`] instead of blocking forever on a child that never writes it.
+fn stderr_lines(child: &mut std::process::Child) -> std::sync::mpsc::Receiver<String> {
+    let stderr = child.stderr.take().expect("stderr piped");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufRead::lines(std::io::BufReader::new(stderr)) {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+/// The next stderr line, or the test fails (and the child is killed) after PATIENCE.
+fn next_line(lines: &std::sync::mpsc::Receiver<String>, child: &mut std::process::Child) -> String {
+    lines.recv_timeout(common::PATIENCE).unwrap_or_else(|e| {
+        let _ = child.kill();
+        panic!("no line from imload on stderr: {e}")
+    })
+}
+
 fn n(report: &Value, field: &str) -> u64 {
     report[field]
         .as_u64()
@@ -164,20 +188,19 @@ fn a_server_that_refuses_the_clients_fails_the_run() {
 
 #[test]
 fn idle_clients_are_held_until_interrupted() {
-    use std::io::{BufRead, BufReader};
     use std::process::Stdio;
 
     let server = common::Server::start(&["--max-line-rate", "off"]);
     let addr = server.addr.to_string();
     let mut child = Command::new(env!("CARGO_BIN_EXE_imload"))
         .args(["--server", &addr, "--clients", "5", "--idle"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .expect("run imload");
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    stdout.read_line(&mut line).expect("imload's first line");
+    // On stderr: stdout holds the report alone.
+    let lines = stderr_lines(&mut child);
+    let line = next_line(&lines, &mut child);
     assert_eq!(
         line.trim(),
         "registered 5 clients; holding them until interrupted"
@@ -193,5 +216,103 @@ fn idle_clients_are_held_until_interrupted() {
     );
     for _ in 0..5 {
         server.wait_log("disconnect ");
+    }
+}
+
+#[test]
+fn the_server_address_may_be_a_host_name() {
+    let server = common::Server::start(&["--max-line-rate", "off"]);
+    let addr = format!("localhost:{}", server.addr.port());
+    let flags = ["--clients", "2", "--members", "2", "--rate", "50"];
+    let (output, report) = imload(
+        &addr,
+        &[&flags[..], &["--duration", "0.2"]].concat(),
+        "name",
+    );
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report = report.expect("a JSON report");
+    let resolved: std::net::SocketAddr = report["server"].as_str().unwrap().parse().unwrap();
+    assert!(resolved.ip().is_loopback(), "{report}");
+    assert_eq!(resolved.port(), server.addr.port());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("not a loopback"), "{stderr}");
+}
+
+/// Runs imload with flags it must refuse before connecting (the address has no server).
+fn refused(flags: &[&str]) -> String {
+    let output = Command::new(env!("CARGO_BIN_EXE_imload"))
+        .args(["--server", "127.0.0.1:9"])
+        .args(flags)
+        .output()
+        .expect("run imload");
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert_eq!(output.status.code(), Some(2), "a usage error: {stderr}");
+    assert!(output.stdout.is_empty(), "no report");
+    stderr
+}
+
+#[test]
+fn a_size_below_the_stamp_is_refused_with_the_minimum() {
+    let stderr = refused(&["--size", "10", "--clients", "4", "--members", "2"]);
+    let min: usize = stderr
+        .split("--size must be at least ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("the message names the minimum: {stderr}"));
+    assert!(min > 10 && stderr.contains("got 10"), "{stderr}");
+    // The minimum itself is a run, and its messages are that long, not longer.
+    let server = common::Server::start(&["--max-line-rate", "off"]);
+    let size = min.to_string();
+    let flags = [
+        "--clients",
+        "4",
+        "--members",
+        "2",
+        "--rate",
+        "50",
+        "--duration",
+        "0.2",
+    ];
+    let (output, report) = imload(
+        &server.addr.to_string(),
+        &[&flags[..], &["--size", &size]].concat(),
+        "min-size",
+    );
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report = report.expect("a JSON report");
+    let deliveries = n(&report, "delivered") + n(&report, "echoes");
+    assert!(deliveries > 0, "{report}");
+    // Every delivery is `MESSAGE [c,"uxyN","text"]` with a one-digit conversation and a
+    // four-letter name on a fresh server: 22 bytes around a text of exactly `min` bytes.
+    assert_eq!(
+        n(&report, "message_bytes"),
+        deliveries * (min as u64 + 22),
+        "every text is the size asked: {report}"
+    );
+}
+
+#[test]
+fn more_members_than_clients_is_refused_not_shrunk() {
+    let stderr = refused(&["--clients", "5", "--members", "10"]);
+    assert!(
+        stderr.contains("--members must be at most --clients (5), got 10"),
+        "{stderr}"
+    );
+    for (flags, what) in [
+        (&["--duration", "0"][..], "--duration must be a positive"),
+        (&["--warmup=-1"][..], "--warmup must be 0 or more"),
+        (&["--rate", "0"][..], "--rate must be a positive"),
+    ] {
+        let stderr = refused(flags);
+        assert!(stderr.contains(what), "{flags:?}: {stderr}");
     }
 }

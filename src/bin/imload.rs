@@ -2,12 +2,14 @@
 //! IRC server. See `docs/benchmarks.md` for how the project uses it, and
 //! [`imchat::load`] for how it works.
 
+use std::io::Write;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::{Parser, ValueEnum};
-use imchat::load::{self, parse_ip_range, Settings, Target};
+use clap::error::ErrorKind;
+use clap::{CommandFactory, Parser, ValueEnum};
+use imchat::load::{self, parse_ip_range, write_hgrm, Report, Settings, Target};
 use imchat::protocol::PresenceMode;
 
 // Every default below is read from `Settings::default()`, so the library and the command
@@ -15,14 +17,18 @@ use imchat::protocol::PresenceMode;
 
 /// Many simulated chat clients from one thread, against imserver, Redis or an IRC server.
 ///
-/// N clients in conversations of K members send on a clock (open loop). Prints progress once a second on stderr, and a final table (latency percentiles,
-/// delivered rates, loss, duplicates, reordering) on stdout. Exits non-zero if the server
-/// is unreachable or the run loses a message.
+/// N clients in conversations of K members send on a clock (open loop). Prints progress
+/// once a second on stderr, and a final report (latency percentiles, the warmup's and the
+/// measured window's counts and rates, loss, duplicates, reordering) on stdout, or on
+/// stderr when `--json -` or `--hgrm -` takes stdout. Exits 1 if the server is unreachable
+/// or the run loses a message, 2 for a bad flag.
 #[derive(Debug, Parser)]
 #[command(name = "imload", version)]
 struct Args {
-    /// The server under load.
-    #[arg(long, default_value_t = Settings::default().server)]
+    /// The server under load, host:port; a name is resolved once, at start, and the first
+    /// address it resolves to is used.
+    #[arg(long, value_name = "HOST:PORT", value_parser = imchat::addr::resolve,
+          default_value_t = Settings::default().server)]
     server: SocketAddr,
     /// Which protocol the server speaks.
     #[arg(long, value_enum, default_value_t = TargetArg::from(Settings::default().target))]
@@ -30,10 +36,12 @@ struct Args {
     /// Simulated clients, one connection each.
     #[arg(long, default_value_t = Settings::default().clients, value_name = "N")]
     clients: usize,
-    /// Members per conversation: N/K conversations (the last takes the remainder).
+    /// Members per conversation, at most N: N/K conversations (the last takes the
+    /// remainder).
     #[arg(long, default_value_t = Settings::default().members, value_name = "K")]
     members: usize,
-    /// Message text length; at least the stamp (about 30 bytes).
+    /// Message text length; at least the stamp every message carries (about 30 bytes; a
+    /// smaller size is refused with the minimum for the run's settings).
     #[arg(long, default_value_t = Settings::default().size, value_name = "BYTES")]
     size: usize,
     /// Messages offered per second, all clients together.
@@ -55,12 +63,67 @@ struct Args {
     /// Presence mode the im clients register with.
     #[arg(long, value_enum, default_value_t = PresenceArg::from(Settings::default().presence))]
     presence: PresenceArg,
-    /// Also write the report as JSON to this file.
+    /// Also write the report as JSON to this file; `-` is stdout (the table then goes
+    /// to stderr).
     #[arg(long, value_name = "FILE")]
     json: Option<PathBuf>,
-    /// Connect and register the clients, then hold them until interrupted.
+    /// Also write the corrected latency's whole distribution in HdrHistogram's
+    /// percentile-distribution format (as wrk2's --u_latency; values in ms) to this file;
+    /// `-` is stdout.
+    #[arg(long, value_name = "FILE")]
+    hgrm: Option<PathBuf>,
+    /// Connect and register the clients, then hold them until interrupted (SIGINT,
+    /// SIGTERM); the report then says how many were held, how long setup took and, with
+    /// --server-pid, what they cost the server in memory.
     #[arg(long)]
     idle: bool,
+    /// The server's process id: its resident memory (VmRSS in /proc/PID/status, Linux) is
+    /// read before connecting and at the end, and the growth is reported.
+    #[arg(long, value_name = "PID")]
+    server_pid: Option<u32>,
+}
+
+/// Whether an output flag names stdout.
+fn is_stdout(path: &Option<PathBuf>) -> bool {
+    path.as_deref() == Some(Path::new("-"))
+}
+
+/// Writes one output of the run to `path`, or to stdout for `-`.
+fn write_out(
+    path: &Path,
+    write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> Result<(), String> {
+    let result = if path == Path::new("-") {
+        let mut out = std::io::stdout().lock();
+        write(&mut out).and_then(|()| out.flush())
+    } else {
+        std::fs::File::create(path).and_then(|file| {
+            let mut out = std::io::BufWriter::new(file);
+            write(&mut out).and_then(|()| out.flush())
+        })
+    };
+    result.map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+/// Writes the report's JSON and distribution where asked.
+fn write_outputs(args: &Args, report: &Report) -> Result<(), String> {
+    if let Some(path) = &args.json {
+        write_out(path, |out| {
+            serde_json::to_writer_pretty(&mut *out, report)?;
+            writeln!(out)
+        })?;
+    }
+    if let Some(path) = &args.hgrm {
+        write_out(path, |out| write_hgrm(&report.corrected, out))?;
+    }
+    Ok(())
+}
+
+/// Exits 2 with clap's usage message, as for any bad flag.
+fn usage_error(message: impl std::fmt::Display) -> ! {
+    Args::command()
+        .error(ErrorKind::ValueValidation, message)
+        .exit()
 }
 
 /// The addresses of `--source-ips` (one value, so clap does not take it for a list).
@@ -127,6 +190,16 @@ impl From<PresenceMode> for PresenceArg {
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    if is_stdout(&args.json) && is_stdout(&args.hgrm) {
+        usage_error("--json - and --hgrm - cannot both take stdout");
+    }
+    if let Some(pid) = args.server_pid {
+        if load::rss_kb(pid).is_none() {
+            usage_error(format!(
+                "--server-pid {pid}: cannot read its memory (no such process, or no /proc/{pid}/status)"
+            ));
+        }
+    }
     if !args.server.ip().is_loopback() {
         eprintln!(
             "imload: note: {} is not a loopback address; load only servers you run",
@@ -143,11 +216,15 @@ fn main() -> ExitCode {
         duration: args.duration,
         warmup: args.warmup,
         connect_rate: args.connect_rate,
-        source_ips: args.source_ips.map(|r| r.0).unwrap_or_default(),
+        source_ips: args.source_ips.clone().map(|r| r.0).unwrap_or_default(),
         presence: args.presence.into(),
         idle: args.idle,
         progress: true,
+        server_pid: args.server_pid,
     };
+    if let Err(why) = settings.check() {
+        usage_error(why);
+    }
     let report = match load::run(&settings) {
         Ok(report) => report,
         Err(e) => {
@@ -155,15 +232,16 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    println!("{report}");
-    if let Some(path) = &args.json {
-        let written = serde_json::to_vec_pretty(&report)
-            .map_err(std::io::Error::other)
-            .and_then(|json| std::fs::write(path, json));
-        if let Err(e) = written {
-            eprintln!("imload: cannot write {}: {e}", path.display());
-            return ExitCode::FAILURE;
-        }
+    // stdout carries one thing: the JSON or the distribution if asked there, else the
+    // table.
+    if is_stdout(&args.json) || is_stdout(&args.hgrm) {
+        eprintln!("{report}");
+    } else {
+        println!("{report}");
+    }
+    if let Err(e) = write_outputs(&args, &report) {
+        eprintln!("imload: {e}");
+        return ExitCode::FAILURE;
     }
     if !args.idle && !report.clean() {
         eprintln!(

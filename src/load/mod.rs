@@ -23,22 +23,29 @@
 //! from the time the generator actually queued it (uncorrected).
 
 mod driver;
+mod hgrm;
 mod im;
 mod irc;
 mod proto;
 mod redis;
 mod report;
+mod rss;
+mod series;
 mod stats;
+mod text;
 
 use std::fmt;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 
 pub use driver::run;
+pub use hgrm::write_hgrm;
 pub use irc::{parse_irc, IrcLine};
 pub use proto::Event;
 pub use redis::{encode_command, Frame, RespError, RespReader};
 pub use report::{Percentiles, Progress, Report};
+pub use rss::rss_kb;
+pub use series::Second;
 pub use stats::Stamp;
 
 use crate::protocol::PresenceMode;
@@ -102,6 +109,9 @@ pub struct Settings {
     pub idle: bool,
     /// Print a progress line to stderr once a second.
     pub progress: bool,
+    /// The server's process, when known: its resident memory is read before connecting
+    /// and at the end (Linux `/proc`), for the memory a connection costs.
+    pub server_pid: Option<u32>,
 }
 
 impl Default for Settings {
@@ -122,7 +132,78 @@ impl Default for Settings {
             presence: PresenceMode::None,
             idle: false,
             progress: false,
+            server_pid: None,
         }
+    }
+}
+
+impl Settings {
+    /// The smallest `size` this run's messages can have: its longest stamp (see [`Stamp`]),
+    /// with the largest sender number, sequence number and times (µs since sending started,
+    /// the queued time with a digit to spare for a generator that falls behind) it can
+    /// write. A smaller size would make every message longer than asked, so it is refused.
+    pub fn min_size(&self) -> usize {
+        let digits = |x: u64| x.to_string().len();
+        let send_s = (self.warmup + self.duration).max(0.0);
+        let window_us = (send_s * 1e6) as u64;
+        let messages = (self.rate * send_s).ceil() as u64;
+        let per_sender = messages.div_ceil(self.clients.max(1) as u64);
+        let sender = self.clients.saturating_sub(1) as u64;
+        // `s` and four fields, each followed by a dot.
+        1 + digits(sender)
+            + digits(per_sender)
+            + digits(window_us)
+            + digits(window_us.saturating_mul(10))
+            + 4
+    }
+
+    /// Whether the settings describe a run, and if not, why (naming the flag and the
+    /// bound). Nothing is silently raised or lowered: a run is what was asked or nothing.
+    pub fn check(&self) -> Result<(), String> {
+        let positive = |x: f64| x > 0.0 && x.is_finite();
+        if self.clients == 0 {
+            return Err("--clients must be at least 1".into());
+        }
+        if self.clients > u32::MAX as usize {
+            return Err(format!(
+                "--clients must be at most {} (the stamp's sender is 32 bits)",
+                u32::MAX
+            ));
+        }
+        if !positive(self.connect_rate) {
+            return Err("--connect-rate must be a positive number".into());
+        }
+        if self.members == 0 {
+            return Err("--members must be at least 1".into());
+        }
+        // An idle run forms no groups and sends nothing: the rest does not apply.
+        if self.idle {
+            return Ok(());
+        }
+        if self.members > self.clients {
+            return Err(format!(
+                "--members must be at most --clients ({}), got {}",
+                self.clients, self.members
+            ));
+        }
+        if !positive(self.rate) {
+            return Err("--rate must be a positive number".into());
+        }
+        if !positive(self.duration) {
+            return Err("--duration must be a positive number of seconds".into());
+        }
+        if !(self.warmup >= 0.0 && self.warmup.is_finite()) {
+            return Err("--warmup must be 0 or more seconds".into());
+        }
+        let min = self.min_size();
+        if self.size < min {
+            return Err(format!(
+                "--size must be at least {min} for these --clients, --rate, --warmup and \
+                 --duration (the stamp each message carries), got {}",
+                self.size
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -219,6 +300,72 @@ pub fn parse_ip_range(text: &str) -> Result<Vec<IpAddr>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn settings_refuse_what_they_used_to_clamp() {
+        let ok = Settings::default();
+        assert_eq!(ok.check(), Ok(()));
+        assert!(ok.size >= ok.min_size(), "the default size fits its stamp");
+        let small = Settings {
+            size: 10,
+            ..ok.clone()
+        };
+        let e = small.check().unwrap_err();
+        assert!(e.contains(&format!("at least {}", ok.min_size())), "{e}");
+        let wide = Settings {
+            clients: 5,
+            members: 10,
+            ..ok.clone()
+        };
+        assert!(wide.check().unwrap_err().contains("at most --clients (5)"));
+        let idle = Settings {
+            clients: 5,
+            idle: true,
+            ..ok.clone()
+        };
+        assert_eq!(idle.check(), Ok(()), "members do not matter to an idle run");
+        let none = Settings { members: 0, ..idle };
+        assert!(
+            none.check().is_err(),
+            "but groups of none are still nonsense"
+        );
+        for bad in [
+            Settings {
+                duration: 0.0,
+                ..ok.clone()
+            },
+            Settings {
+                warmup: -1.0,
+                ..ok.clone()
+            },
+            Settings {
+                rate: f64::NAN,
+                ..ok.clone()
+            },
+        ] {
+            assert!(bad.check().is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn the_minimum_size_holds_the_longest_stamp() {
+        let s = Settings {
+            clients: 1000,
+            rate: 50_000.0,
+            duration: 20.0,
+            ..Settings::default()
+        };
+        let window_us = ((s.warmup + s.duration) * 1e6) as u64;
+        let longest = Stamp {
+            sender: 999,
+            seq: (50_000 * 21 / 1000 - 1) as u32,
+            due_us: window_us,
+            queued_us: window_us * 10 - 1,
+        };
+        let mut text = String::new();
+        longest.encode(0, &mut text);
+        assert_eq!(text.len(), s.min_size(), "{text}");
+    }
 
     #[test]
     fn source_ip_ranges_parse() {

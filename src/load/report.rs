@@ -1,37 +1,24 @@
-//! What a run shows: a progress line once a second, and the final [`Report`], printed as
-//! a table and written as JSON.
-
-use std::fmt;
+//! What a run shows: a progress line once a second, and the final [`Report`], written as
+//! JSON; `text.rs` prints both for people.
 
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
+use super::series::Second;
 use super::stats::Stats;
 
 /// One progress line's numbers.
 #[derive(Debug, Clone, Serialize)]
 pub struct Progress {
     pub elapsed_s: f64,
+    /// `setup`, `warmup`, `measured`, `drain` or `holding`.
+    pub phase: &'static str,
     pub connected: usize,
     pub sent_per_s: f64,
     pub delivered_per_s: f64,
-    pub p99_us: u64,
+    /// p99 of the corrected latency so far in the measured window; `None` before it.
+    pub p99_us: Option<u64>,
     pub errors: u64,
-}
-
-impl fmt::Display for Progress {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{:6.1}s connected {:>6}  sent/s {:>9.0}  delivered/s {:>10.0}  p99 {:>8.3} ms  errors {}",
-            self.elapsed_s,
-            self.connected,
-            self.sent_per_s,
-            self.delivered_per_s,
-            self.p99_us as f64 / 1000.0,
-            self.errors
-        )
-    }
 }
 
 /// Latency percentiles, microseconds.
@@ -62,14 +49,28 @@ impl Percentiles {
 /// The outcome of a run, as printed and as written with `--json`.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
+    /// imload's version, when the run started (RFC 3339, UTC) and what it ran against.
+    pub imload_version: &'static str,
+    pub timestamp: String,
+    pub server: String,
     #[serde(flatten)]
     pub header: ReportHeader,
+    #[serde(flatten)]
+    pub held: Held,
     /// Whether the sender receives its own messages (then `echoes` counts them apart).
     pub sender_echo: bool,
+    /// Messages sent: all, those due during the warmup, those due in the measured window.
     pub sent: u64,
+    pub sent_warmup: u64,
+    pub sent_measured: u64,
     /// Deliveries to members other than the sender that should have happened.
     pub expected: u64,
+    /// Deliveries to members other than the sender: all, those that arrived during the
+    /// warmup, in the measured window, and after sending stopped.
     pub delivered: u64,
+    pub delivered_warmup: u64,
+    pub delivered_measured: u64,
+    pub delivered_after: u64,
     pub echoes: u64,
     pub lost: u64,
     pub duplicates: u64,
@@ -78,7 +79,9 @@ pub struct Report {
     pub errors: u64,
     pub closed_by_server: u64,
     pub error_samples: Vec<String>,
-    /// Deliveries to other members per second, and their bytes, in the measured window.
+    /// Messages sent per second, deliveries to other members per second, and their
+    /// bytes, in the measured window.
+    pub sent_per_s: f64,
     pub delivered_per_s: f64,
     pub delivered_bytes_per_s: f64,
     pub message_bytes: u64,
@@ -86,18 +89,38 @@ pub struct Report {
     pub other_bytes: u64,
     pub latency_corrected_us: Percentiles,
     pub latency_uncorrected_us: Percentiles,
+    /// The measured window second by second.
+    pub per_second: Vec<Second>,
+    /// The corrected latencies themselves, for `--hgrm`.
+    #[serde(skip)]
+    pub corrected: Histogram<u64>,
 }
 
 impl Report {
-    pub fn new(stats: &Stats, header: ReportHeader, expected: u64, expected_echoes: u64) -> Report {
+    pub fn new(
+        stats: &mut Stats,
+        header: ReportHeader,
+        held: Held,
+        expected: u64,
+        expected_echoes: u64,
+    ) -> Report {
         let measured_s = header.measured_s.max(f64::MIN_POSITIVE);
         let received = stats.delivered + stats.echoes;
         Report {
+            imload_version: env!("CARGO_PKG_VERSION"),
+            timestamp: String::new(),
+            server: String::new(),
             header,
+            held,
             sender_echo: expected_echoes > 0,
             sent: stats.sent,
+            sent_warmup: stats.sent_warmup,
+            sent_measured: stats.sent_measured,
             expected,
             delivered: stats.delivered,
+            delivered_warmup: stats.delivered_warmup,
+            delivered_measured: stats.delivered_measured,
+            delivered_after: stats.delivered - stats.delivered_warmup - stats.delivered_measured,
             echoes: stats.echoes,
             lost: (expected + expected_echoes).saturating_sub(received),
             duplicates: stats.duplicates,
@@ -106,6 +129,7 @@ impl Report {
             errors: stats.errors,
             closed_by_server: stats.closed,
             error_samples: stats.error_samples.clone(),
+            sent_per_s: stats.sent_measured as f64 / measured_s,
             delivered_per_s: stats.delivered_measured as f64 / measured_s,
             delivered_bytes_per_s: stats.message_bytes_measured as f64 / measured_s,
             message_bytes: stats.message_bytes,
@@ -113,6 +137,8 @@ impl Report {
             other_bytes: stats.other_bytes,
             latency_corrected_us: Percentiles::of(&stats.corrected),
             latency_uncorrected_us: Percentiles::of(&stats.uncorrected),
+            per_second: stats.series.finish(),
+            corrected: stats.corrected.clone(),
         }
     }
 
@@ -134,61 +160,33 @@ pub struct ReportHeader {
     pub members: usize,
     pub size: usize,
     pub offered_rate: f64,
+    pub warmup_s: f64,
     pub measured_s: f64,
 }
 
-impl fmt::Display for Report {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let ms = |us: u64| us as f64 / 1000.0;
-        writeln!(
-            f,
-            "target {}  clients {}  members {}  size {} B  offered {:.0} msgs/s  measured {:.1} s",
-            self.header.target,
-            self.header.clients,
-            self.header.members,
-            self.header.size,
-            self.header.offered_rate,
-            self.header.measured_s
-        )?;
-        writeln!(f, "| latency (ms) | p50 | p90 | p99 | p99.9 | max |")?;
-        writeln!(f, "|---|---:|---:|---:|---:|---:|")?;
-        for (name, p) in [
-            ("corrected", &self.latency_corrected_us),
-            ("uncorrected", &self.latency_uncorrected_us),
-        ] {
-            writeln!(
-                f,
-                "| {name} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} |",
-                ms(p.p50),
-                ms(p.p90),
-                ms(p.p99),
-                ms(p.p999),
-                ms(p.max)
-            )?;
-        }
-        writeln!(
-            f,
-            "delivered {:.0} msgs/s, {:.0} bytes/s (to members other than the sender)",
-            self.delivered_per_s, self.delivered_bytes_per_s
-        )?;
-        writeln!(
-            f,
-            "sent {}  delivered {} of {}  sender echoes {}  lost {}  duplicates {}  reordered {}  strays {}",
-            self.sent, self.delivered, self.expected, self.echoes, self.lost, self.duplicates, self.reordered, self.strays
-        )?;
-        writeln!(
-            f,
-            "bytes received: messages {}  presence {}  other {}",
-            self.message_bytes, self.presence_bytes, self.other_bytes
-        )?;
-        write!(
-            f,
-            "errors {}  closed by server {}",
-            self.errors, self.closed_by_server
-        )?;
-        for sample in &self.error_samples {
-            write!(f, "\n  error: {sample}")?;
-        }
-        Ok(())
+/// The connections themselves: what an `--idle` run measures, and any run reports.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Held {
+    pub idle: bool,
+    /// Seconds from start until every client was logged in (and, unless idle, had joined);
+    /// `None` if setup never finished.
+    pub setup_s: Option<f64>,
+    /// Connections still open at the end, and for how long they were all up (seconds
+    /// from the end of setup to the end of the run).
+    pub connections_held: usize,
+    pub held_s: f64,
+    /// The server's resident memory before the first connection and at the end, kB
+    /// (`--server-pid`, Linux); `None` when not measured.
+    pub server_pid: Option<u32>,
+    pub server_rss_kb_before: Option<u64>,
+    pub server_rss_kb_after: Option<u64>,
+}
+
+impl Held {
+    /// The server's memory growth per held connection, bytes, when it was measured.
+    pub fn rss_bytes_per_connection(&self) -> Option<f64> {
+        let (before, after) = (self.server_rss_kb_before?, self.server_rss_kb_after?);
+        let grown = after as f64 - before as f64;
+        (self.connections_held > 0).then(|| grown * 1024.0 / self.connections_held as f64)
     }
 }

@@ -5,6 +5,8 @@ use std::collections::{BTreeSet, HashMap};
 
 use hdrhistogram::Histogram;
 
+use super::series::Series;
+
 /// Highest latency the histograms hold, in microseconds (one minute); anything slower is
 /// recorded as this. A run lasts seconds, so only a wedged server gets near it.
 const MAX_LATENCY_US: u64 = 60_000_000;
@@ -13,7 +15,8 @@ const MAX_LATENCY_US: u64 = 60_000_000;
 const SIGNIFICANT_DIGITS: u8 = 3;
 
 /// What each message carries: who sent it, its number in that sender's sequence, when it
-/// was due and when it was actually queued (microseconds since the run's start). As text:
+/// was due and when it was actually queued (microseconds since sending started, so their
+/// length does not depend on how long setup took). As text:
 /// `s<sender>.<seq>.<due>.<queued>.` padded with `x` to the message size.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Stamp {
@@ -137,11 +140,17 @@ pub struct Stats {
     pub corrected: Histogram<u64>,
     /// Latency from the time each message was actually queued, µs.
     pub uncorrected: Histogram<u64>,
+    /// Messages sent, all of them; those due in the warmup, and in the measured window.
     pub sent: u64,
+    pub sent_warmup: u64,
+    pub sent_measured: u64,
     /// Messages received by a member other than their sender, each counted once.
     pub delivered: u64,
-    /// Of those, received inside the measured window.
+    /// Of those, received during the warmup, and inside the measured window.
+    pub delivered_warmup: u64,
     pub delivered_measured: u64,
+    /// The measured window second by second.
+    pub series: Series,
     /// A sender receiving its own message (im and Redis), each counted once.
     pub echoes: u64,
     pub duplicates: u64,
@@ -173,8 +182,12 @@ impl Stats {
             corrected: histogram(),
             uncorrected: histogram(),
             sent: 0,
+            sent_warmup: 0,
+            sent_measured: 0,
             delivered: 0,
+            delivered_warmup: 0,
             delivered_measured: 0,
+            series: Series::new(histogram()),
             echoes: 0,
             duplicates: 0,
             reordered: 0,

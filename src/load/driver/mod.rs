@@ -14,15 +14,16 @@
 //!    blocked one is written again on its next writable event.
 //!
 //! Setup (connecting, logging in, forming groups) is in `setup.rs`; reading, counting and
-//! sending messages in `traffic.rs`.
+//! sending messages in `traffic.rs`; the progress lines and the final report in `show.rs`.
 
 mod setup;
+mod show;
 mod traffic;
 
 use setup::names;
 
 use std::io::ErrorKind;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use mio::{Events, Interest, Poll, Token};
 use signal_hook::consts::{SIGINT, SIGTERM};
@@ -36,7 +37,7 @@ use super::im::Im;
 use super::irc::Irc;
 use super::proto::Protocol;
 use super::redis::Redis;
-use super::report::{Progress, Report, ReportHeader};
+use super::report::Report;
 use super::stats::{Stats, Tracker};
 use super::{LoadError, Settings, Target, DRAIN_PATIENCE_MS, SETUP_PATIENCE_MS};
 
@@ -67,22 +68,7 @@ const SIGNALS: Token = Token(usize::MAX);
 
 /// Runs the workload `settings` describe and reports what happened.
 pub fn run(settings: &Settings) -> Result<Report, LoadError> {
-    if settings.clients == 0 || settings.members == 0 {
-        return Err(LoadError::Settings(
-            "--clients and --members must be at least 1".into(),
-        ));
-    }
-    let positive = |x: f64| x > 0.0 && x.is_finite();
-    if !positive(settings.connect_rate) || !(settings.idle || positive(settings.rate)) {
-        return Err(LoadError::Settings(
-            "--rate and --connect-rate must be positive".into(),
-        ));
-    }
-    if settings.clients > u32::MAX as usize {
-        return Err(LoadError::Settings(
-            "--clients must fit the stamp's 32-bit sender".into(),
-        ));
-    }
+    settings.check().map_err(LoadError::Settings)?;
     match settings.target {
         Target::Im => Driver::new(Im, settings)?.run(),
         Target::Redis => Driver::new(Redis, settings)?.run(),
@@ -167,7 +153,13 @@ struct Driver<P: Protocol> {
     stats: Stats,
     /// The clock's origin: every time in the run is microseconds since this.
     started: Instant,
+    /// The same moment on the wall clock, for the report's timestamp.
+    started_wall: SystemTime,
+    /// The server's resident memory before the first connection (`--server-pid`), kB.
+    rss_before_kb: Option<u64>,
     phase: Phase,
+    /// When setup finished: every client logged in (and, unless idle, joined).
+    setup_us: Option<u64>,
     /// Setup fails if nothing progresses (no connect, login or join) past this time.
     setup_deadline_us: u64,
     /// Clients opened, connected, registered and joined, summed: setup's progress.
@@ -219,7 +211,10 @@ impl<P: Protocol> Driver<P> {
             tracker: Tracker::new(n, k),
             stats: Stats::new(),
             started: Instant::now(),
+            started_wall: SystemTime::now(),
+            rss_before_kb: settings.server_pid.and_then(super::rss_kb),
             phase: Phase::Setup,
+            setup_us: None,
             setup_deadline_us: SETUP_PATIENCE_MS * 1000,
             setup_progress: 0,
             send_start_us: 0,
@@ -301,9 +296,16 @@ impl<P: Protocol> Driver<P> {
                 self.send_due(now);
                 if now >= self.send_end_us || self.interrupted {
                     self.send_end_us = self.send_end_us.min(now);
+                    self.stats.series.end_at(self.send_end_us);
                     self.phase = Phase::Draining {
                         until_us: now + DRAIN_PATIENCE_MS * 1000,
                     };
+                    // Everything may have arrived already: then no event would come to
+                    // end the drain, and the run would sleep until the next progress line.
+                    let received = self.stats.delivered + self.stats.echoes;
+                    if received >= self.expected + self.expected_echoes {
+                        return Ok(true);
+                    }
                 }
             }
             Phase::Draining { until_us } => {
@@ -336,40 +338,6 @@ impl<P: Protocol> Driver<P> {
             // A failed write shows up as a failed read at the next event; nothing to do here.
             let _ = client.conn.flush();
         }
-    }
-
-    fn progress(&mut self, now: u64) {
-        let secs = (now - self.next_progress_us + PROGRESS_EVERY_US) as f64 / 1e6;
-        let line = Progress {
-            elapsed_s: now as f64 / 1e6,
-            connected: self.connected,
-            sent_per_s: (self.stats.sent - self.last_sent) as f64 / secs,
-            delivered_per_s: (self.stats.delivered - self.last_delivered) as f64 / secs,
-            p99_us: self.stats.corrected.value_at_quantile(0.99),
-            errors: self.stats.errors,
-        };
-        self.last_sent = self.stats.sent;
-        self.last_delivered = self.stats.delivered;
-        self.next_progress_us = now + PROGRESS_EVERY_US;
-        if self.settings.progress {
-            eprintln!("{line}");
-        }
-    }
-
-    fn report(&self, now: u64) -> Report {
-        let measured_us = self
-            .send_end_us
-            .min(now)
-            .saturating_sub(self.measure_start_us);
-        let header = ReportHeader {
-            target: self.settings.target.name(),
-            clients: self.settings.clients,
-            members: self.settings.members,
-            size: self.settings.size,
-            offered_rate: self.settings.rate,
-            measured_s: measured_us as f64 / 1e6,
-        };
-        Report::new(&self.stats, header, self.expected, self.expected_echoes)
     }
 }
 

@@ -102,12 +102,17 @@ impl<P: Protocol> Driver<P> {
             });
         }
         if self.settings.idle && self.registered == n {
-            println!("registered {n} clients; holding them until interrupted");
+            // On stderr with the progress lines: stdout holds the report alone, so that
+            // `--json -` can be parsed.
+            eprintln!("registered {n} clients; holding them until interrupted");
+            self.setup_us = Some(now);
             self.phase = Phase::Holding;
         } else if self.joined == n {
+            self.setup_us = Some(now);
             self.send_start_us = now;
             self.measure_start_us = now + (self.settings.warmup * 1e6) as u64;
             self.send_end_us = self.measure_start_us + (self.settings.duration * 1e6) as u64;
+            (self.stats.series).window(self.measure_start_us, self.send_end_us);
             self.phase = Phase::Sending;
         }
         let progress = self.clients.len() + self.connected + self.registered + self.joined;

@@ -42,7 +42,11 @@ impl<P: Protocol> Driver<P> {
                 }
             }
         }
-        let window = (self.measure_start_us, self.send_end_us);
+        let window = Window {
+            send_start: self.send_start_us,
+            measure_start: self.measure_start_us,
+            send_end: self.send_end_us,
+        };
         let result = client.conn.receive_lines(|line| {
             let bytes = client.partial_bytes + line.len() as u64 + 1;
             client.partial_bytes = 0;
@@ -100,8 +104,8 @@ impl<P: Protocol> Driver<P> {
             let stamp = Stamp {
                 sender: key as u32,
                 seq: self.tracker.next_seq(key),
-                due_us: due,
-                queued_us: now,
+                due_us: due - self.send_start_us,
+                queued_us: now - self.send_start_us,
             };
             stamp.encode(self.settings.size, &mut self.text);
             self.wire.clear();
@@ -111,6 +115,12 @@ impl<P: Protocol> Driver<P> {
             let group = key / k;
             let group_len = ((group + 1) * k).min(self.settings.clients) - group * k;
             self.stats.sent += 1;
+            if due < self.measure_start_us {
+                self.stats.sent_warmup += 1;
+            } else {
+                self.stats.sent_measured += 1;
+            }
+            self.stats.series.sent(now);
             self.expected += group_len as u64 - 1;
             self.expected_echoes += u64::from(P::ECHOES);
         }
@@ -128,6 +138,14 @@ fn note(event: Event<'_>) -> Note {
     }
 }
 
+/// The run's times a delivery is judged by, µs since the run's start.
+#[derive(Clone, Copy)]
+struct Window {
+    send_start: u64,
+    measure_start: u64,
+    send_end: u64,
+}
+
 /// Counts one message that reached client `receiver`.
 fn on_message(
     stats: &mut Stats,
@@ -136,8 +154,13 @@ fn on_message(
     text: &str,
     bytes: u64,
     now: u64,
-    (measure_start, send_end): (u64, u64),
+    window: Window,
 ) {
+    let Window {
+        send_start,
+        measure_start,
+        send_end,
+    } = window;
     let Some(stamp) =
         Stamp::decode(text).filter(|s| tracker.plausible(receiver, s.sender as usize, s.seq))
     else {
@@ -158,16 +181,22 @@ fn on_message(
         return;
     }
     stats.delivered += 1;
-    if (measure_start..send_end).contains(&now) {
+    if now < measure_start {
+        stats.delivered_warmup += 1;
+    } else if now < send_end {
         stats.delivered_measured += 1;
         stats.message_bytes_measured += bytes;
     }
-    if (measure_start..send_end).contains(&stamp.due_us) {
-        stats
-            .corrected
-            .saturating_record(now.saturating_sub(stamp.due_us).max(1));
+    // Saturating: the stamp came over the network, and a plausible sender and sequence
+    // number do not make its times sane.
+    let due = send_start.saturating_add(stamp.due_us);
+    let queued = send_start.saturating_add(stamp.queued_us);
+    let corrected = now.saturating_sub(due).max(1);
+    stats.series.delivered(now, corrected);
+    if (measure_start..send_end).contains(&due) {
+        stats.corrected.saturating_record(corrected);
         stats
             .uncorrected
-            .saturating_record(now.saturating_sub(stamp.queued_us).max(1));
+            .saturating_record(now.saturating_sub(queued).max(1));
     }
 }

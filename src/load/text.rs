@@ -1,0 +1,199 @@
+//! The progress lines and the final report as people read them, and the report's
+//! timestamp.
+
+use std::fmt;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use super::report::{Held, Progress, Report};
+
+fn ms(us: u64) -> f64 {
+    us as f64 / 1000.0
+}
+
+impl fmt::Display for Progress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{:6.1}s {:<8} connected {:>6}  sent/s {:>9.0}  delivered/s {:>10.0}  p99 ",
+            self.elapsed_s, self.phase, self.connected, self.sent_per_s, self.delivered_per_s,
+        )?;
+        // Before the measured window there is no latency to show, and 0.000 would read
+        // as a fast server.
+        match self.p99_us {
+            Some(us) => write!(f, "{:>8.3} ms", ms(us))?,
+            None => write!(f, "{:>11}", self.phase)?,
+        }
+        write!(f, "  errors {}", self.errors)
+    }
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let h = &self.header;
+        if self.held.idle {
+            writeln!(f, "target {}  clients {}  idle", h.target, h.clients)?;
+            write_held(f, &self.held)?;
+            return write_errors(f, self);
+        }
+        writeln!(
+            f,
+            "target {}  clients {}  members {}  size {} B  offered {:.0} msgs/s  measured {:.1} s",
+            h.target, h.clients, h.members, h.size, h.offered_rate, h.measured_s
+        )?;
+        writeln!(f, "| latency (ms) | p50 | p90 | p99 | p99.9 | max |")?;
+        writeln!(f, "|---|---:|---:|---:|---:|---:|")?;
+        for (name, p) in [
+            ("corrected", &self.latency_corrected_us),
+            ("uncorrected", &self.latency_uncorrected_us),
+        ] {
+            writeln!(
+                f,
+                "| {name} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} |",
+                ms(p.p50),
+                ms(p.p90),
+                ms(p.p99),
+                ms(p.p999),
+                ms(p.max)
+            )?;
+        }
+        // The windows apart: the rates are the measured window's alone, so its counts
+        // stand next to them, and the totals below say what the whole run did.
+        writeln!(
+            f,
+            "warmup ({:.1} s): sent {}  delivered {}",
+            h.warmup_s, self.sent_warmup, self.delivered_warmup
+        )?;
+        writeln!(
+            f,
+            "measured ({:.1} s): sent {} ({:.0} msgs/s)  delivered {} ({:.0} msgs/s, {:.0} bytes/s, to members other than the sender)",
+            h.measured_s,
+            self.sent_measured,
+            self.sent_per_s,
+            self.delivered_measured,
+            self.delivered_per_s,
+            self.delivered_bytes_per_s
+        )?;
+        writeln!(
+            f,
+            "after sending stopped: delivered {}",
+            self.delivered_after
+        )?;
+        writeln!(
+            f,
+            "total: sent {}  delivered {} of {}  sender echoes {}  lost {}  duplicates {}  reordered {}  strays {}",
+            self.sent, self.delivered, self.expected, self.echoes, self.lost, self.duplicates, self.reordered, self.strays
+        )?;
+        writeln!(
+            f,
+            "bytes received: messages {}  presence {}  other {}",
+            self.message_bytes, self.presence_bytes, self.other_bytes
+        )?;
+        write_held(f, &self.held)?;
+        write_errors(f, self)
+    }
+}
+
+/// The connections, the setup time and the server's memory.
+fn write_held(f: &mut fmt::Formatter<'_>, held: &Held) -> fmt::Result {
+    match held.setup_s {
+        Some(setup) => writeln!(
+            f,
+            "setup {:.3} s; {} connections held for {:.1} s",
+            setup, held.connections_held, held.held_s
+        )?,
+        None => writeln!(f, "setup did not finish")?,
+    }
+    let (Some(pid), Some(before), Some(after)) = (
+        held.server_pid,
+        held.server_rss_kb_before,
+        held.server_rss_kb_after,
+    ) else {
+        let why = match held.server_pid {
+            None => "give --server-pid",
+            Some(_) => "its /proc/PID/status was unreadable",
+        };
+        return writeln!(f, "server RSS: not measured ({why})");
+    };
+    write!(
+        f,
+        "server RSS (pid {pid}): {before} kB before connecting, {after} kB at the end: {:+} kB",
+        after as i64 - before as i64
+    )?;
+    if let Some(per) = held.rss_bytes_per_connection() {
+        write!(f, ", {per:.0} B per held connection")?;
+    }
+    writeln!(f)
+}
+
+fn write_errors(f: &mut fmt::Formatter<'_>, report: &Report) -> fmt::Result {
+    write!(
+        f,
+        "errors {}  closed by server {}",
+        report.errors, report.closed_by_server
+    )?;
+    for sample in &report.error_samples {
+        write!(f, "\n  error: {sample}")?;
+    }
+    Ok(())
+}
+
+/// `time` as RFC 3339 in UTC to the second, `2026-11-25T17:16:49Z`: civil-from-days
+/// (Howard Hinnant's algorithm, proleptic Gregorian), as a date crate would do it, without
+/// the crate. Times before 1970 (a wrong clock) are written as 1970.
+pub fn rfc3339(time: SystemTime) -> String {
+    let secs = time.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let (days, rest) = (secs / 86_400, secs % 86_400);
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rest / 3600,
+        rest / 60 % 60,
+        rest % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn rfc3339_dates_are_right_around_leap_days_and_centuries() {
+        let at = |secs| rfc3339(UNIX_EPOCH + Duration::from_secs(secs));
+        assert_eq!(at(0), "1970-01-01T00:00:00Z");
+        assert_eq!(at(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(at(951_868_799), "2000-02-29T23:59:59Z");
+        assert_eq!(at(951_868_800), "2000-03-01T00:00:00Z");
+        assert_eq!(at(1_709_164_800), "2024-02-29T00:00:00Z");
+        assert_eq!(at(1_795_619_809), "2026-11-25T15:16:49Z");
+        assert_eq!(at(4_107_542_400), "2100-03-01T00:00:00Z");
+    }
+
+    #[test]
+    fn progress_shows_the_phase_until_there_is_a_latency() {
+        let mut line = Progress {
+            elapsed_s: 1.0,
+            phase: "warmup",
+            connected: 3,
+            sent_per_s: 10.0,
+            delivered_per_s: 20.0,
+            p99_us: None,
+            errors: 0,
+        };
+        let text = line.to_string();
+        assert!(
+            text.contains("p99      warmup") && !text.contains("0.000"),
+            "{text}"
+        );
+        line.p99_us = Some(1500);
+        assert!(line.to_string().contains("p99    1.500 ms"), "{line}");
+    }
+}
