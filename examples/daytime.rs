@@ -11,11 +11,16 @@
 //! cargo run --example daytime -- 127.0.0.1:0   # any free port; the line printed says which
 //! nc 127.0.0.1 7013
 //! ```
+//!
+//! `--help` prints the usage and exits 0; an address that does not resolve prints one line
+//! and the usage on standard error and exits 2.
 
 use std::io::{self, ErrorKind, Write};
 use std::net::{Shutdown, SocketAddr};
+use std::process::ExitCode;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use clap::{CommandFactory, Parser};
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token};
 use slab::Slab;
@@ -30,14 +35,46 @@ struct Client {
     written: usize,
 }
 
-fn main() -> io::Result<()> {
-    let addr: SocketAddr = std::env::args()
-        .nth(1)
-        .unwrap_or_else(|| "127.0.0.1:7013".to_string())
-        .parse()
-        .map_err(|e| io::Error::new(ErrorKind::InvalidInput, e))?;
+/// A non-blocking daytime server (RFC 867): one line with the time, then close.
+#[derive(Debug, Parser)]
+#[command(name = "daytime")]
+struct Args {
+    /// Address to listen on, host:port (port 0: any free port).
+    #[arg(default_value = "127.0.0.1:7013", value_parser = imchat::addr::resolve)]
+    addr: SocketAddr,
+}
+
+fn main() -> ExitCode {
+    let args = parse_args();
+    match serve_forever(args.addr) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("daytime: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The command line, or the usage: on stdout with exit 0 for `--help`, on stderr with exit
+/// 2 after one line saying what was wrong (as in `echo.rs`).
+fn parse_args() -> Args {
+    Args::try_parse().unwrap_or_else(|e| {
+        if !e.use_stderr() {
+            let _ = e.print();
+            std::process::exit(0);
+        }
+        let text = e.to_string();
+        let first = text.lines().next().unwrap_or_default();
+        eprintln!("daytime: {}", first.trim_start_matches("error: "));
+        eprintln!("{}", Args::command().render_usage());
+        std::process::exit(2);
+    })
+}
+
+fn serve_forever(addr: SocketAddr) -> io::Result<()> {
     let mut poll = Poll::new()?;
-    let mut listener = TcpListener::bind(addr)?;
+    let mut listener = TcpListener::bind(addr)
+        .map_err(|e| io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}")))?;
     poll.registry()
         .register(&mut listener, LISTENER, Interest::READABLE)?;
     println!("daytime: listening on {}", listener.local_addr()?);

@@ -12,7 +12,15 @@
 //! cargo run --bin imclient -- --name alice        # then: /invite doctor
 //! ```
 //!
-//! Ctrl-C (or SIGTERM) sends `GOODBYE` and exits once the server has closed.
+//! Ctrl-C (or SIGTERM) sends `GOODBYE` and exits once the server has closed. Whenever it
+//! exits otherwise, one line on standard error says why, and the exit code tells a script:
+//!
+//! | code | why |
+//! |---|---|
+//! | 0 | signed off after Ctrl-C or SIGTERM |
+//! | 1 | could not connect (`doctor: cannot connect to ...`) or register (`doctor: the server refused: ...`) |
+//! | 2 | a bad command line (the usage follows the message; `--help` prints it and exits 0) |
+//! | 3 | the server went away: `doctor: the server closed the connection`, or `doctor: lost the server: ...` when the connection broke |
 
 use std::collections::BTreeSet;
 use std::io::ErrorKind;
@@ -20,7 +28,7 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 use imchat::client::Connection;
 use imchat::protocol::{ConvId, PresenceMode, Reply, Request, DEFAULT_ADDR};
 use mio::{Events, Interest, Poll, Token};
@@ -33,11 +41,19 @@ const SIGNALS: Token = Token(1);
 /// After `GOODBYE`, how long the server may take to close before the doctor leaves anyway.
 const GOODBYE_WAIT: Duration = Duration::from_secs(3);
 
+/// Exit code: could not connect or register.
+const EXIT_REFUSED: u8 = 1;
+/// Exit code: a bad command line (clap's convention, kept).
+const EXIT_USAGE: u8 = 2;
+/// Exit code: the server closed the connection, or it broke, while the doctor was on.
+const EXIT_SERVER_GONE: u8 = 3;
+
 /// A therapist bot for the IM server.
 #[derive(Debug, Parser)]
+#[command(name = "doctor")]
 struct Args {
-    /// Server address.
-    #[arg(long, default_value = DEFAULT_ADDR)]
+    /// Server address, host:port.
+    #[arg(long, default_value = DEFAULT_ADDR, value_parser = imchat::addr::resolve)]
     server: SocketAddr,
     /// Name to register.
     #[arg(long, default_value = "doctor")]
@@ -45,7 +61,7 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    let args = Args::parse();
+    let args = parse_args();
     match run(&args) {
         Ok(code) => code,
         Err(e) => {
@@ -55,9 +71,40 @@ fn main() -> ExitCode {
     }
 }
 
+/// The command line, or the usage: on stdout with exit 0 for `--help`, on stderr with exit
+/// 2 after one line saying what was wrong.
+fn parse_args() -> Args {
+    Args::try_parse().unwrap_or_else(|e| {
+        if !e.use_stderr() {
+            let _ = e.print();
+            std::process::exit(0);
+        }
+        let text = e.to_string();
+        let first = text.lines().next().unwrap_or_default();
+        eprintln!("doctor: {}", first.trim_start_matches("error: "));
+        eprintln!("{}", Args::command().render_usage());
+        std::process::exit(EXIT_USAGE.into());
+    })
+}
+
+/// What a failed read or write of the server's socket means: before the registration was
+/// answered, there was no server to talk to; after it, the server went away.
+fn lost(args: &Args, registered: bool, e: &std::io::Error) -> ExitCode {
+    if registered {
+        eprintln!("doctor: lost the server: {e}");
+        ExitCode::from(EXIT_SERVER_GONE)
+    } else {
+        eprintln!("doctor: cannot connect to {}: {e}", args.server);
+        ExitCode::from(EXIT_REFUSED)
+    }
+}
+
 fn run(args: &Args) -> std::io::Result<ExitCode> {
     let mut poll = Poll::new()?;
-    let mut conn = Connection::connect(args.server)?;
+    let mut conn = match Connection::connect(args.server) {
+        Ok(conn) => conn,
+        Err(e) => return Ok(lost(args, false, &e)),
+    };
     poll.registry().register(
         conn.socket(),
         SERVER,
@@ -78,7 +125,9 @@ fn run(args: &Args) -> std::io::Result<ExitCode> {
     let mut leaving: Option<Instant> = None;
     let mut events = Events::with_capacity(16);
     loop {
-        conn.flush()?;
+        if let Err(e) = conn.flush() {
+            return Ok(lost(args, registered, &e));
+        }
         let timeout = leaving.map(|deadline| deadline.saturating_duration_since(Instant::now()));
         if timeout == Some(Duration::ZERO) {
             return Ok(ExitCode::SUCCESS);
@@ -98,7 +147,10 @@ fn run(args: &Args) -> std::io::Result<ExitCode> {
         }
         // Reading on every wake (not only on readable events) is harmless: receive stops
         // at WouldBlock, and it re-arms the socket on poll(2).
-        let received = conn.receive()?;
+        let received = match conn.receive() {
+            Ok(received) => received,
+            Err(e) => return Ok(lost(args, registered, &e)),
+        };
         for reply in received.replies {
             match reply {
                 Ok(Reply::OnlineUsers(_)) if !registered => {
@@ -107,7 +159,7 @@ fn run(args: &Args) -> std::io::Result<ExitCode> {
                 }
                 Ok(Reply::Error(text)) if !registered => {
                     eprintln!("doctor: the server refused: {text}");
-                    return Ok(ExitCode::FAILURE);
+                    return Ok(ExitCode::from(EXIT_REFUSED));
                 }
                 Ok(Reply::Invitation { conv, from }) if from != args.name => {
                     conn.send(&Request::Join(conv));
@@ -127,11 +179,11 @@ fn run(args: &Args) -> std::io::Result<ExitCode> {
             }
         }
         if received.closed {
-            return Ok(if leaving.is_some() {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(2)
-            });
+            if leaving.is_some() {
+                return Ok(ExitCode::SUCCESS);
+            }
+            eprintln!("doctor: the server closed the connection");
+            return Ok(ExitCode::from(EXIT_SERVER_GONE));
         }
     }
 }

@@ -17,12 +17,17 @@
 //! ```text
 //! cargo run --example echo                  # listens on 127.0.0.1:7007
 //! cargo run --example echo -- 127.0.0.1:0   # any free port; the line printed says which
+//! cargo run --example echo -- localhost:7007 # a host name works too
 //! nc 127.0.0.1 7007
 //! ```
+//!
+//! `--help` prints the usage and exits 0; an address that does not resolve prints one line
+//! and the usage on standard error and exits 2.
 
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::SocketAddr;
 
+use clap::{CommandFactory, Parser};
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token};
 use slab::Slab;
@@ -43,17 +48,47 @@ struct Client {
     done_reading: bool,
 }
 
-fn main() -> io::Result<()> {
-    let addr: SocketAddr = match std::env::args().nth(1) {
-        Some(arg) => arg
-            .parse()
-            .map_err(|e| io::Error::new(ErrorKind::InvalidInput, e))?,
-        None => "127.0.0.1:7007"
-            .parse()
-            .map_err(|e| io::Error::new(ErrorKind::InvalidInput, e))?,
-    };
+/// A non-blocking echo server: every byte a client sends comes back.
+#[derive(Debug, Parser)]
+#[command(name = "echo")]
+struct Args {
+    /// Address to listen on, host:port (port 0: any free port).
+    #[arg(default_value = "127.0.0.1:7007", value_parser = imchat::addr::resolve)]
+    addr: SocketAddr,
+}
+
+fn main() -> std::process::ExitCode {
+    let args = parse_args();
+    match serve_forever(args.addr) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("echo: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// The command line, or the usage: on stdout with exit 0 for `--help`, on stderr with exit
+/// 2 after one line saying what was wrong (clap's own message ends with a hint, not the
+/// usage, and a Rust debug error would say less).
+fn parse_args() -> Args {
+    Args::try_parse().unwrap_or_else(|e| {
+        if !e.use_stderr() {
+            let _ = e.print();
+            std::process::exit(0);
+        }
+        let text = e.to_string();
+        let first = text.lines().next().unwrap_or_default();
+        eprintln!("echo: {}", first.trim_start_matches("error: "));
+        eprintln!("{}", Args::command().render_usage());
+        std::process::exit(2);
+    })
+}
+
+fn serve_forever(addr: SocketAddr) -> io::Result<()> {
     let mut poll = Poll::new()?;
-    let mut listener = TcpListener::bind(addr)?;
+    let mut listener = TcpListener::bind(addr)
+        .map_err(|e| io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}")))?;
     poll.registry()
         .register(&mut listener, LISTENER, Interest::READABLE)?;
     println!("echo: listening on {}", listener.local_addr()?);

@@ -189,3 +189,100 @@ fn doctor_joins_when_invited_and_answers() {
     };
     assert!(status.success(), "{status}");
 }
+
+/// Runs an example to its end with `args`, and returns its exit code, stdout and stderr.
+fn run_to_end(name: &str, args: &[&str]) -> (Option<i32>, String, String) {
+    let output = Command::new(example_path(name))
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run the example");
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn examples_print_their_usage_for_help_and_a_bad_address() {
+    for (name, bad) in [
+        ("echo", vec!["no-port-here"]),
+        ("daytime", vec!["localhost:notaport"]),
+        ("doctor", vec!["--server", "no-port-here"]),
+    ] {
+        let (code, stdout, stderr) = run_to_end(name, &["--help"]);
+        assert_eq!(code, Some(0), "{name} --help: {stderr}");
+        assert!(stdout.contains(&format!("Usage: {name} ")), "{stdout}");
+
+        let (code, stdout, stderr) = run_to_end(name, &bad);
+        assert_eq!(code, Some(2), "{name} {bad:?}: {stderr}");
+        assert_eq!(stdout, "");
+        let lines: Vec<&str> = stderr.lines().collect();
+        assert_eq!(lines.len(), 2, "one line, then the usage: {stderr}");
+        assert!(lines[0].starts_with(&format!("{name}: ")), "{stderr}");
+        assert!(lines[0].contains("bad address"), "{stderr}");
+        assert!(lines[1].starts_with(&format!("Usage: {name} ")), "{stderr}");
+    }
+}
+
+#[test]
+fn server_examples_take_a_host_name() {
+    for name in ["echo", "daytime"] {
+        let (mut example, mut stdout) = Example::start(name, &["localhost:0"]);
+        let mut line = String::new();
+        stdout.read_line(&mut line).expect("the listening line");
+        assert!(
+            line.starts_with(&format!("{name}: listening on ")),
+            "{line}"
+        );
+        let _ = example.child.kill();
+    }
+}
+
+/// Waits for an example to exit (it must, within PATIENCE) and returns its exit code.
+fn wait_exit(example: &mut Example) -> Option<i32> {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        if let Some(status) = example.child.try_wait().unwrap() {
+            return status.code();
+        }
+        assert!(Instant::now() < deadline, "the example did not exit");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn doctor_says_why_it_exits() {
+    let (code, _, stderr) = run_to_end("doctor", &["--server", "127.0.0.1:1"]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.starts_with("doctor: cannot connect to 127.0.0.1:1: "),
+        "{stderr}"
+    );
+
+    // The server goes away under a registered doctor: SIGTERM closes every connection.
+    let server = Server::start(&[]);
+    let mut child = Command::new(example_path("doctor"))
+        .args(["--server", &server.addr.to_string()])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the doctor");
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut stderr = child.stderr.take().unwrap();
+    let mut doctor = Example { child };
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    assert_eq!(line.trim(), "doctor: registered as doctor");
+    server.signal(libc::SIGTERM);
+    assert_eq!(wait_exit(&mut doctor), Some(3));
+    let mut said = String::new();
+    stderr.read_to_string(&mut said).unwrap();
+    assert_eq!(
+        said.lines().last(),
+        Some("doctor: the server closed the connection"),
+        "{said}"
+    );
+}
