@@ -20,7 +20,7 @@ use std::net::{Shutdown, SocketAddr};
 use std::process::ExitCode;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use clap::{CommandFactory, Parser};
+use clap::Parser;
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token};
 use slab::Slab;
@@ -45,7 +45,7 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    let args = parse_args();
+    let args = imchat::cli::parse_or_usage::<Args>();
     match serve_forever(args.addr) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -53,22 +53,6 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-/// The command line, or the usage: on stdout with exit 0 for `--help`, on stderr with exit
-/// 2 after one line saying what was wrong (as in `echo.rs`).
-fn parse_args() -> Args {
-    Args::try_parse().unwrap_or_else(|e| {
-        if !e.use_stderr() {
-            let _ = e.print();
-            std::process::exit(0);
-        }
-        let text = e.to_string();
-        let first = text.lines().next().unwrap_or_default();
-        eprintln!("daytime: {}", first.trim_start_matches("error: "));
-        eprintln!("{}", Args::command().render_usage());
-        std::process::exit(2);
-    })
 }
 
 fn serve_forever(addr: SocketAddr) -> io::Result<()> {

@@ -28,7 +28,7 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use clap::{CommandFactory, Parser};
+use clap::Parser;
 use imchat::client::Connection;
 use imchat::protocol::{ConvId, PresenceMode, Reply, Request, DEFAULT_ADDR};
 use mio::{Events, Interest, Poll, Token};
@@ -43,8 +43,7 @@ const GOODBYE_WAIT: Duration = Duration::from_secs(3);
 
 /// Exit code: could not connect or register.
 const EXIT_REFUSED: u8 = 1;
-/// Exit code: a bad command line (clap's convention, kept).
-const EXIT_USAGE: u8 = 2;
+// Exit code 2: a bad command line (clap's convention, kept).
 /// Exit code: the server closed the connection, or it broke, while the doctor was on.
 const EXIT_SERVER_GONE: u8 = 3;
 
@@ -61,7 +60,7 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    let args = parse_args();
+    let args = imchat::cli::parse_or_usage::<Args>();
     match run(&args) {
         Ok(code) => code,
         Err(e) => {
@@ -69,22 +68,6 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-/// The command line, or the usage: on stdout with exit 0 for `--help`, on stderr with exit
-/// 2 after one line saying what was wrong.
-fn parse_args() -> Args {
-    Args::try_parse().unwrap_or_else(|e| {
-        if !e.use_stderr() {
-            let _ = e.print();
-            std::process::exit(0);
-        }
-        let text = e.to_string();
-        let first = text.lines().next().unwrap_or_default();
-        eprintln!("doctor: {}", first.trim_start_matches("error: "));
-        eprintln!("{}", Args::command().render_usage());
-        std::process::exit(EXIT_USAGE.into());
-    })
 }
 
 /// What a failed read or write of the server's socket means: before the registration was

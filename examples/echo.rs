@@ -27,7 +27,7 @@
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::SocketAddr;
 
-use clap::{CommandFactory, Parser};
+use clap::Parser;
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token};
 use slab::Slab;
@@ -58,7 +58,7 @@ struct Args {
 }
 
 fn main() -> std::process::ExitCode {
-    let args = parse_args();
+    let args = imchat::cli::parse_or_usage::<Args>();
     match serve_forever(args.addr) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
@@ -66,23 +66,6 @@ fn main() -> std::process::ExitCode {
             std::process::ExitCode::FAILURE
         }
     }
-}
-
-/// The command line, or the usage: on stdout with exit 0 for `--help`, on stderr with exit
-/// 2 after one line saying what was wrong (clap's own message ends with a hint, not the
-/// usage, and a Rust debug error would say less).
-fn parse_args() -> Args {
-    Args::try_parse().unwrap_or_else(|e| {
-        if !e.use_stderr() {
-            let _ = e.print();
-            std::process::exit(0);
-        }
-        let text = e.to_string();
-        let first = text.lines().next().unwrap_or_default();
-        eprintln!("echo: {}", first.trim_start_matches("error: "));
-        eprintln!("{}", Args::command().render_usage());
-        std::process::exit(2);
-    })
 }
 
 fn serve_forever(addr: SocketAddr) -> io::Result<()> {

@@ -12,6 +12,7 @@
 //! | [`names`] | which names are accepted and when two are one user (RFC 8265 PRECIS, full case folding) |
 //! | [`protocol`] | the messages of both directions and their JSON shapes |
 //! | [`wheel`] | a hashed timer wheel in virtual time |
+//! | [`cli`] | the examples' command lines: clap, with the usage after any error |
 //! | [`client`] | one non-blocking client connection, for the client, the load generator and the examples |
 //! | [`chat_client`] | `imclient`'s screen state, commands, terminal I/O and loop |
 //! | [`server`] | the server: event loop, chat state, dispatch table, handlers, presence |
@@ -24,6 +25,7 @@
 pub mod addr;
 pub mod buffer;
 pub mod chat_client;
+pub mod cli;
 pub mod client;
 pub mod framing;
 pub mod line;
