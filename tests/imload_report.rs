@@ -7,6 +7,7 @@ mod common;
 use std::io::Read;
 use std::process::{Command, Output, Stdio};
 
+use common::imload::{n, next_line, stderr_lines};
 use serde_json::Value;
 
 fn imload(server: &common::Server, flags: &[&str]) -> Output {
@@ -22,36 +23,6 @@ fn imload(server: &common::Server, flags: &[&str]) -> Output {
         server.logs()
     );
     output
-}
-
-/// Reads `child`'s stderr on a thread, a line at a time: a test waits for a line with
-/// [`common::PATIENCE`] instead of blocking forever on a child that never writes it.
-fn stderr_lines(child: &mut std::process::Child) -> std::sync::mpsc::Receiver<String> {
-    let stderr = child.stderr.take().expect("stderr piped");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in std::io::BufRead::lines(std::io::BufReader::new(stderr)) {
-            let Ok(line) = line else { break };
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    rx
-}
-
-/// The next stderr line, or the test fails (and the child is killed) after PATIENCE.
-fn next_line(lines: &std::sync::mpsc::Receiver<String>, child: &mut std::process::Child) -> String {
-    lines.recv_timeout(common::PATIENCE).unwrap_or_else(|e| {
-        let _ = child.kill();
-        panic!("no line from imload on stderr: {e}")
-    })
-}
-
-fn n(report: &Value, field: &str) -> u64 {
-    report[field]
-        .as_u64()
-        .unwrap_or_else(|| panic!("{field} in {report}"))
 }
 
 fn server() -> common::Server {
