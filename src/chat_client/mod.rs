@@ -5,7 +5,7 @@
 //! |---|---|
 //! | `state.rs` | the user's view of the chat; server replies become screen lines (pure) |
 //! | `commands.rs` | typed lines become requests or screen lines (pure) |
-//! | `terminal.rs` | stdin and stdout as non-blocking sources of the poll |
+//! | `terminal.rs` | stdin and stdout as sources of the poll, never made non-blocking |
 //! | `event_loop.rs` | the loop that ties them to the server's [`crate::client::Connection`] |
 //!
 //! The screen format, [`SCREEN_FORMAT`], is a contract: tests and scripts read these lines.
