@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod person;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -25,8 +27,13 @@ pub struct Server {
 impl Server {
     /// Starts `imserver` on `127.0.0.1:0` with extra flags.
     pub fn start(flags: &[&str]) -> Server {
+        Server::start_at("127.0.0.1:0", flags)
+    }
+
+    /// Starts `imserver` listening on `listen` (a restart on a port known from before).
+    pub fn start_at(listen: &str, flags: &[&str]) -> Server {
         let mut command = Command::new(env!("CARGO_BIN_EXE_imserver"));
-        command.args(["--listen", "127.0.0.1:0"]).args(flags);
+        command.args(["--listen", listen]).args(flags);
         Server::spawn(command)
     }
 
