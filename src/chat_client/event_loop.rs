@@ -283,11 +283,7 @@ impl Client {
     }
 
     fn flush(&mut self) {
-        if !matches!(self.phase, Phase::Done { .. }) {
-            if let Some(Err(e)) = self.conn.as_mut().map(Connection::flush) {
-                self.server_gone(Some(e));
-            }
-        }
+        self.flush_server();
         if self.screen_failed {
             return;
         }
@@ -306,6 +302,16 @@ impl Client {
             };
             let _ = writeln!(io::stderr(), "imclient: {why}{then}");
             self.sign_off("");
+            // The GOODBYE just queued goes now, not after the next event.
+            self.flush_server();
+        }
+    }
+
+    fn flush_server(&mut self) {
+        if !matches!(self.phase, Phase::Done { .. }) {
+            if let Some(Err(e)) = self.conn.as_mut().map(Connection::flush) {
+                self.server_gone(Some(e));
+            }
         }
     }
 
