@@ -15,8 +15,8 @@
 //!   terminal's line), whatever the buffer's size, so "readable now" is the whole question;
 //!   it also covers end of input (readable, and the read returns 0), which a byte count such
 //!   as `FIONREAD` cannot tell from "nothing yet". A blocking write, by contrast, waits
-//!   until all of it is taken, so each write is at most [`SCREEN_WRITE_MAX`] bytes: a pipe
-//!   that polls writable has room for that much, so it never waits. A terminal may have
+//!   until all of it is taken, so each write is at most [`SCREEN_WRITE_MAX`] bytes: a (Linux)
+//!   pipe that polls writable has room for that much, so it never waits. A terminal may have
 //!   less room; the worst case is one write of at most 4 KiB waiting for the terminal to
 //!   take it (Ctrl-S pressed in the instant between the check and the write holds the loop
 //!   until Ctrl-Q).
@@ -45,9 +45,9 @@ pub const MAX_INPUT_LINE: usize = super::MAX_REQUEST_BYTES;
 /// Bytes asked of one read of stdin.
 const INPUT_CHUNK: usize = 4096;
 
-/// Most bytes handed to one write of stdout: `PIPE_BUF` (4096 on Linux). A pipe reports
-/// writable only with at least this much room, so a blocking write of this size after the
-/// check returns at once; a larger one could wait for the reader.
+/// Most bytes handed to one write of stdout: `PIPE_BUF` (4096 on Linux). A Linux pipe
+/// reports writable only with a free page, room for at least this much, so a blocking write
+/// of this size after the check returns at once; a larger one could wait for the reader.
 pub const SCREEN_WRITE_MAX: usize = libc::PIPE_BUF;
 
 /// One typed line, or why a line was dropped.
