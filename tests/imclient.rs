@@ -4,13 +4,12 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpListener;
-use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
-use std::sync::mpsc::{self, Receiver};
-use std::time::{Duration, Instant};
+use std::process::Stdio;
 
-use common::{Server, PATIENCE};
+use common::person::Person;
+use common::Server;
 
 /// Presence changes reach others within this interval; short, so tests that wait for
 /// "came online" lines do not wait the default second.
@@ -18,129 +17,6 @@ const PRESENCE_MS: &str = "20";
 
 fn server() -> Server {
     Server::start(&["--presence-interval-ms", PRESENCE_MS])
-}
-
-/// One `imclient` process: its stdin to type into, and its screen lines.
-struct Person {
-    name: String,
-    child: Child,
-    stdin: Option<ChildStdin>,
-    lines: Receiver<String>,
-    /// Every screen line read so far, in order.
-    screen: Vec<String>,
-    /// How many of `screen` the `wait_*` calls have looked at.
-    cursor: usize,
-}
-
-impl Person {
-    fn start(addr: &str, name: &str) -> Person {
-        Person::spawn(addr, name, Stdio::piped())
-    }
-
-    /// Starts a client whose stdin is `stdin` (a pipe to type into, or a file).
-    fn spawn(addr: &str, name: &str, stdin: Stdio) -> Person {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_imclient"))
-            .args(["--server", addr, "--name", name])
-            .stdin(stdin)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start imclient");
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                let _ = tx.send(line);
-            }
-        });
-        Person {
-            name: name.to_string(),
-            stdin: child.stdin.take(),
-            child,
-            lines: rx,
-            screen: Vec::new(),
-            cursor: 0,
-        }
-    }
-
-    /// Starts a client and waits until the server has registered it.
-    fn join(server: &Server, name: &str) -> Person {
-        let mut person = Person::start(&server.addr.to_string(), name);
-        person.wait(&format!("* registered as {name} (available)"));
-        person
-    }
-
-    fn type_line(&mut self, line: &str) {
-        let stdin = self.stdin.as_mut().expect("stdin still open");
-        writeln!(stdin, "{line}").expect("type into imclient");
-    }
-
-    /// Closes stdin: end of input.
-    fn close_stdin(&mut self) {
-        self.stdin = None;
-    }
-
-    /// Waits for the next screen line (after those already waited for) that satisfies
-    /// `pred`, and returns it.
-    fn wait_for(&mut self, what: &str, pred: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + PATIENCE;
-        loop {
-            while self.cursor < self.screen.len() {
-                self.cursor += 1;
-                if pred(&self.screen[self.cursor - 1]) {
-                    return self.screen[self.cursor - 1].clone();
-                }
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) => self.screen.push(line),
-                Err(_) => panic!(
-                    "{}: no screen line {what} in time; screen:\n{}",
-                    self.name,
-                    self.screen.join("\n")
-                ),
-            }
-        }
-    }
-
-    /// Waits for exactly this screen line.
-    fn wait(&mut self, line: &str) -> String {
-        self.wait_for(&format!("{line:?}"), |l| l == line)
-    }
-
-    /// Waits for the process to exit, reads the rest of its screen, and returns its status.
-    fn exit(&mut self) -> ExitStatus {
-        self.close_stdin();
-        let deadline = Instant::now() + PATIENCE;
-        let status = loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                break status;
-            }
-            assert!(Instant::now() < deadline, "{} did not exit", self.name);
-            std::thread::sleep(Duration::from_millis(10));
-        };
-        // The reader thread ends at end of stream, so this is the whole screen.
-        while let Ok(line) = self.lines.recv_timeout(PATIENCE) {
-            self.screen.push(line);
-        }
-        status
-    }
-
-    fn count(&self, line: &str) -> usize {
-        self.screen.iter().filter(|l| *l == line).count()
-    }
-
-    fn signal(&self, signal: i32) {
-        // SAFETY: kill(2) on our own child's pid; no memory is involved.
-        assert_eq!(unsafe { libc::kill(self.child.id() as i32, signal) }, 0);
-    }
-}
-
-impl Drop for Person {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// `[7] * you started this conversation` → 7.
@@ -315,16 +191,19 @@ fn no_server_is_reported_with_a_nonzero_exit() {
 }
 
 #[test]
-fn the_server_going_away_is_reported_with_a_nonzero_exit() {
+fn the_server_going_away_without_reconnecting_exits_3() {
     let mut server = server();
-    let mut alice = Person::join(&server, "alice");
+    let mut command = Person::command(&server.addr.to_string(), "alice");
+    command.arg("--no-reconnect");
+    let mut alice = Person::run("alice", command);
+    alice.wait("* registered as alice (available)");
     server.signal(libc::SIGKILL);
     server.wait_exit();
     alice.wait_for("server gone", |l| {
         l == "! server closed the connection"
             || l.starts_with("! lost the connection to the server")
     });
-    assert_eq!(alice.exit().code(), Some(2));
+    assert_eq!(alice.exit().code(), Some(3));
 }
 
 #[test]
@@ -348,7 +227,9 @@ fn end_of_input_and_ctrl_c_say_goodbye() {
 fn anything_the_server_sends_is_shown_without_a_panic() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap().to_string();
-    let mut alice = Person::start(&addr, "alice");
+    let mut command = Person::command(&addr, "alice");
+    command.arg("--no-reconnect");
+    let mut alice = Person::run("alice", command);
     let (mut socket, _) = listener.accept().unwrap();
     let mut register = [0u8; 64];
     let n = socket.read(&mut register).unwrap();
@@ -369,7 +250,7 @@ fn anything_the_server_sends_is_shown_without_a_panic() {
     alice.wait("[5] x: still fine");
     drop(socket);
     alice.wait("! server closed the connection");
-    assert_eq!(alice.exit().code(), Some(2));
+    assert_eq!(alice.exit().code(), Some(3));
 }
 
 #[test]

@@ -1,5 +1,6 @@
 //! The client's loop: one thread, one `mio::Poll` holding the server's socket, the
-//! keyboard, the screen and the signals.
+//! keyboard, the screen and the signals. The server's side (its replies, losing it and
+//! getting it back) is in `event_loop/connection.rs`.
 //!
 //! One iteration, in order:
 //!
@@ -9,22 +10,25 @@
 //! 2. **Keyboard input.** If stdin was readable, read it until `WouldBlock` and turn each line
 //!    into requests or screen lines (not before the registration is accepted, and paused
 //!    while the server is far behind, see [`INPUT_PAUSE_BYTES`]).
-//! 3. **Flush.** Write queued requests to the server, then queued lines to the screen, each
+//! 3. **Reconnect?** If the connection was lost and the retry timer is due, connect again.
+//! 4. **Flush.** Write queued requests to the server, then queued lines to the screen, each
 //!    until done or `WouldBlock`.
-//! 4. **Exit?** Once finished and the screen is drained (or has had its chance), return the
+//! 5. **Exit?** Once finished and the screen is drained (or has had its chance), return the
 //!    exit code.
-//! 5. **Poll.** Sleep until something is ready; not at all if step 1 or 2 paused with work
-//!    left; at most until the sign-off deadline.
+//! 6. **Poll.** Sleep until something is ready; not at all if step 1 or 2 paused with work
+//!    left; at most until the nearest deadline (sign-off, screen drain, retry timer).
 //!
 //! Server replies are handled before typed lines so that a command typed in the same
 //! instant acts on the freshest state.
 
-use std::io::{self, ErrorKind};
+mod connection;
+
+use std::io::{self, ErrorKind, Write};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use mio::{Events, Interest, Poll, Token};
-use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+use signal_hook::consts::{SIGCONT, SIGHUP, SIGINT, SIGTERM};
 use signal_hook_mio::v1_0::Signals;
 
 use crate::client::Connection;
@@ -33,6 +37,7 @@ use crate::protocol::Request;
 use super::state::{ChatState, Output};
 use super::terminal::{Keyboard, Screen, Typed};
 use super::{exit, Config};
+use connection::Backoff;
 
 const SERVER: Token = Token(0);
 const KEYBOARD: Token = Token(1);
@@ -63,6 +68,10 @@ const EVENTS_CAPACITY: usize = 16;
 enum Phase {
     /// Registering or registered, reading both the keyboard and the server.
     Chatting,
+    /// The connection was lost after registering: waiting until `retry_at`, or (`None`)
+    /// connecting and registering again. Typed lines are read; those that need the server
+    /// are refused with a line saying so.
+    Reconnecting { retry_at: Option<Instant> },
     /// `GOODBYE` sent; waiting for the server to close, until the deadline.
     SigningOff { deadline: Instant },
     /// Nothing more to do but drain the screen, until the deadline.
@@ -72,26 +81,33 @@ enum Phase {
 struct Client {
     poll: Poll,
     server: SocketAddr,
-    conn: Connection,
+    /// `None` while disconnected, between a lost connection and the next try.
+    conn: Option<Connection>,
     keyboard: Keyboard,
     screen: Screen,
     signals: Signals,
     state: ChatState,
+    /// The status to register with: the one given at start, then the last one the server
+    /// confirmed, so a reconnected user keeps it.
+    status: String,
     /// The socket was reported readable and not yet read to `WouldBlock`.
     server_ready: bool,
     phase: Phase,
+    /// The delays between reconnection attempts; `None` with `--no-reconnect`.
+    backoff: Option<Backoff>,
     /// The screen could not be written: the exit code says so, whatever else happens.
     screen_failed: bool,
 }
 
-/// Connects, registers and chats until the user signs off or the server goes away.
-/// Returns the process exit code (see [`exit`]).
+/// Connects, registers and chats until the user signs off, or the server goes away and
+/// reconnecting is off or refused. Returns the process exit code (see [`exit`]).
 pub fn run(config: Config) -> u8 {
     match Client::start(config) {
         Ok(client) => client.run(),
         Err(e) => {
-            // Nothing is registered yet and stdin is untouched: a plain print is safe.
-            println!("! cannot start: {e}");
+            // Nothing is registered yet: a plain print is safe (and a closed stdout is not
+            // worth a panic).
+            let _ = writeln!(io::stdout(), "! cannot start: {e}");
             exit::REFUSED
         }
     }
@@ -100,35 +116,33 @@ pub fn run(config: Config) -> u8 {
 impl Client {
     fn start(config: Config) -> io::Result<Client> {
         let poll = Poll::new()?;
-        let mut conn = Connection::connect(config.server)
+        let conn = connection::connect(&poll, config.server)
             .map_err(|e| io::Error::new(e.kind(), format!("connect to {}: {e}", config.server)))?;
-        poll.registry().register(
-            conn.socket(),
-            SERVER,
-            Interest::READABLE | Interest::WRITABLE,
-        )?;
-        let mut signals = Signals::new([SIGINT, SIGTERM, SIGHUP])?;
+        // SIGCONT: resumed after Ctrl-Z; see `on_signal`.
+        let mut signals = Signals::new([SIGINT, SIGTERM, SIGHUP, SIGCONT])?;
         poll.registry()
             .register(&mut signals, SIGNALS, Interest::READABLE)?;
         let screen = Screen::open(SCREEN)?;
         let keyboard = Keyboard::open(poll.registry(), KEYBOARD)?;
-        conn.send(&Request::Register {
-            name: config.name.clone(),
-            status: Some(config.status),
-            presence: None,
-        });
-        Ok(Client {
+        let mut client = Client {
             poll,
             server: config.server,
-            conn,
+            conn: Some(conn),
             keyboard,
             screen,
             signals,
             state: ChatState::new(&config.name),
+            status: config.status,
             server_ready: false,
             phase: Phase::Chatting,
+            backoff: config.reconnect.then(Backoff::new),
             screen_failed: false,
-        })
+        };
+        for line in &config.notices {
+            client.screen.print(line);
+        }
+        client.send_register();
+        Ok(client)
     }
 
     fn run(mut self) -> u8 {
@@ -136,11 +150,12 @@ impl Client {
         loop {
             self.serve_server();
             self.serve_keyboard();
+            self.retry_if_due();
             self.flush();
             if let Phase::Done { code, deadline } = self.phase {
                 if self.screen.queued() == 0 || self.screen_failed || Instant::now() >= deadline {
                     return if self.screen_failed {
-                        exit::REFUSED
+                        exit::LOCAL
                     } else {
                         code
                     };
@@ -162,7 +177,7 @@ impl Client {
                 // screen, and out.
                 self.screen.print(&format!("! poll failed: {e}"));
                 let _ = self.screen.flush(self.poll.registry());
-                return exit::REFUSED;
+                return exit::LOCAL;
             }
             for event in events.iter() {
                 match event.token() {
@@ -176,16 +191,17 @@ impl Client {
         }
     }
 
-    /// Zero while paused work is left, the nearest deadline while signing off or draining,
-    /// otherwise until something happens.
+    /// Zero while paused work is left, the nearest deadline while signing off, draining or
+    /// waiting to reconnect, otherwise until something happens.
     fn timeout(&self) -> Option<Duration> {
         let deadline = match self.phase {
-            Phase::Chatting => None,
+            Phase::Chatting | Phase::Reconnecting { retry_at: None } => None,
+            Phase::Reconnecting { retry_at } => retry_at,
             Phase::SigningOff { deadline } | Phase::Done { deadline, .. } => Some(deadline),
         };
         let more_input = self.reading_keyboard()
             && self.keyboard.ready
-            && self.conn.queued() < INPUT_PAUSE_BYTES;
+            && self.requests_queued() < INPUT_PAUSE_BYTES;
         let more_replies = !matches!(self.phase, Phase::Done { .. })
             && self.server_ready
             && self.screen.queued() < SCREEN_PAUSE_BYTES;
@@ -195,35 +211,14 @@ impl Client {
         deadline.map(|d| d.saturating_duration_since(Instant::now()))
     }
 
-    fn serve_server(&mut self) {
-        if !self.server_ready
-            || matches!(self.phase, Phase::Done { .. })
-            || self.screen.queued() >= SCREEN_PAUSE_BYTES
-        {
-            return;
-        }
-        self.server_ready = false;
-        let received = match self.conn.receive() {
-            Ok(received) => received,
-            Err(e) => return self.server_gone(Some(e)),
-        };
-        for reply in received.replies {
-            let mut out = Output::default();
-            self.state.on_reply(reply, &mut out);
-            self.apply(out);
-            if matches!(self.phase, Phase::Done { .. }) {
-                return;
-            }
-        }
-        if received.closed {
-            self.server_gone(None);
-        }
+    fn requests_queued(&self) -> usize {
+        self.conn.as_ref().map_or(0, Connection::queued)
     }
 
     fn serve_keyboard(&mut self) {
         while self.reading_keyboard()
             && self.keyboard.ready
-            && self.conn.queued() < INPUT_PAUSE_BYTES
+            && self.requests_queued() < INPUT_PAUSE_BYTES
         {
             let mut lines: Vec<Typed> = Vec::new();
             if let Err(e) = self.keyboard.read_some(self.poll.registry(), &mut lines) {
@@ -238,7 +233,7 @@ impl Client {
                     Err(why) => out.lines.push(format!("! {why}")),
                 }
                 self.apply(out);
-                if self.phase != Phase::Chatting {
+                if !self.reading_keyboard() {
                     return;
                 }
             }
@@ -250,9 +245,14 @@ impl Client {
 
     /// Typed lines wait until the server has accepted the registration: a command before
     /// that would act on a state that does not exist yet, and a refused user has nothing
-    /// to command.
+    /// to command. While reconnecting they are read, so that `/quit` and end of input work
+    /// and the user hears at once that a message cannot go out.
     fn reading_keyboard(&self) -> bool {
-        self.phase == Phase::Chatting && self.state.registered()
+        match self.phase {
+            Phase::Chatting => self.state.registered(),
+            Phase::Reconnecting { .. } => true,
+            Phase::SigningOff { .. } | Phase::Done { .. } => false,
+        }
     }
 
     /// Carries out what the state decided: screen lines, requests, signing off.
@@ -260,10 +260,22 @@ impl Client {
         for line in &out.lines {
             self.screen.print(line);
         }
-        for request in &out.requests {
-            self.conn.send(request);
+        match (&mut self.conn, self.phase) {
+            (_, _) if out.requests.is_empty() => {}
+            (Some(conn), Phase::Chatting | Phase::SigningOff { .. }) => {
+                for request in &out.requests {
+                    conn.send(request);
+                }
+            }
+            _ => self
+                .screen
+                .print("! not sent: not connected to the server (reconnecting)"),
         }
         if out.refused {
+            if matches!(self.phase, Phase::Reconnecting { .. }) {
+                self.screen
+                    .print("! could not register again after reconnecting; exiting");
+            }
             self.finish(exit::REFUSED);
         } else if out.quit {
             self.sign_off("* signing off");
@@ -271,52 +283,86 @@ impl Client {
     }
 
     fn flush(&mut self) {
-        if !matches!(self.phase, Phase::Done { .. }) {
-            if let Err(e) = self.conn.flush() {
-                self.server_gone(Some(e));
-            }
-        }
+        self.flush_server();
         if self.screen_failed {
             return;
         }
         if let Err(e) = self.screen.flush(self.poll.registry()) {
-            // Nowhere left to show anything: sign off politely, and say so in the exit code.
+            // Nowhere left to show anything: say why where it can still be seen, sign off
+            // politely, and say so in the exit code.
             self.screen_failed = true;
-            if e.kind() != ErrorKind::BrokenPipe {
-                eprintln!("imclient: cannot write to the screen: {e}");
-            }
+            let why = if e.kind() == ErrorKind::BrokenPipe {
+                "standard output closed".to_string()
+            } else {
+                format!("cannot write to standard output: {e}")
+            };
+            let then = match self.phase {
+                Phase::Chatting | Phase::Reconnecting { .. } => "; signing off",
+                Phase::SigningOff { .. } | Phase::Done { .. } => "",
+            };
+            let _ = writeln!(io::stderr(), "imclient: {why}{then}");
             self.sign_off("");
+            // The GOODBYE just queued goes now, not after the next event.
+            self.flush_server();
+        }
+    }
+
+    fn flush_server(&mut self) {
+        if !matches!(self.phase, Phase::Done { .. }) {
+            if let Some(Err(e)) = self.conn.as_mut().map(Connection::flush) {
+                self.server_gone(Some(e));
+            }
         }
     }
 
     fn on_signal(&mut self) {
         // Drain the pending signals (the self-pipe must be read to WouldBlock).
-        let count = self.signals.pending().count();
-        if count == 0 {
+        let mut interrupted = false;
+        for signal in self.signals.pending() {
+            if signal == SIGCONT {
+                // Resumed after Ctrl-Z: the shell may have read the terminal meanwhile, or
+                // typed lines may be waiting. Look again; a look costs one poll(2) check.
+                self.keyboard.ready |= !self.keyboard.ended;
+            } else {
+                interrupted = true;
+            }
+        }
+        if !interrupted {
             return;
         }
         match self.phase {
-            Phase::Chatting => self.sign_off("* interrupted; signing off"),
+            Phase::Chatting | Phase::Reconnecting { .. } => {
+                self.sign_off("* interrupted; signing off")
+            }
             Phase::SigningOff { .. } => {
                 self.screen.print("! interrupted again; exiting now");
-                self.finish(exit::REFUSED);
+                self.finish(exit::LOCAL);
             }
             Phase::Done { .. } => {}
         }
     }
 
-    /// Sends `GOODBYE` and waits for the server to close.
+    /// Sends `GOODBYE` and waits for the server to close; while reconnecting there is
+    /// nobody to say it to, and the session ends at once as one the server cut short.
     fn sign_off(&mut self, line: &str) {
-        if self.phase != Phase::Chatting {
+        if !matches!(self.phase, Phase::Chatting | Phase::Reconnecting { .. }) {
             return;
         }
         if !line.is_empty() {
             self.screen.print(line);
         }
-        self.conn.send(&Request::Goodbye);
-        self.phase = Phase::SigningOff {
-            deadline: Instant::now() + GOODBYE_WAIT,
-        };
+        match self.conn.as_mut() {
+            Some(conn) if self.phase == Phase::Chatting => {
+                conn.send(&Request::Goodbye);
+                self.phase = Phase::SigningOff {
+                    deadline: Instant::now() + GOODBYE_WAIT,
+                };
+            }
+            _ => {
+                self.drop_connection();
+                self.finish(exit::SERVER_GONE);
+            }
+        }
     }
 
     fn finish(&mut self, code: u8) {
@@ -326,35 +372,5 @@ impl Client {
                 deadline: Instant::now() + SCREEN_DRAIN_WAIT,
             };
         }
-    }
-
-    /// The connection closed (`None`) or failed. Before the server has accepted us that is
-    /// a failure to connect, whatever the phase; after `GOODBYE` it is the expected end.
-    fn server_gone(&mut self, error: Option<io::Error>) {
-        let registered = self.state.registered();
-        let (line, code) = match (self.phase, &error) {
-            (Phase::Done { .. }, _) => return,
-            (_, Some(e)) if !registered => (
-                Some(format!("! cannot connect to {}: {e}", self.server)),
-                exit::REFUSED,
-            ),
-            (_, None) if !registered => (
-                Some("! server closed the connection before registering us".into()),
-                exit::REFUSED,
-            ),
-            (Phase::SigningOff { .. }, _) => (None, exit::OK),
-            (Phase::Chatting, Some(e)) => (
-                Some(format!("! lost the connection to the server: {e}")),
-                exit::SERVER_GONE,
-            ),
-            (Phase::Chatting, None) => (
-                Some("! server closed the connection".into()),
-                exit::SERVER_GONE,
-            ),
-        };
-        if let Some(line) = line {
-            self.screen.print(&line);
-        }
-        self.finish(code);
     }
 }

@@ -5,7 +5,7 @@
 //! |---|---|
 //! | `state.rs` | the user's view of the chat; server replies become screen lines (pure) |
 //! | `commands.rs` | typed lines become requests or screen lines (pure) |
-//! | `terminal.rs` | stdin and stdout as non-blocking sources of the poll |
+//! | `terminal.rs` | stdin and stdout as sources of the poll, never made non-blocking |
 //! | `event_loop.rs` | the loop that ties them to the server's [`crate::client::Connection`] |
 //!
 //! The screen format, [`SCREEN_FORMAT`], is a contract: tests and scripts read these lines.
@@ -35,17 +35,32 @@ pub struct Config {
     pub server: SocketAddr,
     pub name: String,
     pub status: String,
+    /// Reconnect after losing the server (`--no-reconnect` turns it off).
+    pub reconnect: bool,
+    /// Lines shown before anything else (how the name was chosen, when not by `--name`).
+    pub notices: Vec<String>,
 }
 
-/// Exit codes.
+/// The name used when neither `--name` nor `$USER` gives one.
+pub const DEFAULT_NAME: &str = "guest";
+
+/// Exit codes, one per outcome, so a script can tell them apart (`imclient --help` and
+/// `docs/imclient.md` list them).
 pub mod exit {
     /// Signed off: `/quit`, end of input or Ctrl-C, and the server said goodbye.
     pub const OK: u8 = 0;
-    /// Could not connect or register (name taken or invalid, server full), or a local
-    /// failure (the screen could not be written).
+    /// Could not connect or register (name taken or invalid, server full), at start or
+    /// when registering again after reconnecting.
     pub const REFUSED: u8 = 1;
-    /// The server closed the connection or it broke while chatting.
-    pub const SERVER_GONE: u8 = 2;
+    /// A bad flag or argument. Not returned by [`super::run`]: clap exits with it, as
+    /// command-line tools conventionally do for usage errors.
+    pub const USAGE: u8 = 2;
+    /// The connection to the server was lost and not re-established: `--no-reconnect`, or
+    /// the user quit while reconnecting.
+    pub const SERVER_GONE: u8 = 3;
+    /// Ended locally before a clean sign-off: standard output could not be written (closed,
+    /// as by `| head -1`), a second Ctrl-C cut the sign-off short, or the poll failed.
+    pub const LOCAL: u8 = 4;
 }
 
 /// The long text of `imclient --help`: the commands, then the screen format.
@@ -72,6 +87,7 @@ SCREEN LINES (one event per line, on stdout; stable, for people and for scripts)
                                        has joined, '(alone)' once all others left
   [7] * now current                    plain text now goes to conversation 7
   [7] * you left                       after your /leave
+  * $USER is not set; registering as guest (--name NAME chooses)   first, if so
   * registered as alice (available)    first line once the server accepts you
   * online: bob (away), carol (available)   everyone else online (also /who)
   * bob came online (available)   * bob is now away   * bob went offline
@@ -79,8 +95,25 @@ SCREEN LINES (one event per line, on stdout; stable, for people and for scripts)
   * signing off                        /quit; also '* end of input; signing off' and
                                        '* interrupted; signing off' (Ctrl-C)
   ! JOIN: not invited to conversation 9    an ERROR from the server, or a local mistake
-  ! server closed the connection       the server went away (exit code 2)
+  ! server shutting down               the server's notice before it closes (an ERROR)
+  ! server closed the connection; reconnecting in 0.5 s   the server went away (or
+                                       '! lost the connection to the server: ...'); the
+                                       delay doubles on each failed try, up to 10 s
+  [7] * conversation ended: the connection to the server was lost   one per conversation
+  [9] * invitation dropped: the connection to the server was lost   one per invitation
+  ! cannot connect to 127.0.0.1:6666: Connection refused (os error 111); retrying in 1 s
+  * reconnected to 127.0.0.1:6666      then '* registered as ...' and '* online: ...' again,
+                                       with the same name and the last status
+  ! not sent: not connected to the server (reconnecting)   a line typed meanwhile
 Control characters sent by others are shown escaped (\\n, \\u{1b}).
 
-EXIT CODES: 0 signed off; 1 could not connect or register (the ERROR is shown);
-2 the server closed the connection while chatting.";
+EXIT CODES:
+  0  signed off: /quit, end of input or Ctrl-C, and the server closed the connection
+  1  could not connect or register (the ERROR is shown), also when registering again
+     after reconnecting (the name was taken meanwhile)
+  2  usage error: a bad flag or argument (the message is on stderr)
+  3  the connection to the server was lost and not re-established: --no-reconnect, or
+     /quit, end of input or Ctrl-C while reconnecting
+  4  ended locally before a clean sign-off: standard output closed or unwritable (said
+     on stderr: 'imclient: standard output closed; signing off'), a second Ctrl-C, or a
+     failed poll";

@@ -83,6 +83,26 @@ impl ChatState {
         self.registered
     }
 
+    /// The user's status as the server last confirmed it, if registered.
+    pub fn my_status(&self) -> Option<&str> {
+        self.users.get(&self.me).map(String::as_str)
+    }
+
+    /// The connection is gone: the server forgets a user's conversations and invitations
+    /// when its connection closes, so they end here too, each with a line saying `why`.
+    /// What is left is the state of a client about to register again.
+    pub fn connection_lost(&mut self, why: &str, out: &mut Output) {
+        for id in self.conversations.keys() {
+            out.lines
+                .push(format!("[{id}] * conversation ended: {why}"));
+        }
+        for id in self.invitations.keys() {
+            out.lines
+                .push(format!("[{id}] * invitation dropped: {why}"));
+        }
+        *self = ChatState::new(&self.me);
+    }
+
     /// Handles one line from the server. Anything the server sends, even a line that is not
     /// of the protocol, becomes at most a few screen lines; nothing here can panic.
     pub fn on_reply(&mut self, reply: Result<Reply, BadReply>, out: &mut Output) {
@@ -96,12 +116,14 @@ impl ChatState {
                     .push(format!("[{conv}] {}: {}", clean(&from), clean(&text)));
             }
             Ok(Reply::Error(text)) => {
-                out.lines.push(format!("! {}", clean(&text)));
-                // The answer to REGISTER is the first line the server sends: an ERROR before
-                // any ONLINE_USERS is the refusal (name taken, bad name, server full).
-                if !self.registered {
+                // Before ONLINE_USERS, an ERROR that answers REGISTER (every ERROR names the
+                // command it answers) is the refusal: name taken or invalid. Any other (server
+                // full, shutting down) comes with a close, and the close decides: a client
+                // that is reconnecting tries again.
+                if !self.registered && text.starts_with("REGISTER:") {
                     out.refused = true;
                 }
+                out.lines.push(format!("! {}", clean(&text)));
             }
             // Only sent in `{"conversations":"changes"}` mode, which imclient does not ask
             // for: its screen is built from complete maps.

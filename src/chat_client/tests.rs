@@ -38,6 +38,41 @@ fn an_error_before_registering_is_a_refusal() {
     let mut state = alice();
     let out = reply(&mut state, r#"ERROR "JOIN: not invited to conversation 9""#);
     assert!(!out.refused);
+    // An ERROR that does not answer REGISTER comes with a close, which decides.
+    let mut state = ChatState::new("alice");
+    let out = reply(&mut state, r#"ERROR "server shutting down""#);
+    assert_eq!(out.lines, ["! server shutting down"]);
+    assert!(!out.refused);
+}
+
+#[test]
+fn a_lost_connection_ends_every_conversation_and_invitation_but_keeps_the_status() {
+    let mut state = alice();
+    reply(&mut state, r#"ONLINE_USERS {"alice":"away","bob":"away"}"#);
+    reply(
+        &mut state,
+        r#"CONVERSATIONS {"3":["bob","alice"],"7":["alice"]}"#,
+    );
+    reply(&mut state, r#"INVITATION [9,"bob"]"#);
+    assert_eq!(state.my_status(), Some("away"));
+    let mut out = Output::default();
+    state.connection_lost("gone", &mut out);
+    assert_eq!(
+        out.lines,
+        [
+            "[3] * conversation ended: gone",
+            "[7] * conversation ended: gone",
+            "[9] * invitation dropped: gone"
+        ]
+    );
+    assert!(!state.registered());
+    assert_eq!(typed(&mut state, "/list").lines, ["* no conversations"]);
+    // Registered again: the first snapshot is a fresh start, not a list of changes.
+    let out = reply(&mut state, r#"ONLINE_USERS {"alice":"away","bob":"away"}"#);
+    assert_eq!(
+        out.lines,
+        ["* registered as alice (away)", "* online: bob (away)"]
+    );
 }
 
 #[test]
