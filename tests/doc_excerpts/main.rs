@@ -6,14 +6,14 @@
 //! may produce several names; one name may be shown in several places), which runs the
 //! real `imserver` on `127.0.0.1:0` (tests/common), talks to it with real clients, and
 //! renders what happened: a protocol exchange (`>` sent, `<` received), the README's two
-//! `nc` columns, a window of the server's log.
+//! `nc` columns, a window of the server's log, an `imclient` screen.
 //!
 //! **Fixing drift is one command.** `UPDATE_EXCERPTS=1 cargo test --test doc_excerpts`
 //! writes every drifted block in place with the run's text (as expect-test and insta do);
 //! review the diff and commit it. Blocks that did not drift are left as they are.
 //!
 //! **What counts as an excerpt of a run** (marked, generated, checked): protocol exchanges
-//! (`>`/`<` lines), log and `--trace` excerpts, the `nc` demo. **What does not**: command
+//! (`>`/`<` lines), log and `--trace` excerpts, the `nc` demo, `imclient` screens. **What does not**: command
 //! lines to type (`cargo run ...`), format descriptions and tables (the screen format of
 //! `imclient`, the message tables of `protocol.md`), inline examples in prose (`[7] bob:
 //! hi`, `ERROR "server full"`: syntax, checked by the wire and imclient tests), diagrams,
@@ -27,13 +27,15 @@
 //! (`markdown::mask`); trace excerpts cut the timestamp altogether, and log excerpts the
 //! date, and say so beside the block. The `nc` demo's `$ nc -N 127.0.0.1 6666` header names
 //! the default port the reader uses, not the test's. Connection numbers are not
-//! normalised: the scenarios connect in a fixed order, so they are the same every run.
+//! normalised: the scenarios connect in a fixed order, so they are the same every run. The
+//! imclient reconnect screen keeps only the first refused retry (a slow machine may need more).
 //! Scenarios that show presence broadcasts pick a presence interval that makes the order
 //! certain and wait for the exact lines (see each scenario).
 //!
 //! The server's log is read from stdout and stderr both (tests/common merges them), so this
 //! holds wherever the server logs.
 
+mod clients;
 #[path = "../common/mod.rs"]
 mod common;
 mod markdown;
@@ -60,6 +62,7 @@ type Scenario = fn() -> Vec<(&'static str, String)>;
 fn scenarios() -> Vec<(&'static str, Scenario)> {
     let mut all: Vec<(&'static str, Scenario)> = Vec::new();
     all.extend(runs::SCENARIOS);
+    all.extend(clients::SCENARIOS);
     all.extend(protocol::SCENARIOS);
     all
 }

@@ -11,7 +11,6 @@ pub const SCENARIOS: &[(&str, Scenario)] = &[
     ("nc demo", nc_demo),
     ("trace", trace),
     ("log limit", log_limit),
-    ("imclient script", imclient_script),
 ];
 
 /// A window of the server's log, timestamps cut: from the `poll returned` line of the pass
@@ -168,40 +167,4 @@ fn log_limit() -> Vec<(&'static str, String)> {
         refused[10].clone(),
     ];
     vec![("log-limit", shown.join("\n"))]
-}
-
-/// docs/imclient.md's scripted client: `/who` piped into a real `imclient`, with alice
-/// online. The command line shown leaves out the `--server` flag pointing at the test's
-/// server. No presence broadcast comes within the run (an interval of an hour), so the
-/// screen is the same every time.
-fn imclient_script() -> Vec<(&'static str, String)> {
-    use std::io::Write;
-    use std::process::{Command, Stdio};
-
-    let server = Server::start(&["--presence-interval-ms", "3600000"]);
-    let mut alice = server.client();
-    alice.send(r#"REGISTER ["alice","away"]"#);
-    alice.expect("ONLINE_USERS ");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_imclient"))
-        .args(["--server", &server.addr.to_string(), "--name", "probe"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start imclient");
-    let mut stdin = child.stdin.take().unwrap();
-    stdin.write_all(b"/who\n").unwrap();
-    drop(stdin);
-    // imclient exits by itself after end of input (within its own bounded waits).
-    let output = child.wait_with_output().expect("imclient's output");
-    let screen = String::from_utf8_lossy(&output.stdout);
-    let code = output
-        .status
-        .code()
-        .map_or("killed".into(), |c| c.to_string());
-    let shown = format!(
-        "$ printf '/who\\n' | imclient --name probe\n{}$ echo $?\n{code}",
-        screen
-    );
-    vec![("imclient-script", shown)]
 }
