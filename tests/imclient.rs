@@ -8,7 +8,7 @@ use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::process::Stdio;
 
-use common::person::Person;
+use common::person::{conv_id, Person};
 use common::Server;
 
 /// Presence changes reach others within this interval; short, so tests that wait for
@@ -17,15 +17,6 @@ const PRESENCE_MS: &str = "20";
 
 fn server() -> Server {
     Server::start(&["--presence-interval-ms", PRESENCE_MS])
-}
-
-/// `[7] * you started this conversation` → 7.
-fn conv_id(line: &str) -> u64 {
-    line.trim_start_matches('[')
-        .split(']')
-        .next()
-        .and_then(|id| id.parse().ok())
-        .unwrap_or_else(|| panic!("no conversation id in {line:?}"))
 }
 
 /// alice and bob online, each having seen the other.

@@ -8,19 +8,10 @@ mod common;
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 
-use common::person::Person;
+use common::person::{conv_id, Person};
 use common::{Server, PATIENCE};
 
 const FLAGS: &[&str] = &["--presence-interval-ms", "20"];
-
-/// `[7] * you started this conversation` → 7.
-fn conv_id(line: &str) -> u64 {
-    line.trim_start_matches('[')
-        .split(']')
-        .next()
-        .and_then(|id| id.parse().ok())
-        .unwrap_or_else(|| panic!("no conversation id in {line:?}"))
-}
 
 /// alice invites bob, bob joins; returns the conversation id.
 fn alice_invites_bob(alice: &mut Person, bob: &mut Person) -> u64 {

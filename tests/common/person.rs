@@ -146,3 +146,12 @@ impl Drop for Person {
         let _ = self.child.wait();
     }
 }
+
+/// `[7] * you started this conversation` → 7.
+pub fn conv_id(line: &str) -> u64 {
+    line.trim_start_matches('[')
+        .split(']')
+        .next()
+        .and_then(|id| id.parse().ok())
+        .unwrap_or_else(|| panic!("no conversation id in {line:?}"))
+}
