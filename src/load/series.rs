@@ -56,9 +56,11 @@ impl Series {
         self.end_us = self.end_us.min(end_us);
     }
 
-    /// Counts a message sent at `now`, if inside the window.
-    pub fn sent(&mut self, now: u64) {
-        if self.open(now) {
+    /// Counts a message due at `due` (when the schedule said it should be sent), if inside
+    /// the window: the window's messages are those `sent_measured` counts. One due in a
+    /// second already closed (sending fell behind) counts in the current second.
+    pub fn sent(&mut self, due: u64) {
+        if self.open(due) {
             self.current.sent += 1;
         }
     }

@@ -120,7 +120,9 @@ impl<P: Protocol> Driver<P> {
             } else {
                 self.stats.sent_measured += 1;
             }
-            self.stats.series.sent(now);
+            // By the time it was due, as `sent_measured` counts it, so the series adds up
+            // to the window's total.
+            self.stats.series.sent(due);
             self.expected += group_len as u64 - 1;
             self.expected_echoes += u64::from(P::ECHOES);
         }
