@@ -238,6 +238,11 @@ const RENDER = {
       h('li', { class: name === chat.me ? 'self' : '', text: name })));
     const others = chat.others(conv);
     view.pending.hidden = others.length > 0 || conv.ended !== null;
+    // As imclient says: pending until somebody joins, alone once everybody else left.
+    if (others.length > 0) view.joinedOnce = true;
+    view.pending.textContent = view.joinedOnce
+      ? 'Alone: everybody else has left.'
+      : 'Pending: waiting for someone to join…';
     view.label.textContent = others.length ? others.join(', ') : `Conversation ${conv.id}`;
   },
 
@@ -345,7 +350,7 @@ function openView(conv) {
     if (error.hidden) input.value = '';
   });
   const members = h('ul', { class: 'members', 'aria-label': 'Members' });
-  const pending = h('p', { class: 'pending' }, 'Pending: waiting for someone to join…');
+  const pending = h('p', { class: 'pending' });
   const transcript = h('ol', { class: 'transcript', 'aria-live': 'polite', 'aria-label': 'Messages' });
   const error = h('p', { class: 'error', role: 'alert', hidden: true });
   const pane = h('section', {
@@ -355,7 +360,7 @@ function openView(conv) {
   h('div', { class: 'pane-head' }, h('span', { class: 'members-title' }, 'Members:'), members, leave),
   pending, transcript, error, compose);
 
-  views.set(conv.key, { tab, pane, label, unread, members, pending, transcript, error, input, sendButton, leave });
+  views.set(conv.key, { tab, pane, label, unread, members, pending, transcript, error, input, sendButton, leave, joinedOnce: false });
   $('#tabs').append(tab);
   $('#panes').append(pane);
   $('#no-conversations').hidden = true;
