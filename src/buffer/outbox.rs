@@ -218,6 +218,27 @@ impl Outbox {
     /// took. Returns what the write returned; `WouldBlock` and `Interrupted` are the
     /// caller's to handle.
     pub fn write_to(&mut self, dst: &mut impl Write) -> io::Result<usize> {
+        #[cfg(feature = "web")]
+        if self.wire == Wire::WebSocket {
+            return self.write_frames_to(dst);
+        }
+        // Every other wire form writes each entry's bytes as they are.
+        let mut slices = [IoSlice::new(&[]); MAX_IOV];
+        let mut count = 0;
+        for (i, entry) in self.entries.iter().take(MAX_IOV).enumerate() {
+            let skip = if i == 0 { self.front_written } else { 0 };
+            slices[i] = IoSlice::new(&entry.line[skip..]);
+            count += 1;
+        }
+        let written = dst.write_vectored(&slices[..count])?;
+        self.consume(written);
+        Ok(written)
+    }
+
+    /// [`Outbox::write_to`] for a WebSocket: each line a text frame, its header a slice of
+    /// its own before the shared bytes.
+    #[cfg(feature = "web")]
+    fn write_frames_to(&mut self, dst: &mut impl Write) -> io::Result<usize> {
         let mut headers = [[0u8; MAX_HEADER]; MAX_IOV];
         let mut slices = [IoSlice::new(&[]); 2 * MAX_IOV];
         let mut count = 0;
@@ -277,6 +298,9 @@ fn wire_parts<'a>(wire: Wire, entry: &'a Entry, header: &'a mut [u8; MAX_HEADER]
 
 /// How many bytes an entry is on the wire.
 fn wire_len(wire: Wire, entry: &Entry) -> usize {
+    if wire == Wire::Lines {
+        return entry.line.len();
+    }
     let mut header = [0; MAX_HEADER];
     wire_parts(wire, entry, &mut header)
         .iter()
