@@ -27,7 +27,8 @@ const MAX_TRANSCRIPT = 5000;
 const $ = (selector) => document.querySelector(selector);
 
 /** A new element: `h('li', {class: 'message'}, child, ...)`. Strings become text nodes
- * (never HTML); `text` sets textContent; anything else becomes an attribute. */
+ * (never HTML); `text` sets textContent; anything else becomes an attribute. Text from
+ * other people gets `dir: 'auto'`, so a right-to-left name lays itself out correctly. */
 function h(tag, attributes = {}, ...children) {
   const node = document.createElement(tag);
   for (const [key, value] of Object.entries(attributes)) {
@@ -199,12 +200,14 @@ const RENDER = {
   invited: ({ invitation }) => {
     const { id, from } = invitation;
     $(`#invitations .invitation[data-conv="${id}"]`)?.remove();
-    const accept = h('button', { type: 'button', class: 'accept' }, 'Accept');
-    const decline = h('button', { type: 'button', class: 'decline' }, 'Decline');
+    // Several invitations may be shown: each button says which one it answers.
+    const about = `the invitation from ${from} to conversation ${id}`;
+    const accept = h('button', { type: 'button', class: 'accept', 'aria-label': `Accept ${about}` }, 'Accept');
+    const decline = h('button', { type: 'button', class: 'decline', 'aria-label': `Decline ${about}` }, 'Decline');
     accept.addEventListener('click', () => render(chat.accept(id)));
     decline.addEventListener('click', () => render(chat.decline(id)));
     const item = h('div', { class: 'invitation', 'data-conv': id },
-      h('p', {}, h('span', { class: 'from', text: from }), ` invites you to conversation ${id}.`),
+      h('p', {}, h('span', { class: 'from', dir: 'auto', text: from }), ` invites you to conversation ${id}.`),
       h('p', { class: 'actions' }, accept, ' ', decline),
       h('p', { class: 'error', role: 'alert', hidden: true }));
     $('#invitations').append(item);
@@ -222,7 +225,11 @@ const RENDER = {
     error.textContent = text;
     error.hidden = false;
     invitationPart(invitation.id, '.accept').disabled = invitation.dead;
-    if (invitation.dead) invitationPart(invitation.id, '.decline').textContent = 'Dismiss';
+    if (invitation.dead) {
+      const decline = invitationPart(invitation.id, '.decline');
+      decline.textContent = 'Dismiss';
+      decline.setAttribute('aria-label', decline.getAttribute('aria-label').replace('Decline', 'Dismiss'));
+    }
   },
 
   uninvited: ({ id }) => {
@@ -235,7 +242,7 @@ const RENDER = {
   members: ({ conv }) => {
     const view = views.get(conv.key);
     view.members.replaceChildren(...conv.members.map((name) =>
-      h('li', { class: name === chat.me ? 'self' : '', text: name })));
+      h('li', { class: name === chat.me ? 'self' : '', dir: 'auto', text: name })));
     const others = chat.others(conv);
     view.pending.hidden = others.length > 0 || conv.ended !== null;
     // As imclient says: pending until somebody joins, alone once everybody else left.
@@ -250,8 +257,8 @@ const RENDER = {
     const { transcript } = views.get(conv.key);
     const stuck = transcript.scrollTop + transcript.clientHeight >= transcript.scrollHeight - 8;
     transcript.append(h('li', { class: own ? 'message own' : 'message' },
-      h('span', { class: 'from', text: from }),
-      h('span', { class: 'text', text })));
+      h('span', { class: 'from', dir: 'auto', text: from }),
+      h('span', { class: 'text', dir: 'auto', text })));
     while (transcript.children.length > MAX_TRANSCRIPT) transcript.firstElementChild.remove();
     if (stuck) transcript.scrollTop = transcript.scrollHeight; // follow, unless reading back
   },
@@ -311,8 +318,8 @@ function userItem(name) {
   return h('li', { 'data-name': name },
     h('label', {},
       h('input', { type: 'checkbox', class: 'pick' }),
-      h('span', { class: 'name', text: name }),
-      h('span', { class: 'status' })));
+      h('span', { class: 'name', dir: 'auto', text: name }),
+      h('span', { class: 'status', dir: 'auto' })));
 }
 
 function invitationPart(id, selector) {
@@ -380,7 +387,8 @@ function moveBetweenTabs(event, tab) {
 
 function globalError(text) {
   const box = $('#errors');
-  box.append(h('p', { class: 'error', text }));
+  // The time tells an old error ("server shutting down") from a new one.
+  box.append(h('p', { class: 'error' }, h('span', { class: 'time', text: new Date().toLocaleTimeString() }), ' ', text));
   while (box.children.length > MAX_GLOBAL_ERRORS) box.firstElementChild.remove();
 }
 
