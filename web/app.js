@@ -63,7 +63,9 @@ function connect() {
   try {
     ws = new WebSocket(`${scheme}//${location.host}/ws`);
   } catch (e) {
+    // Only a malformed address throws here; treat it as a connection that failed.
     globalError(`Cannot open a WebSocket: ${e.message}`);
+    closed({ code: 1006, reason: e.message });
     return;
   }
   net.ws = ws;
@@ -102,11 +104,8 @@ function closed(event) {
   net.ws = null;
   if (net.saidGoodbye) return; // we said GOODBYE: the page is going away
   if (net.phase === 'signing-in') {
-    // Never got in: the server is not there, or refused us. Say so beside the form.
-    net.phase = 'out';
-    setConnection('signed-out', 'Not signed in.');
-    showSigninError(`Could not reach the server at ${location.host} (${event.reason || `code ${event.code}`}).`);
-    return;
+    // Never got in: the server is not there, or closed on us. Say so beside the form.
+    return signedOut(`Could not reach the server at ${location.host} (${event.reason || `code ${event.code}`}).`);
   }
   if (net.phase === 'in') {
     // The server went away (restart, crash, network): it has taken us out of every
@@ -126,6 +125,17 @@ function scheduleReconnect() {
     setConnection('lost', 'Connection lost; reconnecting now…');
     connect();
   }, delay);
+}
+
+/** Back to the sign-in form, with why beside it. */
+function signedOut(why) {
+  dropSocket();
+  clearTimeout(net.timer);
+  net.phase = 'out';
+  setConnection('signed-out', 'Not signed in.');
+  $('#signin').hidden = false;
+  showText($('#signin-error'), why);
+  $('#name').focus();
 }
 
 /** Stop using the current socket without treating its close as a loss. */
@@ -164,17 +174,8 @@ const RENDER = {
     setConnection('connected', `Connected as ${chat.me}`);
   },
 
-  'signin-error': ({ text }) => {
-    // A refused name (taken, invalid): back to the form, the server's words beside it.
-    // Also after a reconnect if somebody took the name meanwhile.
-    dropSocket();
-    clearTimeout(net.timer);
-    net.phase = 'out';
-    setConnection('signed-out', 'Not signed in.');
-    $('#signin').hidden = false;
-    showSigninError(text);
-    $('#name').focus();
-  },
+  // A refused name (taken, invalid), also after a reconnect if somebody took it meanwhile.
+  'signin-error': ({ text }) => signedOut(text),
 
   me: () => {
     const input = $('#my-status');
@@ -222,8 +223,7 @@ const RENDER = {
   'invitation-error': ({ invitation, text }) => {
     const error = invitationPart(invitation.id, '.error');
     if (!error) return globalError(text);
-    error.textContent = text;
-    error.hidden = false;
+    showText(error, text);
     invitationPart(invitation.id, '.accept').disabled = invitation.dead;
     if (invitation.dead) {
       const decline = invitationPart(invitation.id, '.decline');
@@ -301,16 +301,9 @@ const RENDER = {
   },
 
   error: ({ place, conv, text }) => {
-    if (place === 'conv' && views.has(conv.key)) {
-      const { error } = views.get(conv.key);
-      error.textContent = text;
-      error.hidden = false;
-    } else if (place === 'status') {
-      $('#status-error').textContent = text;
-      $('#status-error').hidden = false;
-    } else {
-      globalError(text);
-    }
+    if (place === 'conv' && views.has(conv.key)) showText(views.get(conv.key).error, text);
+    else if (place === 'status') showText($('#status-error'), text);
+    else globalError(text);
   },
 };
 
@@ -352,9 +345,11 @@ function openView(conv) {
     event.preventDefault();
     if (!input.value.trim() || conv.ended) return;
     // Not shown now: it appears when the server echoes it, in the order everyone sees.
+    // The text stays in the box if it could not be sent (too long, not connected).
     error.hidden = true;
+    const sending = net.phase === 'in';
     render(chat.say(conv, input.value));
-    if (error.hidden) input.value = '';
+    if (sending && error.hidden) input.value = '';
   });
   const members = h('ul', { class: 'members', 'aria-label': 'Members' });
   const pending = h('p', { class: 'pending' });
@@ -392,10 +387,10 @@ function globalError(text) {
   while (box.children.length > MAX_GLOBAL_ERRORS) box.firstElementChild.remove();
 }
 
-function showSigninError(text) {
-  const error = $('#signin-error');
-  error.textContent = text;
-  error.hidden = false;
+/** Show an element (an error line) with this text. */
+function showText(node, text) {
+  node.textContent = text;
+  node.hidden = false;
 }
 
 // ---- 3. The user's actions ----
@@ -403,7 +398,7 @@ function showSigninError(text) {
 $('#signin').addEventListener('submit', (event) => {
   event.preventDefault();
   if (net.phase === 'signing-in' || net.phase === 'in') return;
-  const name = $('#name').value;
+  const name = $('#name').value.trim(); // a phone keyboard may add a space after a word
   const status = $('#status').value.trim() || 'available';
   $('#signin-error').hidden = true;
   clearTimeout(net.timer);

@@ -34,7 +34,7 @@ export function encode(command, args) {
  * only the users who changed arrive (PRESENCE), which stays cheap with many users; the
  * page handles "full" snapshots too. Conversations stay in the default "full" mode: a
  * complete CONVERSATIONS map after every join or leave means the members lists are right
- * by construction, with no deltas to get wrong. (MEMBERS/JOINED/LEFT are handled anyway.) */
+ * by construction, with no deltas to get wrong. */
 export function registerLine(name, status) {
   return encode('REGISTER', [name, status, { presence: 'changes' }]);
 }
@@ -108,17 +108,8 @@ const DECODERS = {
     const [id, from, body] = tuple(c, a, 3, '[id, sender, text]');
     return { id: convId(c, id), from: text(c, from), text: text(c, body) };
   },
-  MEMBERS: (c, a) => {
-    const [id, members] = tuple(c, a, 2, '[id, [names]]');
-    return { id: convId(c, id), members: nameList(c, members) };
-  },
-  JOINED: (c, a) => {
-    const [id, name] = tuple(c, a, 2, '[id, name]');
-    return { id: convId(c, id), name: text(c, name) };
-  },
   ERROR: (c, a) => ({ text: text(c, a) }),
 };
-DECODERS.LEFT = DECODERS.JOINED;
 
 /** One line from the server as `{command, ...fields}`; throws ProtocolError if malformed. */
 export function parseLine(data) {
@@ -255,33 +246,7 @@ export class Chat {
     return changes;
   }
 
-  onMEMBERS({ id, members }) {
-    const changes = [];
-    this.setMembers(id, members, changes);
-    return changes;
-  }
-
-  onJOINED({ id, name }) {
-    const conv = this.live.get(id);
-    if (!conv || conv.members.includes(name)) return [];
-    conv.members = [...conv.members, name];
-    return [{ type: 'members', conv }];
-  }
-
-  onLEFT({ id, name }) {
-    const changes = [];
-    const conv = this.live.get(id);
-    if (name === this.me) {
-      this.leaving.delete(id);
-      if (conv) this.end(conv, 'you are no longer a member', changes);
-    } else if (conv) {
-      conv.members = conv.members.filter((m) => m !== name);
-      changes.push({ type: 'members', conv });
-    }
-    return changes;
-  }
-
-  /** A conversation's member list, from a map or MEMBERS; opens it if it is new to us. */
+  /** A conversation's member list, from a map; opens it if it is new to us. */
   setMembers(id, members, changes) {
     if (this.leaving.has(id)) return; // we left; this was sent before the server knew
     const conv = this.live.get(id);
