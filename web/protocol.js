@@ -197,6 +197,7 @@ export class Chat {
       this.signedIn = true;
       this.me = findSelf(users.keys(), this.typedName);
       changes.push({ type: 'signed-in' });
+      this.confirmedStatus = null; // so that the status is shown, changed or not
     }
     this.setOwnStatus(users.get(this.me), changes);
     users.delete(this.me); // a client hides itself
@@ -216,8 +217,9 @@ export class Chat {
     return changes;
   }
 
+  /** Our status as the server told everybody; a full snapshot repeats it unchanged. */
   setOwnStatus(status, changes) {
-    if (typeof status !== 'string') return;
+    if (typeof status !== 'string' || status === this.confirmedStatus) return;
     this.status = this.confirmedStatus = status;
     changes.push({ type: 'me' });
   }

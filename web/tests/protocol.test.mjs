@@ -161,3 +161,15 @@ test('a lost connection ends every conversation and keeps name and status for RE
   assert.equal(chat.panes.length, 2);
   assert.notEqual(chat.panes[0].key, chat.panes[1].key);
 });
+
+test('own status: shown at sign-in, then only when it changes (full snapshots repeat it)', () => {
+  const chat = new Chat();
+  chat.register('alice', 'here');
+  assert.deepEqual(types(feed(chat, 'ONLINE_USERS {"alice":"here"}')), ['signed-in', 'me', 'users']);
+  assert.deepEqual(types(feed(chat, 'ONLINE_USERS {"alice":"here","bob":"x"}')), ['users']);
+  chat.setStatus('x'.repeat(65));
+  feed(chat, 'ERROR "STATUS: bad status: 1 to 64 characters, no control characters"');
+  assert.equal(chat.status, 'here'); // REGISTER after a reconnect uses the one everybody saw
+  assert.deepEqual(types(feed(chat, 'PRESENCE {"alice":"away"}')), ['me', 'users']);
+  assert.equal(chat.status, 'away');
+});
