@@ -247,10 +247,12 @@ const RENDER = {
     view.pending.hidden = others.length > 0 || conv.ended !== null;
     // As imclient says: pending until somebody joins, alone once everybody else left.
     if (others.length > 0) view.joinedOnce = true;
+    const invited = conv.invited.join(', ');
     view.pending.textContent = view.joinedOnce
       ? 'Alone: everybody else has left.'
-      : 'Pending: waiting for someone to join…';
-    view.label.textContent = others.length ? others.join(', ') : `Conversation ${conv.id}`;
+      : `Pending: waiting for ${invited || 'someone'} to join…`;
+    view.label.textContent = others.length ? others.join(', ')
+      : !view.joinedOnce && invited ? `${invited} (pending)` : `Conversation ${conv.id}`;
   },
 
   message: ({ conv, from, text, own }) => {

@@ -173,6 +173,7 @@ export class Chat {
     this.selected = null; // the conversation shown
     this.previous = null; // the previous line: an INVITE error follows its own INVITATION
     this.lastJoin = null; // the invitation accepted last, for a JOIN error without an id
+    this.inviting = []; // names of each INVITE sent, until its INVITATION (or ERROR) comes
     this.nextKey = 1; // local key per pane: ids repeat after a server restart, keys do not
   }
 
@@ -228,6 +229,7 @@ export class Chat {
     if (from === this.me) {
       // Our own INVITE created it, with us as its only member: open it, pending.
       const conv = this.open(id, [this.me]);
+      conv.invited = this.inviting.shift() ?? []; // to say whom it waits for
       return [{ type: 'opened', conv }, ...this.select(conv, true)];
     }
     if (this.live.has(id)) return [];
@@ -297,7 +299,9 @@ export class Chat {
       // who could not be invited: it belongs to that conversation.
       const prev = this.previous;
       const conv = prev && prev.command === 'INVITATION' && prev.from === this.me && this.live.get(prev.id);
-      return conv ? error('conv', { conv }) : error('global');
+      if (conv) return error('conv', { conv });
+      this.inviting.shift(); // refused outright: no INVITATION will come for it
+      return error('global');
     }
     if (command === 'JOIN') {
       const invitation = this.invitations.get(id ?? this.lastJoin);
@@ -321,6 +325,7 @@ export class Chat {
     this.users.clear();
     this.signedIn = false;
     this.previous = null;
+    this.inviting = [];
     changes.push({ type: 'users' });
     return changes;
   }
@@ -333,6 +338,7 @@ export class Chat {
   }
 
   invite(names) {
+    this.inviting.push(names);
     return [{ type: 'send', line: encode('INVITE', names) }];
   }
 
@@ -386,7 +392,7 @@ export class Chat {
   // ---- Helpers. ----
 
   open(id, members) {
-    const conv = { key: this.nextKey++, id, members, unread: 0, ended: null };
+    const conv = { key: this.nextKey++, id, members, invited: [], unread: 0, ended: null };
     this.live.set(id, conv);
     this.panes.push(conv);
     return conv;

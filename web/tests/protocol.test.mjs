@@ -173,3 +173,17 @@ test('own status: shown at sign-in, then only when it changes (full snapshots re
   assert.deepEqual(types(feed(chat, 'PRESENCE {"alice":"away"}')), ['me', 'users']);
   assert.equal(chat.status, 'away');
 });
+
+test('a pending conversation knows whom its INVITE asked, even after a refused INVITE', () => {
+  const chat = signedIn();
+  chat.invite(['bob']);
+  chat.invite(['carol', 'zed']);
+  chat.invite(['dave']);
+  feed(chat, 'INVITATION [1,"alice"]');
+  feed(chat, 'INVITATION [2,"alice"]');
+  feed(chat, 'ERROR "INVITE: not invited: zed (not online)"');
+  feed(chat, 'ERROR "INVITE: in too many conversations (limit 1024)"'); // dave's: no conversation
+  chat.invite(['erin']);
+  feed(chat, 'INVITATION [3,"alice"]');
+  assert.deepEqual([1, 2, 3].map((id) => chat.live.get(id).invited), [['bob'], ['carol', 'zed'], ['erin']]);
+});
