@@ -182,6 +182,7 @@ export class Chat {
     this.typedName = name;
     this.status = status;
     this.signedIn = false;
+    this.inviting = []; // an INVITE typed while disconnected was never sent
     return [{ type: 'send', line: registerLine(name, status), beforeSignIn: true }];
   }
 
