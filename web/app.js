@@ -46,6 +46,8 @@ const chat = new Chat();
 // ---- 1. The connection ----
 
 // phase: 'out' (signed out), 'signing-in' (first connection), 'in', 'lost' (retrying).
+// #connection's data-state follows it: signed-out, connecting, connected (only once the
+// server accepted REGISTER), lost (from the loss until signed in again, retries included).
 const net = { ws: null, phase: 'out', attempt: 0, timer: null, saidGoodbye: false };
 
 function setConnection(state, words) {
