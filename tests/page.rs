@@ -38,6 +38,7 @@ fn the_page_and_its_assets_are_served_with_a_strict_policy() {
         ("/app.js", "web/app.js", "text/javascript"),
         ("/protocol.js", "web/protocol.js", "text/javascript"),
         ("/style.css", "web/style.css", "text/css"),
+        ("/favicon.svg", "web/favicon.svg", "image/svg+xml"),
     ] {
         let response = get(http, path);
         let (head, body) = response.split_once("\r\n\r\n").unwrap();

@@ -53,6 +53,11 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
         "text/css; charset=utf-8",
         include_bytes!("../../../web/style.css"),
     ),
+    (
+        "/favicon.svg",
+        "image/svg+xml",
+        include_bytes!("../../../web/favicon.svg"),
+    ),
 ];
 
 /// The assets' responses, encoded once when the server starts and shared by every request
