@@ -36,12 +36,7 @@ fn a_websocket_user_and_a_tcp_user_chat_one_line_per_frame() {
     let mut tcp = server.user("tcp");
     web.send("INVITE [\"tcp\"]");
     let invitation = tcp.recv_until("the invitation", |l| l.starts_with("INVITATION "));
-    let id: u64 = invitation["INVITATION [".len()..]
-        .split(',')
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let id = common::invitation_id(&invitation);
     tcp.send(&format!("JOIN [{id}]"));
     tcp.recv_until("the members", |l| l.starts_with("CONVERSATIONS "));
     web.recv_until(|l| l.starts_with("CONVERSATIONS ") && l.contains("\"tcp\""));

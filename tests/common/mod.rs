@@ -348,6 +348,14 @@ impl Sender {
     }
 }
 
+/// `INVITATION [7,"alice"]` → 7.
+pub fn invitation_id(line: &str) -> u64 {
+    line.strip_prefix("INVITATION [")
+        .and_then(|rest| rest.split(',').next())
+        .and_then(|id| id.parse().ok())
+        .unwrap_or_else(|| panic!("not an invitation: {line:?}"))
+}
+
 /// The page on a free port, unless the test chose its own `--http`: a fixed default port
 /// would clash between tests running at once.
 fn http_flag<'a>(flags: &[&'a str]) -> Vec<&'a str> {
