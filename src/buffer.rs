@@ -111,6 +111,13 @@ impl ReadBuf {
         &self.bytes[self.start..self.end]
     }
 
+    /// Consumes the first `n` bytes of [`ReadBuf::unconsumed`]: for a framing that reads
+    /// the bytes in place itself (imload's WebSocket frames) instead of line by line.
+    pub fn consume(&mut self, n: usize) {
+        self.start = (self.start + n).min(self.end);
+        self.scanned = self.scanned.max(self.start);
+    }
+
     /// Bytes held and not yet consumed.
     pub fn len(&self) -> usize {
         self.end - self.start

@@ -26,11 +26,12 @@ use imchat::protocol::PresenceMode;
 #[command(name = "imload", version)]
 struct Args {
     /// The server under load, host:port; a name is resolved once, at start, and the first
-    /// address it resolves to is used.
+    /// address it resolves to is used. For `--target ws`, imserver's `--http` address.
     #[arg(long, value_name = "HOST:PORT", value_parser = imchat::addr::resolve,
           default_value_t = Settings::default().server)]
     server: SocketAddr,
-    /// Which protocol the server speaks.
+    /// Which protocol the server speaks: `ws` is imserver's over WebSocket (one text frame
+    /// per line; needs the `web` feature, on by default).
     #[arg(long, value_enum, default_value_t = TargetArg::from(Settings::default().target))]
     target: TargetArg,
     /// Simulated clients, one connection each.
@@ -136,6 +137,7 @@ enum TargetArg {
     Im,
     Redis,
     Irc,
+    Ws,
 }
 
 impl From<TargetArg> for Target {
@@ -144,6 +146,7 @@ impl From<TargetArg> for Target {
             TargetArg::Im => Target::Im,
             TargetArg::Redis => Target::Redis,
             TargetArg::Irc => Target::Irc,
+            TargetArg::Ws => Target::Ws,
         }
     }
 }
@@ -155,6 +158,7 @@ impl From<Target> for TargetArg {
             Target::Im => TargetArg::Im,
             Target::Redis => TargetArg::Redis,
             Target::Irc => TargetArg::Irc,
+            Target::Ws => TargetArg::Ws,
         }
     }
 }

@@ -6,6 +6,7 @@
 //! | `driver/` | the loop (`mod.rs`), setup: connect at a bounded rate, log in, form groups (`setup.rs`), sending on a clock and counting (`traffic.rs`) |
 //! | `proto.rs` | what the driver asks of a protocol, and the [`Event`] a server line means |
 //! | `im.rs`, `redis.rs`, `irc.rs` | the three protocols: our own, Redis pub/sub (RESP3), IRC |
+//! | `link.rs`, `ws/` | how lines travel: TCP, or one WebSocket text frame per line (`--target ws`: the im protocol to imserver's `--http` address) |
 //! | `stats.rs` | payload stamps, loss/duplicate/reorder tracking, histograms |
 //! | `report.rs` | progress lines and the final report (table and JSON) |
 //!
@@ -26,6 +27,7 @@ mod driver;
 mod hgrm;
 mod im;
 mod irc;
+mod link;
 mod proto;
 mod redis;
 mod report;
@@ -33,6 +35,8 @@ mod rss;
 mod series;
 mod stats;
 mod text;
+#[cfg(feature = "web")]
+mod ws;
 
 use std::fmt;
 use std::io;
@@ -69,6 +73,9 @@ pub enum Target {
     Redis,
     /// An IRC server (tested with ngIRCd).
     Irc,
+    /// imserver's protocol over WebSocket (its `--http` address, path `/ws`): the im
+    /// adapter, one text frame per line. Needs the `web` feature.
+    Ws,
 }
 
 impl Target {
@@ -77,6 +84,7 @@ impl Target {
             Target::Im => "im",
             Target::Redis => "redis",
             Target::Irc => "irc",
+            Target::Ws => "ws",
         }
     }
 }
@@ -163,6 +171,13 @@ impl Settings {
         let positive = |x: f64| x > 0.0 && x.is_finite();
         if self.clients == 0 {
             return Err("--clients must be at least 1".into());
+        }
+        if self.target == Target::Ws && !cfg!(feature = "web") {
+            return Err(
+                "--target ws needs the `web` feature, and this imload was built \
+                        without it (--no-default-features)"
+                    .into(),
+            );
         }
         if self.clients > u32::MAX as usize {
             return Err(format!(
@@ -328,6 +343,19 @@ mod tests {
         assert!(
             none.check().is_err(),
             "but groups of none are still nonsense"
+        );
+        let ws = Settings {
+            target: Target::Ws,
+            ..ok.clone()
+        };
+        assert_eq!(
+            ws.check().map_err(|e| e.contains("`web` feature")),
+            if cfg!(feature = "web") {
+                Ok(())
+            } else {
+                Err(true)
+            },
+            "--target ws runs exactly when the web feature is built"
         );
         for bad in [
             Settings {

@@ -30,11 +30,9 @@ use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook_mio::v1_0::Signals;
 use slab::Slab;
 
-use crate::buffer::Line;
-use crate::client::Connection;
-
 use super::im::Im;
 use super::irc::Irc;
+use super::link::Link;
 use super::proto::Protocol;
 use super::redis::Redis;
 use super::report::Report;
@@ -70,7 +68,8 @@ const SIGNALS: Token = Token(usize::MAX);
 pub fn run(settings: &Settings) -> Result<Report, LoadError> {
     settings.check().map_err(LoadError::Settings)?;
     match settings.target {
-        Target::Im => Driver::new(Im, settings)?.run(),
+        // The same im adapter; only the transport differs (see `Link`).
+        Target::Im | Target::Ws => Driver::new(Im, settings)?.run(),
         Target::Redis => Driver::new(Redis, settings)?.run(),
         Target::Irc => Driver::new(Irc, settings)?.run(),
     }
@@ -106,8 +105,8 @@ enum Phase {
 /// is removed.
 struct Client<S> {
     name: String,
-    /// The socket with its read buffer and outbox.
-    conn: Connection,
+    /// The socket with its read buffer and outbox, over TCP or WebSocket.
+    conn: Link,
     /// The protocol's parsing state for this connection.
     state: S,
     stage: Stage,
@@ -283,7 +282,7 @@ impl<P: Protocol> Driver<P> {
     /// Queues bytes for a client and marks it for flushing.
     fn send(&mut self, key: usize, bytes: Vec<u8>) {
         if let Some(client) = self.clients.get_mut(key) {
-            client.conn.send_line(Line::from(bytes));
+            client.conn.send(bytes);
             mark_dirty(&mut self.dirty, key, client);
         }
     }
