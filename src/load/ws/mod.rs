@@ -190,3 +190,6 @@ impl WsConnection {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
