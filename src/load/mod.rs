@@ -48,7 +48,7 @@ pub use irc::{parse_irc, IrcLine};
 pub use proto::Event;
 pub use redis::{encode_command, Frame, RespError, RespReader};
 pub use report::{Percentiles, Progress, Report};
-pub use rss::rss_kb;
+pub use rss::{cpu_s, rss_kb};
 pub use series::Second;
 pub use stats::Stamp;
 
@@ -118,7 +118,8 @@ pub struct Settings {
     /// Print a progress line to stderr once a second.
     pub progress: bool,
     /// The server's process, when known: its resident memory is read before connecting
-    /// and at the end (Linux `/proc`), for the memory a connection costs.
+    /// and at the end (Linux `/proc`), for the memory a connection costs, and its CPU time
+    /// at the start and the end of the measured window, for the CPU a delivery costs.
     pub server_pid: Option<u32>,
 }
 

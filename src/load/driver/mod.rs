@@ -156,6 +156,8 @@ struct Driver<P: Protocol> {
     started_wall: SystemTime,
     /// The server's resident memory before the first connection (`--server-pid`), kB.
     rss_before_kb: Option<u64>,
+    /// The server's CPU time (seconds) when the measured window started and ended.
+    server_cpu_s: [Option<f64>; 2],
     phase: Phase,
     /// When setup finished: every client logged in (and, unless idle, joined).
     setup_us: Option<u64>,
@@ -212,6 +214,7 @@ impl<P: Protocol> Driver<P> {
             started: Instant::now(),
             started_wall: SystemTime::now(),
             rss_before_kb: settings.server_pid.and_then(super::rss_kb),
+            server_cpu_s: [None; 2],
             phase: Phase::Setup,
             setup_us: None,
             setup_deadline_us: SETUP_PATIENCE_MS * 1000,
@@ -292,8 +295,14 @@ impl<P: Protocol> Driver<P> {
         match self.phase {
             Phase::Setup => self.advance_setup(now)?,
             Phase::Sending => {
+                if now >= self.measure_start_us && self.server_cpu_s[0].is_none() {
+                    self.server_cpu_s[0] = self.settings.server_pid.and_then(super::cpu_s);
+                }
                 self.send_due(now);
                 if now >= self.send_end_us || self.interrupted {
+                    if self.server_cpu_s[0].is_some() {
+                        self.server_cpu_s[1] = self.settings.server_pid.and_then(super::cpu_s);
+                    }
                     self.send_end_us = self.send_end_us.min(now);
                     self.stats.series.end_at(self.send_end_us);
                     self.phase = Phase::Draining {

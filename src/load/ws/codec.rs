@@ -67,7 +67,11 @@ pub fn check_response(buf: &[u8], expected_accept: &str) -> Result<Option<usize>
             ))
         }
         Ok(httparse::Status::Partial) => return Ok(None),
-        Err(e) => return err(format!("the upgrade response is not HTTP: {e}")),
+        Err(e) => {
+            return err(format!(
+                "the upgrade response is not HTTP: {e} (is this imserver's --http address?)"
+            ))
+        }
     };
     if response.code != Some(101) {
         return err(format!(
