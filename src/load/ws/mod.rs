@@ -126,10 +126,12 @@ impl WsConnection {
         let Some(upgrading) = &self.upgrading else {
             return Ok(());
         };
-        match check_response(self.input.unconsumed(), &upgrading.accept) {
+        let head = self.input.next_with(|buf| {
+            check_response(buf, &upgrading.accept).map(|head| head.map(|n| ((), n)))
+        });
+        match head {
             Ok(None) => Ok(()),
-            Ok(Some(head)) => {
-                self.input.consume(head);
+            Ok(Some(())) => {
                 for frame in self.upgrading.take().map(|u| u.held).unwrap_or_default() {
                     self.out.push(frame);
                 }
@@ -143,31 +145,24 @@ impl WsConnection {
     /// WebSocket, and nothing more is to be read.
     fn frames(&mut self, on_line: &mut impl FnMut(&str)) -> io::Result<Option<bool>> {
         loop {
-            let mut pong = None;
-            let used = match next_frame(self.input.unconsumed(), CLIENT_MAX_LINE) {
+            let frame = self.input.next_with(|buf| next_frame(buf, CLIENT_MAX_LINE));
+            match frame {
                 Ok(None) => return Ok(None),
                 Err(e) => return Err(io::Error::new(ErrorKind::InvalidData, e)),
                 // As with TCP's empty lines: nothing to read.
-                Ok(Some((Incoming::Text(""), used))) => used,
-                Ok(Some((Incoming::Text(line), used))) => {
-                    on_line(line);
-                    used
+                Ok(Some(Incoming::Text(""))) => {}
+                Ok(Some(Incoming::Text(line))) => on_line(line),
+                Ok(Some(Incoming::Ping(payload))) => {
+                    let mut pong = Vec::new();
+                    let op = OpCode::Control(Control::Pong);
+                    encode_frame(op, payload, self.keys.next_key(), &mut pong);
+                    self.out.push(Line::from(pong));
                 }
-                Ok(Some((Incoming::Ping(payload), used))) => {
-                    let mut frame = Vec::new();
-                    let pong_op = OpCode::Control(Control::Pong);
-                    encode_frame(pong_op, payload, self.keys.next_key(), &mut frame);
-                    pong = Some(Line::from(frame));
-                    used
+                Ok(Some(Incoming::Pong)) => {}
+                Ok(Some(Incoming::Close(code, reason))) => {
+                    let reason = reason.to_string();
+                    return self.closed(code, reason).map(Some);
                 }
-                Ok(Some((Incoming::Pong, used))) => used,
-                Ok(Some((Incoming::Close(code, reason), _))) => {
-                    return self.closed(code, reason.to_string()).map(Some);
-                }
-            };
-            self.input.consume(used);
-            if let Some(pong) = pong {
-                self.out.push(pong);
             }
         }
     }
