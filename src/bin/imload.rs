@@ -27,9 +27,9 @@ use imchat::protocol::PresenceMode;
 struct Args {
     /// The server under load, host:port; a name is resolved once, at start, and the first
     /// address it resolves to is used. For `--target ws`, imserver's `--http` address.
-    #[arg(long, value_name = "HOST:PORT", value_parser = imchat::addr::resolve,
-          default_value_t = Settings::default().server)]
-    server: SocketAddr,
+    /// [default: 127.0.0.1:6666; with --target ws, 127.0.0.1:6680]
+    #[arg(long, value_name = "HOST:PORT", value_parser = imchat::addr::resolve)]
+    server: Option<SocketAddr>,
     /// Which protocol the server speaks: `ws` is imserver's over WebSocket (one text frame
     /// per line; needs the `web` feature, on by default).
     #[arg(long, value_enum, default_value_t = TargetArg::from(Settings::default().target))]
@@ -79,7 +79,9 @@ struct Args {
     #[arg(long)]
     idle: bool,
     /// The server's process id: its resident memory (VmRSS in /proc/PID/status, Linux) is
-    /// read before connecting and at the end, and the growth is reported.
+    /// read before connecting and at the end, and the growth is reported; its CPU time
+    /// (/proc/PID/stat) is read at the start and the end of the measured window, and the
+    /// report gives it per delivery.
     #[arg(long, value_name = "PID")]
     server_pid: Option<u32>,
 }
@@ -204,15 +206,14 @@ fn main() -> ExitCode {
             ));
         }
     }
-    if !args.server.ip().is_loopback() {
-        eprintln!(
-            "imload: note: {} is not a loopback address; load only servers you run",
-            args.server
-        );
+    let target = Target::from(args.target);
+    let server = args.server.unwrap_or_else(|| target.default_server());
+    if !server.ip().is_loopback() {
+        eprintln!("imload: note: {server} is not a loopback address; load only servers you run");
     }
     let settings = Settings {
-        server: args.server,
-        target: args.target.into(),
+        server,
+        target,
         clients: args.clients,
         members: args.members,
         size: args.size,

@@ -87,6 +87,19 @@ impl Target {
             Target::Ws => "ws",
         }
     }
+
+    /// Where a server of this kind listens by default: imserver's main address, or for
+    /// `ws` its `--http` address (without the `web` feature there is none; such a run is
+    /// refused by [`Settings::check`]).
+    pub fn default_server(self) -> SocketAddr {
+        let addr = match self {
+            #[cfg(feature = "web")]
+            Target::Ws => crate::server::web::DEFAULT_HTTP_ADDR,
+            _ => crate::protocol::DEFAULT_ADDR,
+        };
+        addr.parse()
+            .expect("the default addresses are IP addresses and ports")
+    }
 }
 
 /// Everything a run needs; `imload`'s flags map onto it one to one.
@@ -126,9 +139,7 @@ pub struct Settings {
 impl Default for Settings {
     fn default() -> Settings {
         Settings {
-            server: crate::protocol::DEFAULT_ADDR
-                .parse()
-                .expect("DEFAULT_ADDR is an IP address and a port"),
+            server: Target::Im.default_server(),
             target: Target::Im,
             clients: 100,
             members: 10,
@@ -394,6 +405,20 @@ mod tests {
         let mut text = String::new();
         longest.encode(0, &mut text);
         assert_eq!(text.len(), s.min_size(), "{text}");
+    }
+
+    #[test]
+    fn ws_runs_default_to_imservers_http_address() {
+        assert_eq!(
+            Target::Im.default_server().to_string(),
+            crate::protocol::DEFAULT_ADDR
+        );
+        assert_eq!(Settings::default().server, Target::Im.default_server());
+        #[cfg(feature = "web")]
+        assert_eq!(
+            Target::Ws.default_server().to_string(),
+            crate::server::web::DEFAULT_HTTP_ADDR
+        );
     }
 
     #[test]
