@@ -109,3 +109,19 @@ fn the_page_can_be_turned_off() {
     assert!(server.http.is_none());
     assert!(!server.logs().contains("web page at"));
 }
+
+#[test]
+fn a_busy_page_address_stops_the_start_naming_it() {
+    let server = Server::start(&[]);
+    let taken = server.http().to_string();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_imserver"))
+        .args(["--listen", "127.0.0.1:0", "--http", &taken])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!("cannot listen on {taken}")),
+        "{stderr}"
+    );
+}

@@ -44,6 +44,34 @@ impl Transport {
         }
     }
 
+    /// Whether `input` holds a complete unit (or a violation: work too), looked at without
+    /// changing it: for the tests' check that the loop never sleeps on work.
+    #[cfg(test)]
+    pub(super) fn has_complete_unit(&self, input: &[u8], max_line: usize) -> bool {
+        match self {
+            Transport::Lines => !matches!(crate::framing::next_line(input, max_line), Ok(None)),
+            #[cfg(feature = "web")]
+            Transport::Http => {
+                let mut headers = [httparse::EMPTY_HEADER; 32];
+                let partial = httparse::Request::new(&mut headers).parse(input);
+                !matches!(partial, Ok(httparse::Status::Partial))
+                    || input.len() > web::MAX_REQUEST_HEAD
+            }
+            #[cfg(feature = "web")]
+            Transport::WebSocket(_) => {
+                use tungstenite::protocol::frame::FrameHeader;
+                let mut cursor = std::io::Cursor::new(input);
+                match FrameHeader::parse(&mut cursor) {
+                    Ok(Some((_, len))) => {
+                        cursor.position() + len <= input.len() as u64 || len > max_line as u64 + 2
+                    }
+                    Ok(None) => false,
+                    Err(_) => true,
+                }
+            }
+        }
+    }
+
     /// Whether part of a unit is held outside the read buffer (a fragmented message).
     pub(super) fn has_partial(&self) -> bool {
         match self {
