@@ -13,8 +13,8 @@ use tungstenite::handshake::derive_accept_key;
 use tungstenite::protocol::frame::coding::{CloseCode, Control, Data, OpCode};
 use tungstenite::protocol::frame::FrameHeader;
 
-/// The path imserver accepts WebSocket upgrades on (the web contract).
-pub const WS_PATH: &str = "/ws";
+use crate::server::web::WS_PATH;
+use crate::websocket::unmask;
 
 /// Longest response head (status line and headers) accepted for the upgrade. imserver's
 /// `101` is about 130 bytes; a server that sends more than this without ending its head is
@@ -124,10 +124,12 @@ pub fn encode_frame(opcode: OpCode, payload: &[u8], mask: [u8; 4], out: &mut Vec
     out.reserve(header.len(payload.len() as u64) + payload.len());
     // Writing to a Vec cannot fail; `format` returns a Result for other writers.
     let _ = header.format(payload.len() as u64, out);
-    // tungstenite's `apply_mask` is private, and the payload has to be copied into the
-    // frame anyway: masking is XOR-ing each byte with the key's byte at the same offset
-    // modulo 4 (RFC 6455 section 5.3) on the way.
-    out.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i & 3]));
+    let start = out.len();
+    out.extend_from_slice(payload);
+    // tungstenite's `apply_mask` is private. Masking is the XOR the server's `unmask` undoes
+    // (each byte with the key's byte at the same offset modulo 4, RFC 6455 section 5.3),
+    // done on the frame's own copy of the payload.
+    unmask(&mut out[start..], mask);
 }
 
 /// Appends the text frame for one protocol line: the line without its trailing newline

@@ -19,6 +19,7 @@ use tungstenite::protocol::frame::coding::{Control, OpCode};
 
 use crate::buffer::{Line, Outbox, ReadBuf, SpareBuffer};
 use crate::client::CLIENT_MAX_LINE;
+use crate::websocket::code;
 
 use codec::{check_response, encode_frame, encode_line, next_frame, Incoming, MaskKeys};
 
@@ -177,7 +178,7 @@ impl WsConnection {
         encode_frame(close, payload, self.keys.next_key(), &mut answer);
         let _ = self.socket.write(&answer);
         match code {
-            None | Some(1000) | Some(1001) => Ok(true),
+            None | Some(code::NORMAL) | Some(code::GOING_AWAY) => Ok(true),
             Some(code) => Err(io::Error::other(format!(
                 "the server closed the WebSocket with {}: {reason:?}",
                 close_code_name(code)
