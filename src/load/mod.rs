@@ -10,7 +10,8 @@
 //! | `stats.rs` | payload stamps, loss/duplicate/reorder tracking, histograms |
 //! | `report.rs` | progress lines and the final report (table and JSON) |
 //!
-//! A run has four phases. **Setup**: open N connections at `connect_rate`, log each in,
+//! A run has four phases. **Setup**: open N connections at `connect_rate` (ws: each
+//! upgraded to a WebSocket before anything else is sent), log each in,
 //! and make groups of K members a conversation (im: the first member invites, the others
 //! join; Redis: `SUBSCRIBE conv:<g>`; IRC: `JOIN #c<g>`). **Send**: from one start time,
 //! message `j` is due at `start + j / rate` and goes out from client `j mod N`, whether or

@@ -121,7 +121,7 @@ pub fn encode_frame(opcode: OpCode, payload: &[u8], mask: [u8; 4], out: &mut Vec
         opcode,
         mask: Some(mask),
     };
-    out.reserve(header.len(payload.len() as u64) + payload.len());
+    out.reserve_exact(header.len(payload.len() as u64) + payload.len());
     // Writing to a Vec cannot fail; `format` returns a Result for other writers.
     let _ = header.format(payload.len() as u64, out);
     let start = out.len();
