@@ -36,6 +36,7 @@ fn the_page_and_its_assets_are_served_with_a_strict_policy() {
     for (path, file, content_type) in [
         ("/", "web/index.html", "text/html"),
         ("/app.js", "web/app.js", "text/javascript"),
+        ("/protocol.js", "web/protocol.js", "text/javascript"),
         ("/style.css", "web/style.css", "text/css"),
     ] {
         let response = get(http, path);

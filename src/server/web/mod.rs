@@ -30,7 +30,7 @@ X-Content-Type-Options: nosniff\r\n\
 Referrer-Policy: no-referrer\r\n\
 Cache-Control: no-cache\r\n";
 
-/// The page: every file in `web/`, by path, with its type. Embedded at build time, so the
+/// The page: every file of it in `web/` (not its tests), by path, with its type. Embedded at build time, so the
 /// binary is the whole deployment: no build step, no CDN, no files to install.
 const ASSETS: &[(&str, &str, &[u8])] = &[
     (
@@ -42,6 +42,11 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
         "/app.js",
         "text/javascript; charset=utf-8",
         include_bytes!("../../../web/app.js"),
+    ),
+    (
+        "/protocol.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../../web/protocol.js"),
     ),
     (
         "/style.css",
