@@ -32,7 +32,7 @@ class Server:
     """One imserver on 127.0.0.1:0 (the kernel picks a free port; the log says which)."""
 
     def __init__(self, binary, args, log_path, cpu=None):
-        cmd = [binary, "--listen", "127.0.0.1:0", *args]
+        cmd = [binary, "--listen", "127.0.0.1:0", "--http", "off", *args]
         if cpu is not None:
             cmd = ["taskset", "-c", str(cpu), *cmd]  # taskset execs: the pid is the server's
         self.log_path = log_path

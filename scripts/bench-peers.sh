@@ -137,7 +137,7 @@ start_server() {
     im)
         PORT=$IM_PORT
         # No line rate: imload's clients are meant to send as fast as they are told.
-        taskset -c "$SERVER_CPU" "$IMSERVER" --listen "127.0.0.1:$PORT" --log-level warn \
+        taskset -c "$SERVER_CPU" "$IMSERVER" --listen "127.0.0.1:$PORT" --http off --log-level warn \
             --max-connections 100000 --max-output $((64 << 20)) --max-line-rate off \
             >"$WORK/im.log" 2>&1 &
         ;;

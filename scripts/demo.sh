@@ -60,7 +60,7 @@ type_as() {
     echo "$line" >&"$fd"
 }
 
-"$imserver" --listen 127.0.0.1:0 --presence-interval-ms 200 >"$work/server.log" 2>&1 &
+"$imserver" --listen 127.0.0.1:0 --http off --presence-interval-ms 200 >"$work/server.log" 2>&1 &
 pids+=($!)
 wait_for "$work/server.log" "listening on "
 addr="$(sed -n 's/.*listening on //p' "$work/server.log" | head -n 1)"

@@ -17,7 +17,7 @@ PC = time.perf_counter
 def start_server(binary, log, *args):
     s = socket.socket(); s.bind(("127.0.0.1", 0)); port = s.getsockname()[1]; s.close()
     # No line rate: the flooder must flood, or there is no fairness to measure.
-    proc = subprocess.Popen(["taskset", "-c", "0", binary, "--listen", f"127.0.0.1:{port}",
+    proc = subprocess.Popen(["taskset", "-c", "0", binary, "--listen", f"127.0.0.1:{port}", "--http", "off",
                              "--max-line-rate", "off", *args],
                             stdout=open(log, "w"), stderr=subprocess.STDOUT)
     for _ in range(200):

@@ -6,19 +6,18 @@
 //! What they give up goes to a small spare ([`SpareBuffer`], [`SpareQueues`]) that the next
 //! busy connection takes, so being frugal costs no allocation per read or per delivery.
 
-use std::collections::VecDeque;
-use std::io::{self, IoSlice, Read, Write};
+use std::io::{self, Read};
 
 use crate::framing::{self, FrameError};
 
 pub use crate::line::Line;
+pub use outbox::{Flushed, Outbox, SpareQueues, Wire, ENTRY_BYTES};
+
+mod outbox;
 
 /// How many bytes one read asks the kernel for. Larger reads mean fewer system calls for a
 /// busy sender; the buffer only grows this far beyond the line limit.
 pub const READ_CHUNK: usize = 16 * 1024;
-
-/// How many queued lines one `writev` hands to the kernel at most (Linux accepts 1024).
-const MAX_IOV: usize = 64;
 
 /// Bytes received and not yet consumed as lines.
 ///
@@ -106,6 +105,24 @@ impl ReadBuf {
         }
     }
 
+    /// Takes the next unit of input that `cut` finds in the unconsumed bytes, for framings
+    /// other than lines (an HTTP request, a WebSocket frame): `cut` returns what it found
+    /// and how many bytes it used, and may change them in place (unmasking).
+    pub fn next_with<'a, T: 'a, E>(
+        &'a mut self,
+        cut: impl FnOnce(&'a mut [u8]) -> Result<Option<(T, usize)>, E>,
+    ) -> Result<Option<T>, E> {
+        let ReadBuf {
+            bytes, start, end, ..
+        } = self;
+        let found = cut(&mut bytes[*start..*end])?;
+        Ok(found.map(|(unit, used)| {
+            *start += used;
+            self.scanned = *start;
+            unit
+        }))
+    }
+
     /// The bytes held and not yet consumed.
     pub fn unconsumed(&self) -> &[u8] {
         &self.bytes[self.start..self.end]
@@ -129,164 +146,6 @@ impl ReadBuf {
                 spare.0 = bytes;
             }
             *self = ReadBuf::default();
-        }
-    }
-}
-
-/// What [`Outbox::flush_to`] did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Flushed {
-    /// Bytes written.
-    pub written: usize,
-    /// Stopped at `WouldBlock` with output left: wait for a writable event.
-    pub blocked: bool,
-}
-
-/// Emptied outbox queues kept for reuse (like [`SpareBuffer`] for reading): queueing a
-/// line for a connection that had nothing queued then costs no allocation, which at low
-/// load would otherwise be one allocation and one free per delivery.
-#[derive(Debug, Default)]
-pub struct SpareQueues(Vec<VecDeque<Line>>);
-
-/// Spare queues kept at most. A pass needs one per connection it writes to; past this many
-/// an emptied queue is freed. Each is a few dozen bytes, so the bound is about 64 KiB.
-const MAX_SPARE_QUEUES: usize = 1024;
-
-/// A queue that grew longer than this (a burst to a slow reader) is freed rather than
-/// kept, so the spares stay small.
-const MAX_SPARE_QUEUE_LINES: usize = 64;
-
-/// Lines queued for one connection, written in order, possibly over many writes.
-#[derive(Debug, Default)]
-pub struct Outbox {
-    lines: VecDeque<Line>,
-    /// Bytes of the front line already written.
-    front_written: usize,
-    /// Bytes queued and not yet written, across all lines.
-    queued: usize,
-}
-
-impl Outbox {
-    pub fn new() -> Outbox {
-        Outbox::default()
-    }
-
-    /// Queues a line (a reference-count increment; the bytes are not copied).
-    pub fn push(&mut self, line: Line) {
-        self.queued += line.len();
-        self.lines.push_back(line);
-    }
-
-    /// Queues a line, taking a spare queue first if this outbox holds no storage.
-    pub fn push_reusing(&mut self, line: Line, spare: &mut SpareQueues) {
-        if self.lines.capacity() == 0 {
-            if let Some(queue) = spare.0.pop() {
-                self.lines = queue;
-            }
-        }
-        self.push(line);
-    }
-
-    /// Keeps a place in the queue for a line not encoded yet: `placeholder` (an empty line)
-    /// stands in it until [`Outbox::fill`] puts the line there. An empty place writes
-    /// nothing. Returns the place.
-    pub fn reserve(&mut self, placeholder: Line, spare: &mut SpareQueues) -> usize {
-        self.push_reusing(placeholder, spare);
-        self.lines.len() - 1
-    }
-
-    /// Puts `line` in a place kept by [`Outbox::reserve`]. Places stay put until the next
-    /// write, so the caller fills them before writing.
-    pub fn fill(&mut self, place: usize, line: Line) {
-        if let Some(slot) = self.lines.get_mut(place).filter(|kept| kept.is_empty()) {
-            self.queued += line.len();
-            *slot = line;
-        }
-    }
-
-    /// Lines queued (each a reference to its shared bytes).
-    pub fn lines(&self) -> usize {
-        self.lines.len()
-    }
-
-    /// Once everything is written, gives the storage to `spare` (or frees it): an idle
-    /// connection keeps no queue storage.
-    pub fn release_if_empty(&mut self, spare: &mut SpareQueues) {
-        if self.is_empty() && self.lines.capacity() > 0 {
-            let mut queue = std::mem::take(&mut self.lines);
-            // Nothing is left to write, but empty places kept for lines never filled may be.
-            queue.clear();
-            if spare.0.len() < MAX_SPARE_QUEUES && queue.capacity() <= MAX_SPARE_QUEUE_LINES {
-                spare.0.push(queue);
-            }
-            self.front_written = 0;
-        }
-    }
-
-    /// Bytes waiting to be written.
-    pub fn queued(&self) -> usize {
-        self.queued
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.queued == 0
-    }
-
-    /// Drops everything queued and frees the storage.
-    pub fn clear(&mut self) {
-        *self = Outbox::default();
-    }
-
-    /// Writes until the queue is empty or `dst` says `WouldBlock`, retrying `Interrupted`.
-    /// A socket is edge-triggered: stopping before `WouldBlock` would wait for a writable
-    /// event that never comes. Any other error (and a write of zero bytes) is returned.
-    pub fn flush_to(&mut self, dst: &mut impl Write) -> io::Result<Flushed> {
-        let mut flushed = Flushed {
-            written: 0,
-            blocked: false,
-        };
-        while !self.is_empty() {
-            match self.write_to(dst) {
-                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(n) => flushed.written += n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    flushed.blocked = true;
-                    break;
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(flushed)
-    }
-
-    /// Hands as much of the queue as one `writev` takes to `dst`, and forgets what it
-    /// took. Returns what the write returned; `WouldBlock` and `Interrupted` are the
-    /// caller's to handle.
-    pub fn write_to(&mut self, dst: &mut impl Write) -> io::Result<usize> {
-        let mut slices = [IoSlice::new(&[]); MAX_IOV];
-        let mut count = 0;
-        for (i, line) in self.lines.iter().take(MAX_IOV).enumerate() {
-            let skip = if i == 0 { self.front_written } else { 0 };
-            slices[i] = IoSlice::new(&line[skip..]);
-            count += 1;
-        }
-        let written = dst.write_vectored(&slices[..count])?;
-        self.consume(written);
-        Ok(written)
-    }
-
-    fn consume(&mut self, mut written: usize) {
-        self.queued -= written;
-        while let Some(front) = self.lines.front() {
-            let rest = front.len() - self.front_written;
-            if written < rest {
-                self.front_written += written;
-                break;
-            }
-            written -= rest;
-            self.front_written = 0;
-            self.lines.pop_front();
         }
     }
 }

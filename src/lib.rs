@@ -33,6 +33,8 @@ pub mod load;
 pub mod names;
 pub mod protocol;
 pub mod server;
+#[cfg(feature = "web")]
+pub mod websocket;
 pub mod wheel;
 
 #[cfg(test)]

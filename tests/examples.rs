@@ -140,12 +140,7 @@ fn doctor_joins_when_invited_and_answers() {
     patient.send("INVITE [\"doctor\"]");
     let invitation = patient.recv_skipping_presence();
     assert!(invitation.starts_with("INVITATION ["), "{invitation}");
-    let id: u64 = invitation["INVITATION [".len()..]
-        .split(',')
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let id = common::invitation_id(&invitation);
     assert_eq!(
         patient.recv_skipping_presence(),
         format!("CONVERSATIONS {{\"{id}\":[\"patient\",\"doctor\"]}}")

@@ -5,30 +5,9 @@
 mod common;
 
 use std::net::TcpListener;
-use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::Command;
 
-use common::imload::{n, next_line, stderr_lines};
-use serde_json::Value;
-
-/// Runs `imload` against `addr` with `flags` and a `--json` file; returns its output and
-/// the parsed report (if it wrote one).
-fn imload(addr: &str, flags: &[&str], tag: &str) -> (Output, Option<Value>) {
-    let json: PathBuf =
-        std::env::temp_dir().join(format!("imload-{}-{tag}.json", std::process::id()));
-    let _ = std::fs::remove_file(&json);
-    let output = Command::new(env!("CARGO_BIN_EXE_imload"))
-        .args(["--server", addr, "--json"])
-        .arg(&json)
-        .args(flags)
-        .output()
-        .expect("run imload");
-    let report = std::fs::read(&json)
-        .ok()
-        .map(|bytes| serde_json::from_slice(&bytes).expect("JSON report"));
-    let _ = std::fs::remove_file(&json);
-    (output, report)
-}
+use common::imload::{imload, n, next_line, stderr_lines};
 
 #[test]
 fn im_run_delivers_every_message_to_every_other_member_once() {

@@ -88,6 +88,43 @@ fn json_dash_is_the_report_on_stdout_with_its_context() {
 }
 
 #[test]
+fn server_pid_gives_the_server_cpu_per_delivery_in_the_measured_window() {
+    let server = server();
+    let pid = server.pid().to_string();
+    let flags = [
+        "--clients",
+        "6",
+        "--members",
+        "3",
+        "--rate",
+        "300",
+        "--warmup",
+        "0.2",
+        "--duration",
+        "1",
+        "--json",
+        "-",
+    ];
+    let without: Value = serde_json::from_slice(&imload(&server, &flags).stdout).unwrap();
+    assert!(without["server_cpu_measured_s"].is_null(), "{without}");
+    let output = imload(&server, &[&flags[..], &["--server-pid", &pid]].concat());
+    let report: Value = serde_json::from_slice(&output.stdout).expect("JSON on stdout");
+    // Clock ticks: a light second of work may round to zero, but never below.
+    let cpu = report["server_cpu_measured_s"].as_f64().expect("measured");
+    let per = report["server_cpu_us_per_delivery"]
+        .as_f64()
+        .expect("per delivery");
+    assert!(cpu >= 0.0 && per >= 0.0, "{report}");
+    let expected = cpu * 1e6 / n(&report, "delivered_measured") as f64;
+    assert!((per - expected).abs() < 1e-6, "{report}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("server CPU in the measured window: "),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn the_report_shows_the_warmup_and_the_measured_window_apart() {
     let server = server();
     // A warmup of 2 s holds at least one progress line.

@@ -26,11 +26,12 @@ use imchat::protocol::PresenceMode;
 #[command(name = "imload", version)]
 struct Args {
     /// The server under load, host:port; a name is resolved once, at start, and the first
-    /// address it resolves to is used.
-    #[arg(long, value_name = "HOST:PORT", value_parser = imchat::addr::resolve,
-          default_value_t = Settings::default().server)]
-    server: SocketAddr,
-    /// Which protocol the server speaks.
+    /// address it resolves to is used. For `--target ws`, imserver's `--http` address.
+    /// [default: 127.0.0.1:6666; with --target ws, 127.0.0.1:6680]
+    #[arg(long, value_name = "HOST:PORT", value_parser = imchat::addr::resolve)]
+    server: Option<SocketAddr>,
+    /// Which protocol the server speaks: `ws` is imserver's over WebSocket (one text frame
+    /// per line; needs the `web` feature, on by default).
     #[arg(long, value_enum, default_value_t = TargetArg::from(Settings::default().target))]
     target: TargetArg,
     /// Simulated clients, one connection each.
@@ -78,7 +79,9 @@ struct Args {
     #[arg(long)]
     idle: bool,
     /// The server's process id: its resident memory (VmRSS in /proc/PID/status, Linux) is
-    /// read before connecting and at the end, and the growth is reported.
+    /// read before connecting and at the end, and the growth is reported; its CPU time
+    /// (/proc/PID/stat) is read at the start and the end of the measured window, and the
+    /// report gives it per delivery.
     #[arg(long, value_name = "PID")]
     server_pid: Option<u32>,
 }
@@ -136,6 +139,7 @@ enum TargetArg {
     Im,
     Redis,
     Irc,
+    Ws,
 }
 
 impl From<TargetArg> for Target {
@@ -144,6 +148,7 @@ impl From<TargetArg> for Target {
             TargetArg::Im => Target::Im,
             TargetArg::Redis => Target::Redis,
             TargetArg::Irc => Target::Irc,
+            TargetArg::Ws => Target::Ws,
         }
     }
 }
@@ -155,6 +160,7 @@ impl From<Target> for TargetArg {
             Target::Im => TargetArg::Im,
             Target::Redis => TargetArg::Redis,
             Target::Irc => TargetArg::Irc,
+            Target::Ws => TargetArg::Ws,
         }
     }
 }
@@ -200,15 +206,14 @@ fn main() -> ExitCode {
             ));
         }
     }
-    if !args.server.ip().is_loopback() {
-        eprintln!(
-            "imload: note: {} is not a loopback address; load only servers you run",
-            args.server
-        );
+    let target = Target::from(args.target);
+    let server = args.server.unwrap_or_else(|| target.default_server());
+    if !server.ip().is_loopback() {
+        eprintln!("imload: note: {server} is not a loopback address; load only servers you run");
     }
     let settings = Settings {
-        server: args.server,
-        target: args.target.into(),
+        server,
+        target,
         clients: args.clients,
         members: args.members,
         size: args.size,

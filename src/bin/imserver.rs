@@ -31,6 +31,17 @@ struct Args {
     // Spelled out so that clap takes the list as one value (its parser's), not as a flag
     // given many times.
     listen: ::std::vec::Vec<SocketAddr>,
+    /// Where to serve the chat page and its WebSocket (`/ws`), host:port, or `off`. Like
+    /// --listen, a name is served on every address it resolves to.
+    #[cfg(feature = "web")]
+    #[arg(long, default_value = imchat::server::web::DEFAULT_HTTP_ADDR, value_name = "HOST:PORT|off",
+          value_parser = http_addrs)]
+    http: ::std::vec::Vec<SocketAddr>,
+    /// An origin (`https://chat.example.org`) whose pages may open a WebSocket besides the
+    /// server's own page; may be given more than once. Others are refused with 403.
+    #[cfg(feature = "web")]
+    #[arg(long, value_name = "ORIGIN")]
+    allow_origin: Vec<String>,
     /// Presence changes are coalesced and broadcast at most this often.
     #[arg(long, default_value_t = Config::default().presence_interval_ms, value_name = "MS")]
     presence_interval_ms: u64,
@@ -80,6 +91,15 @@ struct Args {
     trace: bool,
 }
 
+/// `--http`: `off`, or the addresses a host:port resolves to.
+#[cfg(feature = "web")]
+fn http_addrs(value: &str) -> Result<Vec<SocketAddr>, String> {
+    if value == "off" {
+        return Ok(Vec::new());
+    }
+    imchat::addr::resolve_all(value)
+}
+
 fn main() -> ExitCode {
     let args = Args::parse();
     if let Err(e) = logging::init(args.log_level, args.trace) {
@@ -102,6 +122,14 @@ fn main() -> ExitCode {
             per_sec,
             burst: args.line_burst,
         }),
+        #[cfg(feature = "web")]
+        http: args.http,
+        #[cfg(feature = "web")]
+        allow_origins: args.allow_origin,
+        #[cfg(not(feature = "web"))]
+        http: Vec::new(),
+        #[cfg(not(feature = "web"))]
+        allow_origins: Vec::new(),
         trace: args.trace,
     };
     raise_file_limit(config.max_connections);

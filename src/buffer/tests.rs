@@ -2,23 +2,6 @@
 
 use super::*;
 
-/// A writer that takes at most `limit` bytes per call, like a nearly full socket.
-struct Trickle {
-    got: Vec<u8>,
-    limit: usize,
-}
-
-impl Write for Trickle {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = buf.len().min(self.limit);
-        self.got.extend_from_slice(&buf[..n]);
-        Ok(n)
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
 #[test]
 fn read_buffer_frames_lines_across_reads_and_hands_its_storage_on() {
     let mut spare = SpareBuffer::default();
@@ -87,35 +70,4 @@ fn read_buffer_passes_end_of_stream_up() {
         0
     );
     assert!(buf.is_empty());
-}
-
-#[test]
-fn outbox_writes_in_order_across_partial_writes() {
-    let mut out = Outbox::new();
-    let shared = Line::from(&b"MESSAGE [1,\"a\",\"hi\"]\n"[..]);
-    out.push(shared.clone());
-    out.push(Line::from(&b"ERROR \"x\"\n"[..]));
-    out.push(shared.clone());
-    let total = out.queued();
-    let mut sink = Trickle {
-        got: Vec::new(),
-        limit: 5,
-    };
-    while !out.is_empty() {
-        out.write_to(&mut sink).unwrap();
-    }
-    assert_eq!(sink.got.len(), total);
-    assert_eq!(
-        sink.got,
-        b"MESSAGE [1,\"a\",\"hi\"]\nERROR \"x\"\nMESSAGE [1,\"a\",\"hi\"]\n"
-    );
-    assert_eq!(shared.holders(), 1, "written lines are released");
-    let mut spare = SpareQueues::default();
-    out.release_if_empty(&mut spare);
-    assert_eq!(out.lines.capacity(), 0, "an empty outbox holds no storage");
-    assert_eq!(spare.0.len(), 1, "the spare has it");
-    let mut other = Outbox::new();
-    other.push_reusing(shared.clone(), &mut spare);
-    assert!(spare.0.is_empty(), "the next outbox took it");
-    assert_eq!(other.queued(), shared.len());
 }

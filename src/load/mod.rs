@@ -6,10 +6,12 @@
 //! | `driver/` | the loop (`mod.rs`), setup: connect at a bounded rate, log in, form groups (`setup.rs`), sending on a clock and counting (`traffic.rs`) |
 //! | `proto.rs` | what the driver asks of a protocol, and the [`Event`] a server line means |
 //! | `im.rs`, `redis.rs`, `irc.rs` | the three protocols: our own, Redis pub/sub (RESP3), IRC |
+//! | `link.rs`, `ws/` | how lines travel: TCP, or one WebSocket text frame per line (`--target ws`: the im protocol to imserver's `--http` address) |
 //! | `stats.rs` | payload stamps, loss/duplicate/reorder tracking, histograms |
 //! | `report.rs` | progress lines and the final report (table and JSON) |
 //!
-//! A run has four phases. **Setup**: open N connections at `connect_rate`, log each in,
+//! A run has four phases. **Setup**: open N connections at `connect_rate` (ws: each
+//! upgraded to a WebSocket before anything else is sent), log each in,
 //! and make groups of K members a conversation (im: the first member invites, the others
 //! join; Redis: `SUBSCRIBE conv:<g>`; IRC: `JOIN #c<g>`). **Send**: from one start time,
 //! message `j` is due at `start + j / rate` and goes out from client `j mod N`, whether or
@@ -26,6 +28,7 @@ mod driver;
 mod hgrm;
 mod im;
 mod irc;
+mod link;
 mod proto;
 mod redis;
 mod report;
@@ -33,6 +36,8 @@ mod rss;
 mod series;
 mod stats;
 mod text;
+#[cfg(feature = "web")]
+mod ws;
 
 use std::fmt;
 use std::io;
@@ -44,7 +49,7 @@ pub use irc::{parse_irc, IrcLine};
 pub use proto::Event;
 pub use redis::{encode_command, Frame, RespError, RespReader};
 pub use report::{Percentiles, Progress, Report};
-pub use rss::rss_kb;
+pub use rss::{cpu_s, rss_kb};
 pub use series::Second;
 pub use stats::Stamp;
 
@@ -69,6 +74,9 @@ pub enum Target {
     Redis,
     /// An IRC server (tested with ngIRCd).
     Irc,
+    /// imserver's protocol over WebSocket (its `--http` address, path `/ws`): the im
+    /// adapter, one text frame per line. Needs the `web` feature.
+    Ws,
 }
 
 impl Target {
@@ -77,7 +85,21 @@ impl Target {
             Target::Im => "im",
             Target::Redis => "redis",
             Target::Irc => "irc",
+            Target::Ws => "ws",
         }
+    }
+
+    /// Where a server of this kind listens by default: imserver's main address, or for
+    /// `ws` its `--http` address (without the `web` feature there is none; such a run is
+    /// refused by [`Settings::check`]).
+    pub fn default_server(self) -> SocketAddr {
+        let addr = match self {
+            #[cfg(feature = "web")]
+            Target::Ws => crate::server::web::DEFAULT_HTTP_ADDR,
+            _ => crate::protocol::DEFAULT_ADDR,
+        };
+        addr.parse()
+            .expect("the default addresses are IP addresses and ports")
     }
 }
 
@@ -110,16 +132,15 @@ pub struct Settings {
     /// Print a progress line to stderr once a second.
     pub progress: bool,
     /// The server's process, when known: its resident memory is read before connecting
-    /// and at the end (Linux `/proc`), for the memory a connection costs.
+    /// and at the end (Linux `/proc`), for the memory a connection costs, and its CPU time
+    /// at the start and the end of the measured window, for the CPU a delivery costs.
     pub server_pid: Option<u32>,
 }
 
 impl Default for Settings {
     fn default() -> Settings {
         Settings {
-            server: crate::protocol::DEFAULT_ADDR
-                .parse()
-                .expect("DEFAULT_ADDR is an IP address and a port"),
+            server: Target::Im.default_server(),
             target: Target::Im,
             clients: 100,
             members: 10,
@@ -163,6 +184,13 @@ impl Settings {
         let positive = |x: f64| x > 0.0 && x.is_finite();
         if self.clients == 0 {
             return Err("--clients must be at least 1".into());
+        }
+        if self.target == Target::Ws && !cfg!(feature = "web") {
+            return Err(
+                "--target ws needs the `web` feature, and this imload was built \
+                        without it (--no-default-features)"
+                    .into(),
+            );
         }
         if self.clients > u32::MAX as usize {
             return Err(format!(
@@ -298,83 +326,4 @@ pub fn parse_ip_range(text: &str) -> Result<Vec<IpAddr>, String> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn settings_refuse_what_they_used_to_clamp() {
-        let ok = Settings::default();
-        assert_eq!(ok.check(), Ok(()));
-        assert!(ok.size >= ok.min_size(), "the default size fits its stamp");
-        let small = Settings {
-            size: 10,
-            ..ok.clone()
-        };
-        let e = small.check().unwrap_err();
-        assert!(e.contains(&format!("at least {}", ok.min_size())), "{e}");
-        let wide = Settings {
-            clients: 5,
-            members: 10,
-            ..ok.clone()
-        };
-        assert!(wide.check().unwrap_err().contains("at most --clients (5)"));
-        let idle = Settings {
-            clients: 5,
-            idle: true,
-            ..ok.clone()
-        };
-        assert_eq!(idle.check(), Ok(()), "members do not matter to an idle run");
-        let none = Settings { members: 0, ..idle };
-        assert!(
-            none.check().is_err(),
-            "but groups of none are still nonsense"
-        );
-        for bad in [
-            Settings {
-                duration: 0.0,
-                ..ok.clone()
-            },
-            Settings {
-                warmup: -1.0,
-                ..ok.clone()
-            },
-            Settings {
-                rate: f64::NAN,
-                ..ok.clone()
-            },
-        ] {
-            assert!(bad.check().is_err(), "{bad:?}");
-        }
-    }
-
-    #[test]
-    fn the_minimum_size_holds_the_longest_stamp() {
-        let s = Settings {
-            clients: 1000,
-            rate: 50_000.0,
-            duration: 20.0,
-            ..Settings::default()
-        };
-        let window_us = ((s.warmup + s.duration) * 1e6) as u64;
-        let longest = Stamp {
-            sender: 999,
-            seq: (50_000 * 21 / 1000 - 1) as u32,
-            due_us: window_us,
-            queued_us: window_us * 10 - 1,
-        };
-        let mut text = String::new();
-        longest.encode(0, &mut text);
-        assert_eq!(text.len(), s.min_size(), "{text}");
-    }
-
-    #[test]
-    fn source_ip_ranges_parse() {
-        let ips = parse_ip_range("127.0.0.1-127.0.0.3").unwrap();
-        assert_eq!(ips.len(), 3);
-        assert_eq!(ips[2], "127.0.0.3".parse::<IpAddr>().unwrap());
-        assert_eq!(parse_ip_range("::1").unwrap().len(), 1);
-        assert!(parse_ip_range("127.0.0.3-127.0.0.1").is_err());
-        assert!(parse_ip_range("nope").is_err());
-        assert!(parse_ip_range("10.0.0.0-10.1.0.0").is_err());
-    }
-}
+mod tests;

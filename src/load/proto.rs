@@ -2,7 +2,8 @@
 //! send a message, and what each line from the server means.
 //!
 //! The driver is generic over [`Protocol`], so the same workload and the same accounting
-//! run against all three servers; only the bytes on the wire differ.
+//! run against all three servers; only the bytes on the wire differ. `--target ws` is the
+//! im protocol again, its lines carried in WebSocket frames (`link.rs`, `ws/`).
 
 use crate::protocol::PresenceMode;
 

@@ -87,6 +87,11 @@ pub struct Report {
     pub message_bytes: u64,
     pub presence_bytes: u64,
     pub other_bytes: u64,
+    /// The server's CPU time in the measured window (`--server-pid`, Linux), and that
+    /// divided by the window's deliveries to other members (the senders' echoes are in
+    /// the time too, as in `scripts/bench-peers.sh`); `None` when not measured.
+    pub server_cpu_measured_s: Option<f64>,
+    pub server_cpu_us_per_delivery: Option<f64>,
     pub latency_corrected_us: Percentiles,
     pub latency_uncorrected_us: Percentiles,
     /// The measured window second by second.
@@ -135,6 +140,8 @@ impl Report {
             message_bytes: stats.message_bytes,
             presence_bytes: stats.presence_bytes,
             other_bytes: stats.other_bytes,
+            server_cpu_measured_s: None,
+            server_cpu_us_per_delivery: None,
             latency_corrected_us: Percentiles::of(&stats.corrected),
             latency_uncorrected_us: Percentiles::of(&stats.uncorrected),
             per_second: stats.series.finish(),

@@ -73,6 +73,13 @@ impl fmt::Display for Report {
             self.delivered_per_s,
             self.delivered_bytes_per_s
         )?;
+        if let Some(cpu) = self.server_cpu_measured_s {
+            write!(f, "server CPU in the measured window: {cpu:.2} s")?;
+            if let Some(per) = self.server_cpu_us_per_delivery {
+                write!(f, ", {per:.3} µs per delivery")?;
+            }
+            writeln!(f)?;
+        }
         writeln!(
             f,
             "after sending stopped: delivered {}",

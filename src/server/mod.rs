@@ -35,6 +35,8 @@ mod outboxes;
 mod reason;
 #[cfg(test)]
 mod test_support;
+#[cfg(feature = "web")]
+pub mod web;
 
 use std::io;
 use std::net::SocketAddr;
@@ -76,6 +78,12 @@ pub struct Config {
     /// Lines a connection may send, per second and at once; `None` is no limit (for
     /// benchmarks and load tests, whose clients are meant to flood).
     pub max_line_rate: Option<LineRate>,
+    /// Where to serve the page and its WebSocket (`--http`, the `web` feature); empty for
+    /// none. None by default in the library (tests bind what they need); the binary's
+    /// default is [`web::DEFAULT_HTTP_ADDR`].
+    pub http: Vec<SocketAddr>,
+    /// Origins besides the page's own whose pages may open a WebSocket (`--allow-origin`).
+    pub allow_origins: Vec<String>,
     /// Log one line per step of the loop (the teaching trace).
     pub trace: bool,
 }
@@ -110,6 +118,8 @@ impl Default for Config {
             register_timeout_ms: 30_000,
             line_timeout_ms: DEFAULT_LINE_TIMEOUT_MS,
             max_line_rate: Some(LineRate::default()),
+            http: Vec::new(),
+            allow_origins: Vec::new(),
             trace: false,
         }
     }

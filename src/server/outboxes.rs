@@ -13,7 +13,7 @@ use std::io::{self, Write};
 
 use log::warn;
 
-use crate::buffer::{Flushed, Line, Outbox, SpareQueues};
+use crate::buffer::{Flushed, Line, Outbox, SpareQueues, Wire, ENTRY_BYTES};
 use crate::line::live_bytes;
 use crate::protocol::encode_error;
 
@@ -23,10 +23,6 @@ use super::keyset::KeySet;
 /// limit alone would let ten thousand slow readers hold 80 GB; a small machine (a class's
 /// VPS) has a gigabyte or two, and a healthy server queues a few megabytes per pass.
 pub const DEFAULT_MAX_OUTPUT_TOTAL: usize = 256 * 1024 * 1024;
-
-/// What one queued line costs beside its bytes (which are shared): its reference in the
-/// outbox's queue.
-const ENTRY_BYTES: usize = std::mem::size_of::<Line>();
 
 /// One connection's outbox, and whether it still takes lines.
 #[derive(Debug, Default)]
@@ -75,27 +71,55 @@ impl Outboxes {
         self.trace
     }
 
-    /// Gives a new connection an empty outbox that takes lines.
-    pub fn open(&mut self, key: usize) {
+    /// Gives a new connection an empty outbox that takes lines, in this wire form.
+    pub fn open(&mut self, key: usize, wire: Wire) {
         if key >= self.slots.len() {
             self.slots.resize_with(key + 1, Slot::default);
         }
         self.discard(key);
+        let mut out = Outbox::new();
+        out.set_wire(wire);
         self.slots[key] = Slot {
-            out: Outbox::new(),
+            out,
             open: true,
             place: 0,
         };
     }
 
+    /// Changes a connection's wire form (an HTTP connection upgraded to a WebSocket).
+    #[cfg(feature = "web")]
+    pub fn set_wire(&mut self, key: usize, wire: Wire) {
+        if let Some(slot) = self.slots.get_mut(key) {
+            slot.out.set_wire(wire);
+        }
+    }
+
     /// Queues a line for one connection and marks it for writing. Every path that queues
     /// output goes through here, so no connection can be left with output and not dirty.
     pub fn send(&mut self, key: usize, line: &Line) {
-        if !self.is_open(key) || !self.room_for_one_more(key) {
+        self.queue(key, line, false);
+    }
+
+    /// Queues bytes already in the connection's wire form (an HTTP response, a WebSocket
+    /// control frame), under the same bounds as lines.
+    #[cfg(feature = "web")]
+    pub fn send_raw(&mut self, key: usize, bytes: &Line) {
+        self.queue(key, bytes, true);
+    }
+
+    fn queue(&mut self, key: usize, line: &Line, raw: bool) {
+        if !self.is_open(key) || !(raw || self.slots[key].out.carries_lines()) {
+            return;
+        }
+        if !self.room_for_one_more(key) {
             return;
         }
         let slot = &mut self.slots[key];
-        slot.out.push_reusing(line.clone(), &mut self.spare);
+        if raw {
+            slot.out.push_raw_reusing(line.clone(), &mut self.spare);
+        } else {
+            slot.out.push_reusing(line.clone(), &mut self.spare);
+        }
         self.entries += 1;
         trace!(self.trace, "conn {key}: queued {} bytes", line.len());
         self.dirty.insert(key);
@@ -108,7 +132,10 @@ impl Outboxes {
     /// Marks `key`'s `CONVERSATIONS` map as owed, keeping its place in the outbox: lines
     /// queued later come after it. A map already owed is not owed twice.
     pub fn owe_map(&mut self, key: usize) {
-        if self.owed.contains(key) || !self.is_open(key) || !self.room_for_one_more(key) {
+        if self.owed.contains(key) || !self.is_open(key) || !self.slots[key].out.carries_lines() {
+            return;
+        }
+        if !self.room_for_one_more(key) {
             return;
         }
         let slot = &mut self.slots[key];
@@ -258,7 +285,7 @@ mod tests {
     #[test]
     fn a_place_kept_for_a_map_no_longer_owed_is_written_as_nothing_and_counted_out() {
         let mut out = Outboxes::new(false, DEFAULT_MAX_OUTPUT_TOTAL);
-        out.open(0);
+        out.open(0, Wire::Lines);
         out.owe_map(0);
         out.forget_owed(0);
         assert_eq!(out.entries, 1);

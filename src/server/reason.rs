@@ -26,6 +26,8 @@ pub enum Reason {
     Broken,
     /// The server is shutting down.
     Shutdown,
+    /// An HTTP request was answered (the page's connections close after one request).
+    Served,
 }
 
 impl Reason {
@@ -68,6 +70,7 @@ impl fmt::Display for Reason {
             Reason::LineTimeout => "line timeout",
             Reason::Broken => "broken",
             Reason::Shutdown => "shutdown",
+            Reason::Served => "served",
         })
     }
 }

@@ -33,7 +33,7 @@ impl World {
     pub fn connect(&mut self) -> usize {
         let key = self.next_key;
         self.next_key += 1;
-        self.out.open(key);
+        self.out.open(key, crate::buffer::Wire::Lines);
         key
     }
 

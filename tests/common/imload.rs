@@ -1,7 +1,29 @@
-//! What both imload test files need: a child's stderr read line by line with patience,
-//! and numbers out of a JSON report.
+//! What the imload test files need: a run with its JSON report, a child's stderr read
+//! line by line with patience, and numbers out of a JSON report.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
 
 use serde_json::Value;
+
+/// Runs `imload` against `addr` with `flags` and a `--json` file; returns its output and
+/// the parsed report (if it wrote one).
+pub fn imload(addr: &str, flags: &[&str], tag: &str) -> (Output, Option<Value>) {
+    let json: PathBuf =
+        std::env::temp_dir().join(format!("imload-{}-{tag}.json", std::process::id()));
+    let _ = std::fs::remove_file(&json);
+    let output = Command::new(env!("CARGO_BIN_EXE_imload"))
+        .args(["--server", addr, "--json"])
+        .arg(&json)
+        .args(flags)
+        .output()
+        .expect("run imload");
+    let report = std::fs::read(&json)
+        .ok()
+        .map(|bytes| serde_json::from_slice(&bytes).expect("JSON report"));
+    let _ = std::fs::remove_file(&json);
+    (output, report)
+}
 
 /// Reads `child`'s stderr on a thread, a line at a time: a test waits for a line with
 /// [`super::PATIENCE`] instead of blocking forever on a child that never writes it.

@@ -5,6 +5,8 @@
 
 pub mod imload;
 pub mod person;
+#[cfg(feature = "web")]
+pub mod ws;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
@@ -21,6 +23,8 @@ pub const PATIENCE: Duration = Duration::from_secs(20);
 pub struct Server {
     child: Child,
     pub addr: SocketAddr,
+    /// Where the page and its WebSocket are served (`--http`), unless the test turned it off.
+    pub http: Option<SocketAddr>,
     logs: Arc<Mutex<Vec<String>>>,
     /// The lines of standard output only (the logs go to standard error).
     stdout: Arc<Mutex<Vec<String>>>,
@@ -37,24 +41,28 @@ impl Server {
     /// the test's environment, `RUST_LOG` left out) and flags.
     pub fn start_at(listen: &str, env: &[(&str, &str)], flags: &[&str]) -> Server {
         let mut command = Command::new(env!("CARGO_BIN_EXE_imserver"));
-        command.args(["--listen", listen]).args(flags);
+        command
+            .args(["--listen", listen])
+            .args(http_flag(flags))
+            .args(flags);
         command.envs(env.iter().copied());
-        Server::spawn(command)
+        Server::spawn(command, serves_page(flags))
     }
 
     /// Starts `imserver` through `sh -c`, after `prefix` (for example `ulimit -n 64;`).
     pub fn start_in_shell(prefix: &str, flags: &[&str]) -> Server {
         let script = format!(
-            "{prefix} exec \"{}\" --listen 127.0.0.1:0 {}",
+            "{prefix} exec \"{}\" --listen 127.0.0.1:0 {} {}",
             env!("CARGO_BIN_EXE_imserver"),
+            http_flag(flags).join(" "),
             flags.join(" ")
         );
         let mut command = Command::new("sh");
         command.args(["-c", &script]);
-        Server::spawn(command)
+        Server::spawn(command, serves_page(flags))
     }
 
-    fn spawn(mut command: Command) -> Server {
+    fn spawn(mut command: Command, page: bool) -> Server {
         // A developer's own RUST_LOG (say `warn`) would hide the line the harness waits for.
         if !command.get_envs().any(|(key, _)| key == "RUST_LOG") {
             command.env_remove("RUST_LOG");
@@ -90,6 +98,7 @@ impl Server {
         let mut server = Server {
             child,
             addr: "127.0.0.1:1".parse().unwrap(),
+            http: None,
             logs,
             stdout,
             log_events: rx,
@@ -97,7 +106,17 @@ impl Server {
         let line = server.wait_log("listening on ");
         let addr = line.rsplit("listening on ").next().unwrap().trim();
         server.addr = addr.parse().expect("address in the listening line");
+        if page {
+            let line = server.wait_log("web page at http://");
+            let addr = line.rsplit("http://").next().unwrap().trim_end_matches('/');
+            server.http = Some(addr.parse().expect("address in the web page line"));
+        }
         server
+    }
+
+    /// The page's address, for a test that needs it.
+    pub fn http(&self) -> SocketAddr {
+        self.http.expect("the server serves its page (--http)")
     }
 
     /// Waits until a line containing `needle` has been logged (now or earlier) and
@@ -327,4 +346,27 @@ impl Sender {
             .write_all(format!("{line}\n").as_bytes())
             .expect("send");
     }
+}
+
+/// `INVITATION [7,"alice"]` → 7.
+pub fn invitation_id(line: &str) -> u64 {
+    line.strip_prefix("INVITATION [")
+        .and_then(|rest| rest.split(',').next())
+        .and_then(|id| id.parse().ok())
+        .unwrap_or_else(|| panic!("not an invitation: {line:?}"))
+}
+
+/// The page on a free port, unless the test chose its own `--http`: a fixed default port
+/// would clash between tests running at once.
+fn http_flag<'a>(flags: &[&'a str]) -> Vec<&'a str> {
+    if flags.contains(&"--http") {
+        Vec::new()
+    } else {
+        vec!["--http", "127.0.0.1:0"]
+    }
+}
+
+/// Whether a server started with `flags` serves its page (and logs where).
+fn serves_page(flags: &[&str]) -> bool {
+    !flags.windows(2).any(|pair| pair == ["--http", "off"])
 }

@@ -14,6 +14,8 @@ pub const SCENARIOS: &[(&str, Scenario)] = &[
     ("conversations", conversations),
     ("conversations changes", conversations_changes),
     ("limits", limits),
+    #[cfg(feature = "web")]
+    ("websocket", websocket),
 ];
 
 /// No presence broadcast within a test's lifetime.
@@ -30,6 +32,39 @@ fn framing() -> Vec<(&'static str, String)> {
     assert!(alice.expect_closed().is_empty());
     t.aside("connection closed");
     vec![("protocol-framing", t.render())]
+}
+
+#[cfg(feature = "web")]
+fn websocket() -> Vec<(&'static str, String)> {
+    use crate::common::ws::{Got, WsClient};
+    let server = Server::start(QUIET);
+    let mut t = Transcript::default();
+    let mut web = WsClient::connect(server.http());
+    t.aside("upgraded: GET /ws, 101 Switching Protocols");
+    t.send_frame(&mut web, r#"REGISTER ["web"]"#)
+        .note("(one text frame each)")
+        .recv_frame(&mut web);
+    t.send_frame(&mut web, "GOODBYE\nGOODBYE")
+        .recv_frame(&mut web);
+    web.send_raw(&[
+        0x82,
+        0x84,
+        1,
+        2,
+        3,
+        4,
+        b'L' ^ 1,
+        b'I' ^ 2,
+        b'S' ^ 3,
+        b'T' ^ 4,
+    ]);
+    t.aside_shown("> LIST", "(a binary frame)");
+    t.recv_frame(&mut web);
+    let Got::Close(code) = web.next() else {
+        panic!("no close frame");
+    };
+    t.aside(&format!("close frame {code}; connection closed"));
+    vec![("protocol-websocket", t.render())]
 }
 
 fn register() -> Vec<(&'static str, String)> {

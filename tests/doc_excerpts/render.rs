@@ -2,6 +2,8 @@
 //! `<` received, notes in a column), the README's two columns of `nc` sessions, and a
 //! window of the server's log with notes.
 
+#[cfg(feature = "web")]
+use crate::common::ws::WsClient;
 use crate::common::Client;
 
 /// The column where notes start, as in the hand-written docs before them.
@@ -40,6 +42,22 @@ impl Transcript {
     pub fn send_shown(&mut self, client: &mut Client, line: &str, shown: &str) -> &mut Self {
         client.send(line);
         self.lines.push(format!("> {shown}"));
+        self
+    }
+
+    /// Sends `line` as one WebSocket text frame and records `> line`.
+    #[cfg(feature = "web")]
+    pub fn send_frame(&mut self, client: &mut WsClient, line: &str) -> &mut Self {
+        client.send(line);
+        self.lines.push(format!("> {}", line.replace('\n', "\\n")));
+        self
+    }
+
+    /// Receives the next WebSocket text frame and records it.
+    #[cfg(feature = "web")]
+    pub fn recv_frame(&mut self, client: &mut WsClient) -> &mut Self {
+        let line = client.recv();
+        self.lines.push(format!("< {line}"));
         self
     }
 

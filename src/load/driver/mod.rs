@@ -30,11 +30,9 @@ use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook_mio::v1_0::Signals;
 use slab::Slab;
 
-use crate::buffer::Line;
-use crate::client::Connection;
-
 use super::im::Im;
 use super::irc::Irc;
+use super::link::Link;
 use super::proto::Protocol;
 use super::redis::Redis;
 use super::report::Report;
@@ -70,7 +68,8 @@ const SIGNALS: Token = Token(usize::MAX);
 pub fn run(settings: &Settings) -> Result<Report, LoadError> {
     settings.check().map_err(LoadError::Settings)?;
     match settings.target {
-        Target::Im => Driver::new(Im, settings)?.run(),
+        // The same im adapter; only the transport differs (see `Link`).
+        Target::Im | Target::Ws => Driver::new(Im, settings)?.run(),
         Target::Redis => Driver::new(Redis, settings)?.run(),
         Target::Irc => Driver::new(Irc, settings)?.run(),
     }
@@ -106,8 +105,8 @@ enum Phase {
 /// is removed.
 struct Client<S> {
     name: String,
-    /// The socket with its read buffer and outbox.
-    conn: Connection,
+    /// The socket with its read buffer and outbox, over TCP or WebSocket.
+    conn: Link,
     /// The protocol's parsing state for this connection.
     state: S,
     stage: Stage,
@@ -157,6 +156,8 @@ struct Driver<P: Protocol> {
     started_wall: SystemTime,
     /// The server's resident memory before the first connection (`--server-pid`), kB.
     rss_before_kb: Option<u64>,
+    /// The server's CPU time (seconds) when the measured window started and ended.
+    server_cpu_s: [Option<f64>; 2],
     phase: Phase,
     /// When setup finished: every client logged in (and, unless idle, joined).
     setup_us: Option<u64>,
@@ -213,6 +214,7 @@ impl<P: Protocol> Driver<P> {
             started: Instant::now(),
             started_wall: SystemTime::now(),
             rss_before_kb: settings.server_pid.and_then(super::rss_kb),
+            server_cpu_s: [None; 2],
             phase: Phase::Setup,
             setup_us: None,
             setup_deadline_us: SETUP_PATIENCE_MS * 1000,
@@ -283,7 +285,7 @@ impl<P: Protocol> Driver<P> {
     /// Queues bytes for a client and marks it for flushing.
     fn send(&mut self, key: usize, bytes: Vec<u8>) {
         if let Some(client) = self.clients.get_mut(key) {
-            client.conn.send_line(Line::from(bytes));
+            client.conn.send(bytes);
             mark_dirty(&mut self.dirty, key, client);
         }
     }
@@ -293,8 +295,14 @@ impl<P: Protocol> Driver<P> {
         match self.phase {
             Phase::Setup => self.advance_setup(now)?,
             Phase::Sending => {
+                if now >= self.measure_start_us && self.server_cpu_s[0].is_none() {
+                    self.server_cpu_s[0] = self.settings.server_pid.and_then(super::cpu_s);
+                }
                 self.send_due(now);
                 if now >= self.send_end_us || self.interrupted {
+                    if self.server_cpu_s[0].is_some() {
+                        self.server_cpu_s[1] = self.settings.server_pid.and_then(super::cpu_s);
+                    }
                     self.send_end_us = self.send_end_us.min(now);
                     self.stats.series.end_at(self.send_end_us);
                     self.phase = Phase::Draining {

@@ -7,9 +7,7 @@ use std::net::{IpAddr, SocketAddr};
 use mio::net::TcpStream;
 use mio::{Interest, Token};
 
-use crate::buffer::Line;
-use crate::client::Connection;
-
+use super::super::link::Link;
 use super::super::proto::{Member, Protocol};
 use super::super::{LoadError, SETUP_PATIENCE_MS};
 use super::{Client, Driver, Note, Phase, Stage};
@@ -153,8 +151,8 @@ impl<P: Protocol> Driver<P> {
             .register(&mut socket, Token(key), interest)
             .map_err(fail)?;
         let name = self.names[index].clone();
-        let mut conn = Connection::from_stream(socket);
-        conn.send_line(Line::from(self.proto.login(&name, self.settings.presence)));
+        let mut conn = Link::new(self.settings.target, socket, server);
+        conn.send(self.proto.login(&name, self.settings.presence));
         let group = (index / self.settings.members) as u64;
         self.clients.insert(Client {
             name,

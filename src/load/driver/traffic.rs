@@ -1,8 +1,6 @@
 //! Traffic: reading what the server sends and counting messages, and sending messages on
 //! the clock.
 
-use crate::buffer::Line;
-
 use super::super::proto::{Event, Protocol};
 use super::super::stats::{Arrival, Stamp, Stats, Tracker};
 use super::super::LoadError;
@@ -110,7 +108,7 @@ impl<P: Protocol> Driver<P> {
             stamp.encode(self.settings.size, &mut self.text);
             self.wire.clear();
             self.proto.message(client.conv, &self.text, &mut self.wire);
-            client.conn.send_line(Line::from(&self.wire[..]));
+            client.conn.send_copy(&self.wire);
             mark_dirty(&mut self.dirty, key, client);
             let group = key / k;
             let group_len = ((group + 1) * k).min(self.settings.clients) - group * k;

@@ -9,11 +9,12 @@ use log::{debug, info, warn};
 use mio::net::TcpListener;
 use mio::{Interest, Poll, Token};
 
-use crate::buffer::ReadBuf;
+use crate::buffer::{ReadBuf, Wire};
 use crate::protocol::encode_error;
 
 use super::lifecycle::State;
-use super::{Conn, Kind, Server, Timer, SIGNALS};
+use super::transport::Transport;
+use super::{Config, Conn, Kind, Server, Timer, SIGNALS};
 use crate::server::line_rate::Bucket;
 
 /// When accept fails for lack of file descriptors, try again after this long (or as soon as
@@ -37,6 +38,8 @@ pub(super) struct Listener {
     socket: TcpListener,
     /// It reported connections that are not yet accepted until `WouldBlock`.
     waiting: bool,
+    /// What its connections speak at first: protocol lines (`--listen`), or HTTP (`--http`).
+    pub(super) wire: Wire,
 }
 
 impl Listener {
@@ -49,11 +52,28 @@ impl Listener {
     }
 }
 
-/// Binds and registers a listener on every address, in order, once each. With port 0 they
-/// share the port the first one got. An address this machine does not have (a name that
-/// also resolves to `::1` where IPv6 is off) is skipped with a warning while another is
-/// bound; any other failure (the port in use, no permission) fails, naming the address.
-pub(super) fn bind_listeners(addrs: &[SocketAddr], poll: &Poll) -> io::Result<Vec<Listener>> {
+/// Binds and registers every listener: one per `--listen` address, then (the `web`
+/// feature) one per `--http` address.
+pub(super) fn bind_all(config: &Config, poll: &Poll) -> io::Result<Vec<Listener>> {
+    let mut listeners = bind_listeners(&config.listen, Wire::Lines)?;
+    #[cfg(feature = "web")]
+    listeners.extend(bind_listeners(&config.http, Wire::Http)?);
+    #[cfg(not(feature = "web"))]
+    if !config.http.is_empty() {
+        let why = "the page (--http) needs the `web` feature, which this build lacks";
+        return Err(io::Error::new(ErrorKind::Unsupported, why));
+    }
+    for (i, listener) in listeners.iter_mut().enumerate() {
+        (poll.registry()).register(&mut listener.socket, listener_token(i), Interest::READABLE)?;
+    }
+    Ok(listeners)
+}
+
+/// Binds a listener on every address, in order, once each. With port 0 they share the port
+/// the first one got. An address this machine does not have (a name that also resolves to
+/// `::1` where IPv6 is off) is skipped with a warning while another is bound; any other
+/// failure (the port in use, no permission) fails, naming the address.
+fn bind_listeners(addrs: &[SocketAddr], wire: Wire) -> io::Result<Vec<Listener>> {
     let mut unique: Vec<SocketAddr> = Vec::with_capacity(addrs.len());
     for addr in addrs {
         if !unique.contains(addr) {
@@ -71,16 +91,12 @@ pub(super) fn bind_listeners(addrs: &[SocketAddr], poll: &Poll) -> io::Result<Ve
             }
             Err((e, _)) => return Err(e),
             Ok(sockets) => {
-                let mut listeners = Vec::with_capacity(sockets.len());
-                for (i, mut socket) in sockets.into_iter().enumerate() {
-                    poll.registry()
-                        .register(&mut socket, listener_token(i), Interest::READABLE)?;
-                    listeners.push(Listener {
-                        socket,
-                        waiting: false,
-                    });
-                }
-                return Ok(listeners);
+                let listener = |socket| Listener {
+                    socket,
+                    waiting: false,
+                    wire,
+                };
+                return Ok(sockets.into_iter().map(listener).collect());
             }
         }
     }
@@ -208,10 +224,16 @@ impl Server {
                 }
                 self.accept = Accept::Running;
             }
+            let wire = self.listeners[i].wire;
             if self.conns.len() >= self.config.max_connections {
-                // A fresh socket's send buffer is empty, so this short line fits in one
+                // A fresh socket's send buffer is empty, so this short answer fits in one
                 // write; if it does not, the client just sees the close.
-                let _ = io::Write::write(&mut socket, &encode_error("server full"));
+                let full = full_answer(wire);
+                let _ = io::Write::write(&mut socket, &full);
+                // What the client already sent (a browser's request) is read away, so that
+                // closing sends a FIN and not a reset that could destroy the answer.
+                let _ = io::Read::read(&mut socket, &mut [0; 4096]);
+                let _ = socket.shutdown(std::net::Shutdown::Write);
                 if self.log.allow(Kind::Refused, now) {
                     info!("refused {addr}: server full");
                 }
@@ -236,6 +258,7 @@ impl Server {
             self.conns.insert(Conn {
                 socket,
                 input: ReadBuf::new(),
+                transport: Transport::starting(wire),
                 generation,
                 state: State::Open,
                 // Registering reports what it sent before it was accepted as an event.
@@ -247,13 +270,23 @@ impl Server {
                 line_since: None,
                 line_timer: None,
             });
-            self.out.open(key);
+            self.out.open(key, wire);
             trace!(self.config.trace, "accept {addr} as conn {key}");
             if self.log.allow(Kind::Connect, now) {
                 info!("connect {addr} (conn {key})");
             }
         }
     }
+}
+
+/// What a connection refused because the server is full is told, in its listener's form.
+fn full_answer(wire: Wire) -> crate::buffer::Line {
+    #[cfg(feature = "web")]
+    if wire == Wire::Http {
+        return crate::server::web::refusal(crate::server::web::Refusal::Full);
+    }
+    let _ = wire;
+    encode_error("server full").into()
 }
 
 /// The process or the system is out of file descriptors (or of memory for sockets).

@@ -19,6 +19,7 @@ use std::io::ErrorKind;
 use log::debug;
 
 use super::lifecycle::State;
+use super::transport::{self, Unit, Violation};
 use super::{dispatch, Ctx, Reason, Server, Timer, MAX_BYTES_PER_WAKE, MAX_FRAMES_PER_WAKE};
 
 impl Server {
@@ -57,19 +58,40 @@ impl Server {
             }
             // Buffered lines first, and read only when no line is complete: the buffer then
             // never holds much more than one line limit plus one read.
-            match conn.input.next_line(max_line) {
-                Ok(Some(line)) => {
+            let unit = transport::next_unit(
+                &mut conn.transport,
+                &mut conn.input,
+                max_line,
+                #[cfg(feature = "web")]
+                &self.site,
+            );
+            match unit {
+                Ok(Some(unit)) => {
                     handled += 1;
-                    bytes += line.len();
+                    bytes += unit.len();
                     conn.bucket.spend();
-                    conn.line_since = None;
-                    trace!(trace, "conn {key}: frame complete ({} bytes)", line.len());
-                    let mut ctx = Ctx {
-                        chat: &mut self.chat,
-                        out: &mut self.out,
-                    };
-                    let effect = dispatch::dispatch(&mut ctx, key, line);
-                    self.apply(key, effect, now);
+                    match unit {
+                        Unit::Line(line) => {
+                            conn.line_since = None;
+                            trace!(trace, "conn {key}: frame complete ({} bytes)", line.len());
+                            let mut ctx = Ctx {
+                                chat: &mut self.chat,
+                                out: &mut self.out,
+                            };
+                            let effect = dispatch::dispatch(&mut ctx, key, line);
+                            self.apply(key, effect, now);
+                        }
+                        #[cfg(feature = "web")]
+                        unit => {
+                            let event = super::web::Event::of(unit);
+                            // Between messages (not within a fragmented one), the line
+                            // deadline starts again.
+                            if !conn.transport.has_partial() {
+                                conn.line_since = None;
+                            }
+                            self.on_web(key, event);
+                        }
+                    }
                 }
                 Ok(None) if conn.readable => {
                     match conn.input.read_from(&mut conn.socket, &mut self.spare) {
@@ -94,13 +116,29 @@ impl Server {
                     self.line_pending(key, now);
                     return false;
                 }
-                Err(violation) => {
-                    debug!("conn {key}: framing violation: {violation}");
-                    self.out.send_error(key, &format!("{violation}; closing"));
-                    self.close(key, Reason::Violation);
-                }
+                Err(violation) => self.violation(key, violation),
             }
         }
+    }
+
+    /// Input that breaks its framing: the connection is told why, in its transport's way,
+    /// and closed.
+    fn violation(&mut self, key: usize, violation: Violation) {
+        debug!("conn {key}: framing violation: {violation}");
+        match violation {
+            #[cfg(feature = "web")]
+            Violation::Http(refusal) => {
+                self.out
+                    .send_raw(key, &crate::server::web::refusal(refusal));
+            }
+            #[cfg(feature = "web")]
+            Violation::WebSocket(e) => {
+                self.out.send_error(key, &format!("{violation}; closing"));
+                self.set_close_code(key, e.close_code());
+            }
+            Violation::Line(_) => self.out.send_error(key, &format!("{violation}; closing")),
+        }
+        self.close(key, Reason::Violation);
     }
 
     /// Out of tokens: not served again until the `Unthrottle` timer (one at a time) says a
@@ -140,7 +178,8 @@ impl Server {
         let Some(conn) = self.conns.get_mut(key) else {
             return;
         };
-        if conn.input.is_empty() || conn.line_since.is_some() {
+        let partial = !conn.input.is_empty() || conn.transport.has_partial();
+        if !partial || conn.line_since.is_some() {
             return;
         }
         conn.line_since = Some(now);

@@ -171,6 +171,8 @@ impl Server {
                     if let Some(text) = reason.notice() {
                         self.out.send_error(key, text);
                     }
+                    #[cfg(feature = "web")]
+                    super::web::last_words(&conn.transport, &mut self.out, key, reason);
                     // Its input is read no more: an unfinished line it held (up to the
                     // line limit) is freed now, not when the connection is removed.
                     conn.input = ReadBuf::new();

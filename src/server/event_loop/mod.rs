@@ -43,6 +43,9 @@ mod lifecycle;
 mod output;
 #[cfg(test)]
 mod tests;
+mod transport;
+#[cfg(feature = "web")]
+mod web;
 
 use std::io::{self, ErrorKind};
 use std::time::{Duration, Instant};
@@ -68,6 +71,7 @@ use super::reason::Reason;
 use super::Config;
 use accept::{Accept, Listener};
 use lifecycle::{Run, State};
+use transport::Transport;
 
 /// Lines handled for one connection per pass. A client that writes thousands of lines at
 /// once gets this many, then every other ready connection gets its turn; the rest wait in
@@ -149,6 +153,8 @@ enum Timer {
 struct Conn {
     socket: TcpStream,
     input: ReadBuf,
+    /// How its input is cut: lines, or (the `web` feature) HTTP, then WebSocket frames.
+    transport: Transport,
     generation: u64,
     /// Where it is in its life (see `lifecycle.rs`).
     state: State,
@@ -198,6 +204,9 @@ pub struct Server {
     log: LogLimit,
     /// The end of a log window that left lines out, if it is on the wheel.
     log_timer: Option<TimerId>,
+    /// The page's responses, encoded once (the `web` feature).
+    #[cfg(feature = "web")]
+    site: crate::server::web::Site,
 }
 
 impl Server {
@@ -205,7 +214,9 @@ impl Server {
     /// addresses this machine lacks) and sets up the poll, the signals and the timers.
     pub fn bind(config: Config) -> io::Result<Server> {
         let poll = Poll::new()?;
-        let listeners = accept::bind_listeners(&config.listen, &poll)?;
+        let listeners = accept::bind_all(&config, &poll)?;
+        #[cfg(feature = "web")]
+        let site = crate::server::web::Site::new(&config.allow_origins);
         let mut signals = Signals::new([SIGINT, SIGTERM])?;
         poll.registry()
             .register(&mut signals, SIGNALS, Interest::READABLE)?;
@@ -230,13 +241,28 @@ impl Server {
             presence_timer: None,
             log: LogLimit::default(),
             log_timer: None,
+            #[cfg(feature = "web")]
+            site,
         })
     }
 
-    /// The addresses actually bound (useful with port 0), one per listener; none once
-    /// shutting down.
+    /// The addresses actually bound for the protocol over TCP (useful with port 0), one per
+    /// listener; none once shutting down.
     pub fn local_addrs(&self) -> io::Result<Vec<std::net::SocketAddr>> {
-        self.listeners.iter().map(Listener::local_addr).collect()
+        self.addrs_of(crate::buffer::Wire::Lines)
+    }
+
+    /// The addresses the page and its WebSocket are served on (`--http`).
+    #[cfg(feature = "web")]
+    pub fn http_addrs(&self) -> io::Result<Vec<std::net::SocketAddr>> {
+        self.addrs_of(crate::buffer::Wire::Http)
+    }
+
+    fn addrs_of(&self, wire: crate::buffer::Wire) -> io::Result<Vec<std::net::SocketAddr>> {
+        (self.listeners.iter())
+            .filter(|listener| listener.wire == wire)
+            .map(Listener::local_addr)
+            .collect()
     }
 
     /// Runs the loop until a signal asks it to stop and queued output has drained. Returns
@@ -244,6 +270,10 @@ impl Server {
     pub fn run(mut self) -> io::Result<()> {
         for addr in self.local_addrs()? {
             info!("listening on {addr}");
+        }
+        #[cfg(feature = "web")]
+        for addr in self.http_addrs()? {
+            info!("web page at http://{addr}/");
         }
         let mut events = Events::with_capacity(EVENTS_CAPACITY);
         let mut ready = Vec::with_capacity(EVENTS_CAPACITY);

@@ -1,0 +1,94 @@
+//! How a simulated client's lines travel: plain TCP (im, Redis, IRC), or one WebSocket
+//! text frame per line (`--target ws`). The protocol adapters build and read lines and
+//! never know which.
+
+use std::io;
+use std::net::SocketAddr;
+
+use mio::net::TcpStream;
+
+use crate::buffer::Line;
+use crate::client::Connection;
+
+#[cfg(feature = "web")]
+use super::ws::WsConnection;
+use super::Target;
+
+/// One client's connection, by transport.
+#[derive(Debug)]
+pub enum Link {
+    Tcp(Connection),
+    #[cfg(feature = "web")]
+    Ws(WsConnection),
+}
+
+impl Link {
+    /// Wraps a connecting socket to `server` for `target`. `--target ws` without the `web`
+    /// feature is refused by `Settings::check` before any socket is opened.
+    pub fn new(target: Target, socket: TcpStream, server: SocketAddr) -> Link {
+        match target {
+            #[cfg(feature = "web")]
+            Target::Ws => Link::Ws(WsConnection::new(socket, &server.to_string())),
+            _ => {
+                let _ = server;
+                Link::Tcp(Connection::from_stream(socket))
+            }
+        }
+    }
+
+    /// The socket, to register with a `mio::Registry`.
+    pub fn socket(&mut self) -> &mut TcpStream {
+        match self {
+            Link::Tcp(conn) => conn.socket(),
+            #[cfg(feature = "web")]
+            Link::Ws(conn) => conn.socket(),
+        }
+    }
+
+    /// Queues one encoded line (ending in `\n`), taking its bytes.
+    pub fn send(&mut self, line: Vec<u8>) {
+        match self {
+            Link::Tcp(conn) => conn.send_line(Line::from(line)),
+            #[cfg(feature = "web")]
+            Link::Ws(conn) => conn.send(&line),
+        }
+    }
+
+    /// Queues one encoded line (ending in `\n`), copying it: one allocation either way,
+    /// the TCP line's or the frame's.
+    pub fn send_copy(&mut self, line: &[u8]) {
+        match self {
+            Link::Tcp(conn) => conn.send_line(Line::from(line)),
+            #[cfg(feature = "web")]
+            Link::Ws(conn) => conn.send(line),
+        }
+    }
+
+    /// Bytes queued and not yet written.
+    pub fn queued(&self) -> usize {
+        match self {
+            Link::Tcp(conn) => conn.queued(),
+            #[cfg(feature = "web")]
+            Link::Ws(conn) => conn.queued(),
+        }
+    }
+
+    /// Writes queued output until done or `WouldBlock`.
+    pub fn flush(&mut self) -> io::Result<bool> {
+        match self {
+            Link::Tcp(conn) => conn.flush(),
+            #[cfg(feature = "web")]
+            Link::Ws(conn) => conn.flush(),
+        }
+    }
+
+    /// Reads until `WouldBlock` or the end and hands every line to `on_line`, borrowed
+    /// from the read buffer. Returns whether the server closed the connection.
+    pub fn receive_lines(&mut self, on_line: impl FnMut(&str)) -> io::Result<bool> {
+        match self {
+            Link::Tcp(conn) => conn.receive_lines(on_line),
+            #[cfg(feature = "web")]
+            Link::Ws(conn) => conn.receive_lines(on_line),
+        }
+    }
+}
