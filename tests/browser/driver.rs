@@ -248,6 +248,32 @@ impl Browser {
             Err(e) => panic!("{}: asking for an open alert: {e:?}", self.label),
         }
     }
+
+    /// A PNG of the viewport.
+    pub fn screenshot(&self) -> Vec<u8> {
+        let client = self.client();
+        self.run(
+            "take a screenshot",
+            async move { client.screenshot().await },
+        )
+    }
+
+    /// Makes the viewport (what a screenshot shows) `width` × `height` CSS pixels: WebDriver
+    /// sets the window's outer size, so the browser's own frame is measured and added.
+    pub fn resize_viewport(&self, width: u32, height: u32) {
+        let client = self.client();
+        let resize = |w: u32, h: u32| {
+            let client = client.clone();
+            self.run("resize the window", async move {
+                client.set_window_size(w, h).await
+            })
+        };
+        resize(width, height);
+        let inner = self.js("return [window.innerWidth, window.innerHeight];", vec![]);
+        let frame =
+            |i: usize, outer: u32| outer.saturating_sub(inner[i].as_u64().expect("a size") as u32);
+        resize(width + frame(0, width), height + frame(1, height));
+    }
 }
 
 impl Drop for Browser {

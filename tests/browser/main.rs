@@ -14,6 +14,7 @@ mod invitations;
 mod page;
 mod restart;
 mod safety;
+mod screenshot;
 
 use common::Server;
 
