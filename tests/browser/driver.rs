@@ -35,7 +35,7 @@ const CHROMIUM_ARGS: &[&str] = &[
     "--disable-component-update",
     "--disable-sync",
     "--disable-dev-shm-usage",
-    // Phone-or-laptop: big enough that every part of the page is laid out.
+    // A laptop's window: the side column and the conversation side by side.
     "--window-size=1000,800",
 ];
 
@@ -232,6 +232,14 @@ impl Browser {
                 .for_element(Locator::Css(css))
                 .await?;
             input.send_keys(keys).await
+        });
+    }
+
+    /// Types `keys` into whatever has the focus, as a keyboard does.
+    pub fn type_keys(&self, keys: &str) {
+        let client = self.client();
+        self.run(&format!("type {keys:?}"), async move {
+            client.active_element().await?.send_keys(keys).await
         });
     }
 

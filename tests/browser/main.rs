@@ -5,6 +5,7 @@
 
 #![cfg(feature = "web")]
 
+mod access;
 mod chat;
 #[path = "../common/mod.rs"]
 mod common;

@@ -9,7 +9,7 @@ use crate::common::Server;
 use crate::driver::Browser;
 
 /// WebDriver's key code for Enter.
-const ENTER: &str = "\u{E007}";
+pub const ENTER: &str = "\u{E007}";
 
 /// One browser with the page that `server` serves, loaded.
 pub struct Page {
