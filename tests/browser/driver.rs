@@ -43,6 +43,10 @@ const CHROMIUM_ARGS: &[&str] = &[
 /// enough that the browser is not kept busy answering.
 const POLL_EVERY: Duration = Duration::from_millis(25);
 
+/// How many times chromedriver is started before a test gives up: it sometimes exits at
+/// once for want of a port (see [`Driver::start`]); twice in a row is already rare.
+const DRIVER_ATTEMPTS: usize = 5;
+
 /// How long closing the session may take when the browser is dropped; the processes are
 /// killed after it in any case.
 const CLOSE_PATIENCE: Duration = Duration::from_secs(5);
@@ -69,19 +73,7 @@ impl Browser {
             );
         }
         let profile = Profile::new();
-        let mut driver = Driver(
-            Command::new(CHROMEDRIVER)
-                // Port 0: chromedriver picks a free port and prints it.
-                .arg("--port=0")
-                .stdin(Stdio::null())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::null())
-                // Its own process group, so that drop can kill Chromium's processes with it.
-                .process_group(0)
-                .spawn()
-                .expect("start chromedriver"),
-        );
-        let port = driver_port(&mut driver.0);
+        let (driver, port) = Driver::start();
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -308,31 +300,66 @@ impl Drop for Driver {
     }
 }
 
-/// Reads chromedriver's "started successfully on port N" line.
-fn driver_port(driver: &mut Child) -> u16 {
-    let stdout = driver.stdout.take().expect("chromedriver's stdout");
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let deadline = Instant::now() + PATIENCE;
-    let mut seen = Vec::new();
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match rx.recv_timeout(left) {
-            Ok(line) => {
-                if let Some(port) = line
-                    .split("started successfully on port ")
-                    .nth(1)
-                    .and_then(|rest| rest.trim_end_matches('.').trim().parse().ok())
-                {
-                    return port;
-                }
-                seen.push(line);
+impl Driver {
+    /// Starts chromedriver on a port of its choice and returns it with that port.
+    ///
+    /// Asked for port 0, chromedriver takes a free IPv6 loopback port and then needs the
+    /// same number on IPv4, which another process may hold (seen here, with the suite's
+    /// many loopback connections): it then says "IPv4 port not available" and exits, and is
+    /// simply started again.
+    fn start() -> (Driver, u16) {
+        let mut said = Vec::new();
+        for _ in 0..DRIVER_ATTEMPTS {
+            let mut driver = Driver(
+                Command::new(CHROMEDRIVER)
+                    .arg("--port=0")
+                    .stdin(Stdio::null())
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::null())
+                    // Its own process group, so that drop can kill Chromium's processes.
+                    .process_group(0)
+                    .spawn()
+                    .expect("start chromedriver"),
+            );
+            match driver.port() {
+                Ok(port) => return (driver, port),
+                Err(lines) => said.push(lines),
             }
-            Err(_) => panic!("chromedriver printed no port in {PATIENCE:?}; it printed {seen:?}"),
+        }
+        panic!("chromedriver exited {DRIVER_ATTEMPTS} times without a port; it said {said:?}")
+    }
+
+    /// Reads the "started successfully on port N" line; the lines it printed instead if it
+    /// exited first.
+    fn port(&mut self) -> Result<u16, Vec<String>> {
+        let stdout = self.0.stdout.take().expect("chromedriver's stdout");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let deadline = Instant::now() + PATIENCE;
+        let mut seen = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(line) => {
+                    if let Some(port) = line
+                        .split("started successfully on port ")
+                        .nth(1)
+                        .and_then(|rest| rest.trim_end_matches('.').trim().parse().ok())
+                    {
+                        return Ok(port);
+                    }
+                    seen.push(line);
+                }
+                // End of its output: it exited.
+                Err(mpsc::RecvTimeoutError::Disconnected) => return Err(seen),
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    panic!("chromedriver printed no port in {PATIENCE:?}; it printed {seen:?}")
+                }
+            }
         }
     }
 }
