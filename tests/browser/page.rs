@@ -89,11 +89,13 @@ impl Page {
                 .click(&format!("#users li[data-name=\"{name}\"] input.pick"));
         }
         self.browser.click("#start");
+        // The new tab comes last. (Looking for an id not seen before would not do: after a
+        // server restart ids start again, and the page renames the ended pane's.)
         let id = self.browser.wait_for(
             "a new conversation tab",
-            "return [...document.querySelectorAll('#tabs .tab')].map(t => t.dataset.conv)
-                 .find(id => !arguments[0].includes(id)) ?? null;",
-            vec![json!(before)],
+            "const tabs = document.querySelectorAll('#tabs .tab');
+             return tabs.length > arguments[0] ? tabs[tabs.length - 1].dataset.conv : null;",
+            vec![json!(before.len())],
         );
         id.as_str().expect("a conversation id").to_string()
     }

@@ -63,6 +63,33 @@ fn the_page_comes_back_after_the_server_is_killed_and_restarted() {
     let online = watcher.expect("ONLINE_USERS ");
     assert!(online.contains("\"alice\""), "alice not back: {online}");
     assert_eq!(alice.text("#me"), "alice");
-    // The old pane stays as it was: ended, with its transcript.
-    assert_eq!(alice.notices(&id), ["conversation ended (connection lost)"]);
+
+    // Chatting again with bob, whose imclient came back by itself. The new server numbers
+    // conversations from 1 again, so the new one may have the old one's id.
+    alice.wait_user("bob", "available");
+    let again = alice.invite(&["bob"]);
+    bob.wait(&format!(
+        "[{again}] * invited by alice; type /join {again} to accept"
+    ));
+    bob.type_line(&format!("/join {again}"));
+    alice.wait_members(&again, &["alice", "bob"]);
+    bob.type_line(&format!("/{again} after the restart"));
+    alice.wait_message(&again, "bob", "after the restart");
+    // Two panes: the old one as it was (ended, its transcript kept), and the new one.
+    let panes = alice.browser.js(
+        "return [...document.querySelectorAll('#panes section.conversation')].map(p => [
+             [...p.querySelectorAll('li.message .text')].map(t => t.textContent),
+             [...p.querySelectorAll('.notice')].map(n => n.textContent)]);",
+        vec![],
+    );
+    assert_eq!(
+        panes,
+        json!([
+            [
+                ["before the crash"],
+                ["conversation ended (connection lost)"]
+            ],
+            [["after the restart"], []]
+        ])
+    );
 }

@@ -75,6 +75,5 @@ fn a_taken_name_is_explained_beside_the_form() {
         "the old reason is still shown"
     );
     assert!(!page.shown("#signin"), "the sign-in form is still shown");
-    bob.send("LIST_CONVERSATIONS");
     bob.recv_until("bobby online", |l| l.contains("\"bobby\""));
 }
