@@ -16,6 +16,11 @@ install_browser() {
     [[ -x $CHROMIUM ]] || need+=(chromium)
     [[ -x $CHROMEDRIVER ]] || need+=(chromium-driver)
     ((${#need[@]})) || return 0
+    if ! command -v apt-get >/dev/null; then
+        echo "${0##*/}: the browser tests need $CHROMIUM and $CHROMEDRIVER (Debian's" \
+            "chromium and chromium-driver); without apt-get, install them there yourself" >&2
+        return 1
+    fi
     # As root (CI is), apt-get itself; otherwise through sudo.
     local sudo=()
     ((EUID == 0)) || sudo=(sudo)
