@@ -230,7 +230,7 @@ impl Page {
         self.browser.fill_more("#my-status", ENTER);
     }
 
-    /// The element matching `css` exists and is shown: a [`Value`] to wait on.
+    /// Whether the element matching `css` exists and is shown.
     pub fn shown(&self, css: &str) -> bool {
         self.browser.js(
             "const e = document.querySelector(arguments[0]);
