@@ -1,5 +1,6 @@
 //! Two pages and one `imclient` in one conversation: every message once, in one order
-//! everywhere; a status change seen by the others; leaving.
+//! everywhere; a status change seen by the others; leaving a conversation, and closing
+//! the page.
 
 use crate::common::person::Person;
 use crate::page::Page;
@@ -149,4 +150,19 @@ fn leaving_closes_the_pane_and_the_others_see_it() {
     alice.say(&id, "bob has gone");
     carol.wait(&format!("[{id}] alice: bob has gone"));
     assert!(bob.tabs().is_empty(), "bob's page shows {:?}", bob.tabs());
+}
+
+#[test]
+fn closing_the_page_says_goodbye() {
+    let server = server();
+    let alice = Page::signed_in(&server, "alice");
+    let mut bob = Person::join(&server, "bob");
+    alice.wait_user("bob", "available");
+
+    // Leaving the page (as closing its tab does) fires pagehide.
+    alice.browser.goto("about:blank");
+    bob.wait("* alice went offline");
+    // GOODBYE, not just a closed socket.
+    let line = server.wait_log("disconnect alice ");
+    assert!(line.ends_with(": goodbye"), "{line}");
 }
