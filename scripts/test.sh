@@ -12,4 +12,12 @@ source "$ROOT/scripts/lib/browser.sh"
 
 install_browser
 cd "$ROOT"
+
+# The page's model (web/protocol.js) has unit tests of its own, run by Node's built-in
+# runner: no npm packages. Node comes from Debian's packages when missing.
+if ! command -v node >/dev/null; then
+    install_packages nodejs
+fi
+node --test web/tests/
+
 exec cargo test "$@"

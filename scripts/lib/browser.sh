@@ -1,5 +1,6 @@
 # Sourced by the scripts that drive a real browser (test.sh, screenshot.sh): installs
-# Debian's Chromium and its WebDriver, chromedriver, when either is missing. Neither comes
+# Debian's Chromium and its WebDriver, chromedriver, when either is missing (and, for
+# test.sh, Node for the page's own unit tests). Neither comes
 # with Rust; tests/browser/driver.rs looks for them at the same paths.
 #
 #   source "$ROOT/scripts/lib/browser.sh"
@@ -16,17 +17,21 @@ install_browser() {
     [[ -x $CHROMIUM ]] || need+=(chromium)
     [[ -x $CHROMEDRIVER ]] || need+=(chromium-driver)
     ((${#need[@]})) || return 0
+    install_packages "${need[@]}"
+}
+
+# Installs Debian packages, as root (CI is) or through sudo; without apt-get, says what to
+# install instead.
+install_packages() {
     if ! command -v apt-get >/dev/null; then
-        echo "${0##*/}: the browser tests need $CHROMIUM and $CHROMEDRIVER (Debian's" \
-            "chromium and chromium-driver); without apt-get, install them there yourself" >&2
+        echo "${0##*/}: the tests need Debian's $*; without apt-get, install them yourself" >&2
         return 1
     fi
-    # As root (CI is), apt-get itself; otherwise through sudo.
     local sudo=()
     ((EUID == 0)) || sudo=(sudo)
-    echo "${0##*/}: installing ${need[*]} from Debian's packages (the browser tests need them)" >&2
+    echo "${0##*/}: installing $* from Debian's packages (the tests need them)" >&2
     local lock=(-o "DPkg::Lock::Timeout=$APT_LOCK_TIMEOUT_S")
     "${sudo[@]}" apt-get "${lock[@]}" update -qq
     "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
-        apt-get "${lock[@]}" install -y -qq chromium chromium-driver >/dev/null
+        apt-get "${lock[@]}" install -y -qq "$@" >/dev/null
 }
