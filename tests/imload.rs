@@ -7,7 +7,7 @@ mod common;
 use std::net::TcpListener;
 use std::process::Command;
 
-use common::imload::{imload, n, next_line, stderr_lines};
+use common::imload::{assert_every_message_delivered_once, imload, n, next_line, stderr_lines};
 
 #[test]
 fn im_run_delivers_every_message_to_every_other_member_once() {
@@ -33,29 +33,7 @@ fn im_run_delivers_every_message_to_every_other_member_once() {
         server.logs()
     );
     let report = report.expect("a JSON report");
-    let sent = n(&report, "sent");
-    assert!(sent > 0, "{report}");
-    assert_eq!(
-        n(&report, "expected"),
-        sent * 3,
-        "three other members per message"
-    );
-    assert_eq!(n(&report, "delivered"), sent * 3);
-    assert_eq!(
-        n(&report, "echoes"),
-        sent,
-        "im sends the sender its own message"
-    );
-    for field in [
-        "lost",
-        "duplicates",
-        "reordered",
-        "strays",
-        "errors",
-        "closed_by_server",
-    ] {
-        assert_eq!(n(&report, field), 0, "{field}: {report}");
-    }
+    assert_every_message_delivered_once(&report, 3);
     assert_eq!(
         n(&report, "presence_bytes"),
         0,

@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::imload::{imload, n};
+use common::imload::{assert_every_message_delivered_once, imload, n};
 
 /// Flags for a small clean run: 12 clients in groups of 4.
 const SMALL_RUN: [&str; 10] = [
@@ -37,25 +37,7 @@ fn ws_run_delivers_every_message_to_every_other_member_once() {
     );
     let report = report.expect("a JSON report");
     assert_eq!(report["target"], "ws", "{report}");
-    let sent = n(&report, "sent");
-    assert!(sent > 0, "{report}");
-    assert_eq!(n(&report, "expected"), sent * 3, "three other members each");
-    assert_eq!(n(&report, "delivered"), sent * 3);
-    assert_eq!(
-        n(&report, "echoes"),
-        sent,
-        "the sender's own echo, as over TCP"
-    );
-    for field in [
-        "lost",
-        "duplicates",
-        "reordered",
-        "strays",
-        "errors",
-        "closed_by_server",
-    ] {
-        assert_eq!(n(&report, field), 0, "{field}: {report}");
-    }
+    assert_every_message_delivered_once(&report, 3);
     assert!(n(&report["latency_corrected_us"], "count") > 0, "{report}");
     // The same report counts bytes the same way (the protocol lines, not the frames).
     let deliveries = n(&report, "delivered") + n(&report, "echoes");

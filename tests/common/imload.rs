@@ -57,3 +57,23 @@ pub fn n(report: &Value, field: &str) -> u64 {
         .as_u64()
         .unwrap_or_else(|| panic!("{field} in {report}"))
 }
+
+/// A clean run's report: every message sent reached each of the `others` members and the
+/// sender's echo once, in order, and nothing went wrong.
+pub fn assert_every_message_delivered_once(report: &Value, others: u64) {
+    let sent = n(report, "sent");
+    assert!(sent > 0, "{report}");
+    assert_eq!(n(report, "expected"), sent * others, "{report}");
+    assert_eq!(n(report, "delivered"), sent * others, "{report}");
+    assert_eq!(n(report, "echoes"), sent, "the sender's own echo: {report}");
+    for field in [
+        "lost",
+        "duplicates",
+        "reordered",
+        "strays",
+        "errors",
+        "closed_by_server",
+    ] {
+        assert_eq!(n(report, field), 0, "{field}: {report}");
+    }
+}
