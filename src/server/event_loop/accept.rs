@@ -12,7 +12,7 @@ use mio::{Interest, Poll, Token};
 use crate::buffer::{ReadBuf, Wire};
 use crate::protocol::encode_error;
 
-use super::lifecycle::State;
+use super::lifecycle::{State, DISCARD_CHUNK};
 use super::transport::Transport;
 use super::{Config, Conn, Kind, Server, Timer, SIGNALS};
 use crate::server::line_rate::Bucket;
@@ -162,6 +162,25 @@ impl Accept {
 }
 
 impl Server {
+    /// The addresses actually bound for the protocol over TCP (useful with port 0), one per
+    /// listener; none once shutting down.
+    pub fn local_addrs(&self) -> io::Result<Vec<std::net::SocketAddr>> {
+        self.addrs_of(crate::buffer::Wire::Lines)
+    }
+
+    /// The addresses the page and its WebSocket are served on (`--http`).
+    #[cfg(feature = "web")]
+    pub fn http_addrs(&self) -> io::Result<Vec<std::net::SocketAddr>> {
+        self.addrs_of(crate::buffer::Wire::Http)
+    }
+
+    fn addrs_of(&self, wire: crate::buffer::Wire) -> io::Result<Vec<std::net::SocketAddr>> {
+        (self.listeners.iter())
+            .filter(|listener| listener.wire == wire)
+            .map(Listener::local_addr)
+            .collect()
+    }
+
     /// Phase 1 for a listener's readiness event (`false` if `token` is no listener's). While
     /// paused it is only remembered: the retry serves it.
     pub(super) fn listener_ready(&mut self, token: Token) -> bool {
@@ -232,7 +251,7 @@ impl Server {
                 let _ = io::Write::write(&mut socket, &full);
                 // What the client already sent (a browser's request) is read away, so that
                 // closing sends a FIN and not a reset that could destroy the answer.
-                let _ = io::Read::read(&mut socket, &mut [0; 4096]);
+                let _ = io::Read::read(&mut socket, &mut [0; DISCARD_CHUNK]);
                 let _ = socket.shutdown(std::net::Shutdown::Write);
                 if self.log.allow(Kind::Refused, now) {
                     info!("refused {addr}: server full");

@@ -48,7 +48,7 @@ const SHUTDOWN_GRACE_MS: u64 = 2_000;
 const MAX_LAPSES_PER_PASS: usize = 10_000;
 
 /// Bytes discarded per read from a closing connection (a stack buffer; never kept).
-const DISCARD_CHUNK: usize = 4096;
+pub(super) const DISCARD_CHUNK: usize = 4096;
 
 /// Where a connection is in its life. Each closing state keeps the first reason given,
 /// which is what the disconnect line logs.

@@ -6,7 +6,8 @@
 //! 1. **Note readiness.** Record which sockets are readable or writable, in sets: a
 //!    connection named by many events is still served once. Nothing is read or written.
 //! 2. **Serve input** (`input.rs`). For each ready connection, once: read until
-//!    `WouldBlock`, cut lines, dispatch each to its handler, at most [`MAX_FRAMES_PER_WAKE`]
+//!    `WouldBlock`, cut lines (on the page's connections, an HTTP request and then
+//!    WebSocket frames: `transport.rs`), dispatch each to its handler, at most [`MAX_FRAMES_PER_WAKE`]
 //!    lines or [`MAX_BYTES_PER_WAKE`] bytes of them. A connection that spends its budget
 //!    stays in the ready set for the next pass (the backlog); one that spends its line
 //!    tokens (its rate limit) leaves it until a timer says it has one again. Handlers only queue output and return an effect; they
@@ -244,25 +245,6 @@ impl Server {
             #[cfg(feature = "web")]
             site,
         })
-    }
-
-    /// The addresses actually bound for the protocol over TCP (useful with port 0), one per
-    /// listener; none once shutting down.
-    pub fn local_addrs(&self) -> io::Result<Vec<std::net::SocketAddr>> {
-        self.addrs_of(crate::buffer::Wire::Lines)
-    }
-
-    /// The addresses the page and its WebSocket are served on (`--http`).
-    #[cfg(feature = "web")]
-    pub fn http_addrs(&self) -> io::Result<Vec<std::net::SocketAddr>> {
-        self.addrs_of(crate::buffer::Wire::Http)
-    }
-
-    fn addrs_of(&self, wire: crate::buffer::Wire) -> io::Result<Vec<std::net::SocketAddr>> {
-        (self.listeners.iter())
-            .filter(|listener| listener.wire == wire)
-            .map(Listener::local_addr)
-            .collect()
     }
 
     /// Runs the loop until a signal asks it to stop and queued output has drained. Returns
