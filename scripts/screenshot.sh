@@ -2,7 +2,8 @@
 # Makes docs/screenshot.png, the README's picture of the page, from a real run: a real
 # imserver on free ports, three imclient users, and alice's page in headless Chromium,
 # driven into a conversation with a few messages, an unread one elsewhere and an invitation
-# waiting (tests/browser/screenshot.rs, an ignored test, does the driving).
+# waiting (tests/browser/screenshot.rs, a test that writes the picture only when the
+# script asks, does the driving).
 #
 #   scripts/screenshot.sh             writes docs/screenshot.png
 #   scripts/screenshot.sh OUT.png     writes OUT.png instead
@@ -15,5 +16,5 @@ OUT="$(realpath -m "${1:-$ROOT/docs/screenshot.png}")"
 install_browser
 cd "$ROOT"
 IMCHAT_SCREENSHOT="$OUT" cargo test --quiet --test browser -- \
-    --ignored --exact screenshot::screenshot_for_the_readme
+    --exact screenshot::screenshot_for_the_readme
 echo "screenshot.sh: wrote $OUT" >&2
