@@ -7,25 +7,15 @@ mod common;
 use std::net::TcpListener;
 use std::process::Command;
 
-use common::imload::{assert_every_message_delivered_once, imload, n, next_line, stderr_lines};
+use common::imload::{
+    assert_every_message_delivered_once, imload, n, next_line, stderr_lines, SMALL_RUN,
+};
 
 #[test]
 fn im_run_delivers_every_message_to_every_other_member_once() {
     let server = common::Server::start(&["--max-line-rate", "off"]);
     let addr = server.addr.to_string();
-    let flags = [
-        "--clients",
-        "12",
-        "--members",
-        "4",
-        "--rate",
-        "400",
-        "--duration",
-        "1",
-        "--warmup",
-        "0.2",
-    ];
-    let (output, report) = imload(&addr, &flags, "clean");
+    let (output, report) = imload(&addr, &SMALL_RUN, "clean");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         output.status.success(),

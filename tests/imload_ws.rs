@@ -6,21 +6,7 @@
 
 mod common;
 
-use common::imload::{assert_every_message_delivered_once, imload, n};
-
-/// Flags for a small clean run: 12 clients in groups of 4.
-const SMALL_RUN: [&str; 10] = [
-    "--clients",
-    "12",
-    "--members",
-    "4",
-    "--rate",
-    "400",
-    "--duration",
-    "1",
-    "--warmup",
-    "0.2",
-];
+use common::imload::{assert_every_message_delivered_once, imload, n, SMALL_RUN};
 
 #[test]
 fn ws_run_delivers_every_message_to_every_other_member_once() {

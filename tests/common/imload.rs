@@ -6,6 +6,20 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
+/// Flags for a small clean run: 12 clients in groups of 4.
+pub const SMALL_RUN: [&str; 10] = [
+    "--clients",
+    "12",
+    "--members",
+    "4",
+    "--rate",
+    "400",
+    "--duration",
+    "1",
+    "--warmup",
+    "0.2",
+];
+
 /// Runs `imload` against `addr` with `flags` and a `--json` file; returns its output and
 /// the parsed report (if it wrote one).
 pub fn imload(addr: &str, flags: &[&str], tag: &str) -> (Output, Option<Value>) {

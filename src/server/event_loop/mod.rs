@@ -12,7 +12,7 @@
 //!    stays in the ready set for the next pass (the backlog); one that spends its line
 //!    tokens (its rate limit) leaves it until a timer says it has one again. Handlers only queue output and return an effect; they
 //!    never touch a socket.
-//! 3. **Timers.** Collect every timer due by `now`, then run them: registration and line
+//! 3. **Timers** (`timers.rs`). Collect every timer due by `now`, then run them: registration and line
 //!    deadlines, the end of a connection's throttling, the presence broadcast, linger
 //!    deadlines.
 //! 4. **Flush.** Encode the member maps owed in this pass into their places (one per member,
@@ -44,6 +44,7 @@ mod lifecycle;
 mod output;
 #[cfg(test)]
 mod tests;
+mod timers;
 mod transport;
 #[cfg(feature = "web")]
 mod web;
@@ -51,7 +52,7 @@ mod web;
 use std::io::{self, ErrorKind};
 use std::time::{Duration, Instant};
 
-use log::{debug, info};
+use log::info;
 use mio::event::Event;
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
@@ -72,6 +73,7 @@ use super::reason::Reason;
 use super::Config;
 use accept::{Accept, Listener};
 use lifecycle::{Run, State};
+use timers::Timer;
 use transport::Transport;
 
 /// Lines handled for one connection per pass. A client that writes thousands of lines at
@@ -117,35 +119,6 @@ impl From<&Event> for Readiness {
             writable: event.is_writable(),
         }
     }
-}
-
-/// What a timer does when it fires. Timers outlive the events that set them, so those that
-/// point at a connection carry its generation: a reused slab key is never mistaken for the
-/// old connection.
-#[derive(Debug)]
-enum Timer {
-    RegisterDeadline {
-        key: usize,
-        generation: u64,
-    },
-    /// The connection's unfinished line may be overdue (see `input.rs`).
-    LineDeadline {
-        key: usize,
-        generation: u64,
-    },
-    /// The throttled connection has a line token again.
-    Unthrottle {
-        key: usize,
-        generation: u64,
-    },
-    Linger {
-        key: usize,
-        generation: u64,
-    },
-    PresenceBroadcast,
-    AcceptRetry,
-    ShutdownDeadline,
-    LogSummary,
 }
 
 /// The socket side of one connection. Its key in [`Server::conns`] is its key everywhere:
@@ -367,37 +340,6 @@ impl Server {
                 }
             }
             Effect::Close => self.close(key, Reason::Goodbye),
-        }
-    }
-
-    /// Phase 3, for one due timer.
-    fn fire(&mut self, timer: Timer, now: u64) {
-        trace!(self.config.trace, "timer fired: {timer:?}");
-        match timer {
-            Timer::RegisterDeadline { key, generation } => {
-                if self.is_current(key, generation) && !self.chat.is_registered(key) {
-                    self.out.send_error(key, "registration timeout; closing");
-                    self.close(key, Reason::Timeout);
-                }
-            }
-            Timer::LineDeadline { key, generation } => self.line_deadline(key, generation, now),
-            Timer::Unthrottle { key, generation } => self.unthrottle(key, generation),
-            Timer::Linger { key, generation } => {
-                if self.is_current(key, generation) {
-                    debug!("conn {key}: did not finish closing in time");
-                    self.abandon(key, Reason::Broken);
-                }
-            }
-            Timer::PresenceBroadcast => {
-                self.presence_timer = None;
-                self.chat.broadcast_presence(&mut self.out);
-            }
-            Timer::AcceptRetry => self.accept.retry(),
-            Timer::ShutdownDeadline => self.run = Run::Stopped,
-            Timer::LogSummary => {
-                self.log_timer = None;
-                self.log.end_windows(now);
-            }
         }
     }
 }

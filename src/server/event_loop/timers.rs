@@ -1,0 +1,69 @@
+//! Phase 3 of a pass: the timers. Every deadline the loop keeps is one `Timer` on the wheel
+//! (`wheel.rs`); when the pass's `now` reaches it, [`Server::fire`] does what it says.
+
+use log::debug;
+
+use super::lifecycle::Run;
+use super::{Reason, Server};
+
+/// What a timer does when it fires. Timers outlive the events that set them, so those that
+/// point at a connection carry its generation: a reused slab key is never mistaken for the
+/// old connection.
+#[derive(Debug)]
+pub(super) enum Timer {
+    RegisterDeadline {
+        key: usize,
+        generation: u64,
+    },
+    /// The connection's unfinished line may be overdue (see `input.rs`).
+    LineDeadline {
+        key: usize,
+        generation: u64,
+    },
+    /// The throttled connection has a line token again.
+    Unthrottle {
+        key: usize,
+        generation: u64,
+    },
+    Linger {
+        key: usize,
+        generation: u64,
+    },
+    PresenceBroadcast,
+    AcceptRetry,
+    ShutdownDeadline,
+    LogSummary,
+}
+
+impl Server {
+    /// Phase 3, for one due timer.
+    pub(super) fn fire(&mut self, timer: Timer, now: u64) {
+        trace!(self.config.trace, "timer fired: {timer:?}");
+        match timer {
+            Timer::RegisterDeadline { key, generation } => {
+                if self.is_current(key, generation) && !self.chat.is_registered(key) {
+                    self.out.send_error(key, "registration timeout; closing");
+                    self.close(key, Reason::Timeout);
+                }
+            }
+            Timer::LineDeadline { key, generation } => self.line_deadline(key, generation, now),
+            Timer::Unthrottle { key, generation } => self.unthrottle(key, generation),
+            Timer::Linger { key, generation } => {
+                if self.is_current(key, generation) {
+                    debug!("conn {key}: did not finish closing in time");
+                    self.abandon(key, Reason::Broken);
+                }
+            }
+            Timer::PresenceBroadcast => {
+                self.presence_timer = None;
+                self.chat.broadcast_presence(&mut self.out);
+            }
+            Timer::AcceptRetry => self.accept.retry(),
+            Timer::ShutdownDeadline => self.run = Run::Stopped,
+            Timer::LogSummary => {
+                self.log_timer = None;
+                self.log.end_windows(now);
+            }
+        }
+    }
+}
