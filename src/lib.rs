@@ -14,6 +14,7 @@
 //! | [`wheel`] | a hashed timer wheel in virtual time |
 //! | [`cli`] | the examples' command lines: clap, with the usage after any error |
 //! | [`client`] | one non-blocking client connection, for the client, the load generator and the examples |
+//! | [`discovery`] | finding a server on the LAN: the ANNOUNCE and REQUEST datagrams, the multicast socket |
 //! | [`chat_client`] | `imclient`'s screen state, commands, terminal I/O and loop |
 //! | [`server`] | the server: event loop, chat state, dispatch table, handlers, presence |
 //! | [`load`] | the load generator behind `imload`: simulated im, Redis and IRC clients on one loop |
@@ -27,6 +28,7 @@ pub mod buffer;
 pub mod chat_client;
 pub mod cli;
 pub mod client;
+pub mod discovery;
 pub mod framing;
 pub mod line;
 pub mod load;
