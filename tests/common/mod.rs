@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod discovery;
 pub mod imload;
 pub mod person;
 #[cfg(feature = "web")]
