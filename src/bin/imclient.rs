@@ -2,10 +2,12 @@
 //! `imclient --help` for the commands and the screen format.
 
 use std::io::Write;
+use std::net::{Ipv4Addr, SocketAddrV4};
 use std::process::ExitCode;
 
 use clap::Parser;
-use imchat::chat_client::{self, exit, Config, DEFAULT_NAME};
+use imchat::chat_client::{self, discover, exit, Config, DEFAULT_NAME};
+use imchat::discovery;
 use imchat::protocol::{DEFAULT_ADDR, DEFAULT_STATUS};
 
 /// A terminal chat client: type to chat, /help for the commands.
@@ -20,6 +22,19 @@ struct Args {
     /// Server address, host:port.
     #[arg(long, default_value = DEFAULT_ADDR, value_name = "ADDR")]
     server: String,
+    /// Find the server on the LAN instead: ask who is there (a REQUEST to the discovery
+    /// group), list the servers that answer within 1 s, and connect to the only one or ask
+    /// which (servers are started with `imserver --announce`). Exit code 1 if none answers.
+    #[arg(long, conflicts_with = "server")]
+    discover: bool,
+    /// The discovery group and port, as the servers' `--announce-group`.
+    #[arg(long, value_name = "ADDR:PORT", default_value = discovery::DEFAULT_GROUP,
+          value_parser = discovery::parse_group, requires = "discover")]
+    announce_group: SocketAddrV4,
+    /// The address of the interface to discover on; 0.0.0.0 lets the routing table choose.
+    #[arg(long, value_name = "ADDR", default_value_t = Ipv4Addr::UNSPECIFIED,
+          requires = "discover")]
+    announce_interface: Ipv4Addr,
     /// Name to register (1 to 32 characters, no spaces); default: $USER, or "guest" when
     /// $USER is unset (the screen says so).
     #[arg(long)]
@@ -35,13 +50,18 @@ struct Args {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    let server = match imchat::addr::resolve(&args.server) {
-        Ok(server) => server,
-        Err(e) => {
+    let found = if args.discover {
+        discover::discover(args.announce_group, args.announce_interface)
+    } else {
+        imchat::addr::resolve(&args.server).map_err(|e| {
             // A closed stdout is no reason to panic: the exit code still tells.
             let _ = writeln!(std::io::stdout(), "! {e}");
-            return ExitCode::from(exit::REFUSED);
-        }
+            exit::REFUSED
+        })
+    };
+    let server = match found {
+        Ok(server) => server,
+        Err(code) => return ExitCode::from(code),
     };
     let mut notices = Vec::new();
     let name = match (args.name, std::env::var("USER")) {

@@ -7,10 +7,12 @@
 //! | `commands.rs` | typed lines become requests or screen lines (pure) |
 //! | `terminal.rs` | stdin and stdout as sources of the poll, never made non-blocking |
 //! | `event_loop.rs` | the loop that ties them to the server's [`crate::client::Connection`] |
+//! | `discover.rs` | `--discover`: finds the server on the LAN before the loop starts (blocking) |
 //!
 //! The screen format, [`SCREEN_FORMAT`], is a contract: tests and scripts read these lines.
 
 mod commands;
+pub mod discover;
 mod event_loop;
 mod state;
 mod terminal;
@@ -50,7 +52,8 @@ pub mod exit {
     /// Signed off: `/quit`, end of input or Ctrl-C, and the server said goodbye.
     pub const OK: u8 = 0;
     /// Could not connect or register (name taken or invalid, server full), at start or
-    /// when registering again after reconnecting.
+    /// when registering again after reconnecting; or `--discover` found no server to
+    /// connect to (none answered, or none was chosen).
     pub const REFUSED: u8 = 1;
     /// A bad flag or argument. Not returned by [`super::run`]: clap exits with it, as
     /// command-line tools conventionally do for usage errors.
@@ -105,12 +108,21 @@ SCREEN LINES (one event per line, on stdout; stable, for people and for scripts)
   * reconnected to 127.0.0.1:6666      then '* registered as ...' and '* online: ...' again,
                                        with the same name and the last status
   ! not sent: not connected to the server (reconnecting)   a line typed meanwhile
+With --discover, first (before '* registered as ...'):
+  * found lab at 127.0.0.1:40123 (2 users online)   the only server that answered
+  * found 2 servers:                   several answered: a numbered list, then a prompt
+    1. alpha at 127.0.0.1:40123 (2 users online)
+    2. beta (0 users online): web page only (http://127.0.0.1:8080/), imclient needs a
+       plain address                   listed, but cannot be picked
+  * connect to which? (1-2)            answered by one line on stdin, the number
+  ! no server answered on 239.255.66.66:6666 within 1 s (is one started with --announce?)
 Control characters sent by others are shown escaped (\\n, \\u{1b}).
 
 EXIT CODES:
   0  signed off: /quit, end of input or Ctrl-C, and the server closed the connection
   1  could not connect or register (the ERROR is shown), also when registering again
-     after reconnecting (the name was taken meanwhile)
+     after reconnecting (the name was taken meanwhile); with --discover, also when no
+     server answered, or none was chosen (a bad answer or end of input at the prompt)
   2  usage error: a bad flag or argument (the message is on stderr)
   3  the connection to the server was lost and not re-established: --no-reconnect, or
      /quit, end of input or Ctrl-C while reconnecting
