@@ -189,3 +189,36 @@ fn an_unspecified_address_is_where_the_announce_came_from() {
     assert!(online_at(&server, "alice"));
     assert!(alice.exit().success());
 }
+
+#[test]
+fn discover_and_server_conflict_and_help_shows_the_discovery_screen() {
+    let imclient = || Command::new(env!("CARGO_BIN_EXE_imclient"));
+    let output = imclient()
+        .args(["--discover", "--server", "127.0.0.1:6666"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("cannot be used with"), "{stderr}");
+    // The group and interface mean nothing without --discover.
+    let output = imclient()
+        .args(["--announce-group", "239.255.1.2:7000"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+
+    let output = imclient().arg("--help").output().unwrap();
+    let help = String::from_utf8_lossy(&output.stdout);
+    for needle in [
+        "--discover",
+        "--announce-group <ADDR:PORT>",
+        "[default: 239.255.66.66:6666]",
+        "--announce-interface <ADDR>",
+        "* found lab at 127.0.0.1:40123 (2 users online)",
+        "* connect to which? (1-2)",
+        "! no server answered on 239.255.66.66:6666 within 1 s",
+        "with --discover, also when no\n     server answered",
+    ] {
+        assert!(help.contains(needle), "no {needle:?} in --help:\n{help}");
+    }
+}
