@@ -14,7 +14,7 @@ use std::net::{SocketAddr, SocketAddrV4};
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
-use common::discovery::{fresh_group, Ear};
+use common::discovery::{announce_flags, fresh_group, Ear};
 use common::person::Person;
 use common::{Server, PATIENCE};
 use imchat::discovery::{Announce, Datagram};
@@ -221,4 +221,45 @@ fn discover_and_server_conflict_and_help_shows_the_discovery_screen() {
     ] {
         assert!(help.contains(needle), "no {needle:?} in --help:\n{help}");
     }
+}
+
+/// A real `imserver --announce` named `name` in `group` on loopback, once it announces.
+fn announcing(group: SocketAddrV4, name: &str) -> Server {
+    let flags = announce_flags(group, name);
+    let server = Server::start(&flags.iter().map(String::as_str).collect::<Vec<_>>());
+    server.wait_log(&format!(
+        "announcing to {group} on interface 127.0.0.1 as \"{name}\""
+    ));
+    server
+}
+
+#[test]
+fn two_announcing_servers_are_both_listed_within_the_second() {
+    let group = fresh_group();
+    let ear = Ear::join(group);
+    let (alpha, beta) = (announcing(group, "alpha"), announcing(group, "beta"));
+    // Both have just announced, so the REQUEST comes within their second: each answers
+    // when it is over, the latest a server may, and is still listed.
+    ear.announce_from("alpha");
+    ear.announce_from("beta");
+    let mut alice = discover(group, "alice");
+    alice.wait("* found 2 servers:");
+    alice.wait(&format!("  1. alpha at {} (0 users online)", alpha.addr));
+    alice.wait(&format!("  2. beta at {} (0 users online)", beta.addr));
+    alice.wait("* connect to which? (1-2)");
+    alice.type_line("1");
+    alice.wait("* registered as alice (available)");
+    assert!(online_at(&alpha, "alice"));
+    assert!(alice.exit().success());
+}
+
+#[test]
+fn the_only_announcing_server_is_connected_to() {
+    let group = fresh_group();
+    let solo = announcing(group, "solo");
+    let mut alice = discover(group, "alice");
+    alice.wait(&format!("* found solo at {} (0 users online)", solo.addr));
+    alice.wait("* registered as alice (available)");
+    assert!(online_at(&solo, "alice"));
+    assert!(alice.exit().success());
 }

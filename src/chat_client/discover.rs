@@ -22,10 +22,18 @@ use crate::discovery::{self, Announce, Datagram, MAX_DATAGRAM};
 
 use super::{clean, exit};
 
-/// How long the client listens for answers after its `REQUEST`. A server sends at most one
-/// ANNOUNCE a second, and answers a REQUEST at once or when that second is over, so every
-/// server that heard the REQUEST has answered by then; waiting longer would delay every start.
+/// How long a server may take to answer the client's `REQUEST`: it sends at most one
+/// ANNOUNCE a second, and answers a REQUEST at once or when that second is over. The client
+/// listens this long, plus [`DISCOVER_SLACK`]; waiting longer would delay every start.
 pub const DISCOVER_WAIT: Duration = Duration::from_secs(1);
+
+/// Listened beyond [`DISCOVER_WAIT`]. A server that announced just before the REQUEST came
+/// answers when its second is over, on its loop's next timer tick (10 ms) and pass, and the
+/// datagram still has to cross the network: an answer due exactly 1 s after the REQUEST
+/// arrives a few milliseconds later. Measured on loopback with a REQUEST sent right after
+/// an ANNOUNCE, it came 1 to 3 ms after the second, and sometimes past it; a quarter
+/// second covers a busy server's pass and a LAN, at a cost a person does not notice.
+pub const DISCOVER_SLACK: Duration = Duration::from_millis(250);
 
 /// At most this many servers are listed; ANNOUNCEs of further servers are counted, not kept.
 /// A LAN has a handful of servers; a flood of forged ANNOUNCEs (one datagram each) must
@@ -206,12 +214,12 @@ pub fn discover(group: SocketAddrV4, interface: Ipv4Addr) -> Result<SocketAddr, 
     }
 }
 
-/// Joins the group, sends one REQUEST, and hears ANNOUNCEs until [`DISCOVER_WAIT`] has
-/// passed since it was sent.
+/// Joins the group, sends one REQUEST, and hears ANNOUNCEs until [`DISCOVER_WAIT`] and
+/// [`DISCOVER_SLACK`] have passed since it was sent.
 fn listen(group: SocketAddrV4, interface: Ipv4Addr) -> io::Result<Heard> {
     let socket = discovery::join(group, interface)?;
     socket.send_to(&discovery::request(), group)?;
-    let deadline = Instant::now() + DISCOVER_WAIT;
+    let deadline = Instant::now() + DISCOVER_WAIT + DISCOVER_SLACK;
     let mut heard = Heard::default();
     // One byte more than the largest datagram, so that a longer one is seen as such.
     let mut buf = [0u8; MAX_DATAGRAM + 1];
