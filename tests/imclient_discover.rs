@@ -1,4 +1,5 @@
-//! `imclient --discover` with the real binary (docs/imclient.md, "Finding a server"): it
+//! `imclient --discover` with the real binary (docs/imclient.md, "Finding a server on the
+//! LAN"): it
 //! sends a REQUEST to the group, lists who answers within a second, and connects.
 //!
 //! The announcer is first a test socket (an [`Ear`]) that answers the client's REQUEST with

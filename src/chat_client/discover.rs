@@ -1,7 +1,7 @@
 //! `imclient --discover`: find a server on the LAN before the chat starts (docs/imclient.md,
-//! "Finding a server"). The client joins the discovery group, sends one `REQUEST {}`, and
-//! keeps every `ANNOUNCE` heard within [`DISCOVER_WAIT`]; then it connects to the only server
-//! or asks which one.
+//! "Finding a server on the LAN"). The client joins the discovery group, sends one
+//! `REQUEST {}`, and keeps every `ANNOUNCE` heard within [`DISCOVER_WAIT`] (and
+//! [`DISCOVER_SLACK`]); then it connects to the only server or asks which one.
 //!
 //! This runs before the client's poll loop, with nothing else to watch, so it blocks: on
 //! the socket (with a deadline), then on stdin for the one line of the choice. The listing
