@@ -1,6 +1,6 @@
 //! `imclient --discover` with the real binary (docs/imclient.md, "Finding a server on the
-//! LAN"): it
-//! sends a REQUEST to the group, lists who answers within a second, and connects.
+//! LAN"): it sends a REQUEST to the group, lists who answers within its window, and
+//! connects.
 //!
 //! The announcer is first a test socket (an [`Ear`]) that answers the client's REQUEST with
 //! hand-made ANNOUNCEs pointing at real servers, so each case (none, one, several,
