@@ -1,7 +1,10 @@
 //! The examples, end to end: `cargo test` builds them, and these tests run the built
-//! binaries on `127.0.0.1:0` and talk to them.
+//! binaries on `127.0.0.1:0` and talk to them. The discover example, which speaks
+//! multicast instead, has a file of its own (`discover.rs`).
 
+#[path = "../common/mod.rs"]
 mod common;
+mod discover;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -12,13 +15,13 @@ use std::time::{Duration, Instant};
 use common::{Server, PATIENCE};
 
 /// A running example, killed when dropped.
-struct Example {
-    child: Child,
+pub struct Example {
+    pub child: Child,
 }
 
 impl Example {
     /// Starts `target/<profile>/examples/<name>`.
-    fn start(name: &str, args: &[&str]) -> (Example, BufReader<std::process::ChildStdout>) {
+    pub fn start(name: &str, args: &[&str]) -> (Example, BufReader<std::process::ChildStdout>) {
         let path = example_path(name);
         let mut child = Command::new(&path)
             .args(args)
@@ -201,10 +204,16 @@ fn run_to_end(name: &str, args: &[&str]) -> (Option<i32>, String, String) {
 
 #[test]
 fn examples_print_their_usage_for_help_and_a_bad_address() {
-    for (name, bad) in [
-        ("echo", vec!["no-port-here"]),
-        ("daytime", vec!["localhost:notaport"]),
-        ("doctor", vec!["--server", "no-port-here"]),
+    for (name, bad, why) in [
+        ("echo", vec!["no-port-here"], "bad address"),
+        ("daytime", vec!["localhost:notaport"], "bad address"),
+        ("doctor", vec!["--server", "no-port-here"], "bad address"),
+        ("discover", vec!["127.0.0.1:6666"], "not a multicast group"),
+        (
+            "discover",
+            vec!["--interface", "eth0"],
+            "invalid IPv4 address",
+        ),
     ] {
         let (code, stdout, stderr) = run_to_end(name, &["--help"]);
         assert_eq!(code, Some(0), "{name} --help: {stderr}");
@@ -216,7 +225,7 @@ fn examples_print_their_usage_for_help_and_a_bad_address() {
         let lines: Vec<&str> = stderr.lines().collect();
         assert_eq!(lines.len(), 2, "one line, then the usage: {stderr}");
         assert!(lines[0].starts_with(&format!("{name}: ")), "{stderr}");
-        assert!(lines[0].contains("bad address"), "{stderr}");
+        assert!(lines[0].contains(why), "{stderr}");
         assert!(lines[1].starts_with(&format!("Usage: {name} ")), "{stderr}");
     }
 }

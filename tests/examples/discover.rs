@@ -1,0 +1,111 @@
+//! The discover example (examples/discover.rs) end to end, on loopback: each test joins a
+//! multicast group of its own (`fresh_group`) with `--interface 127.0.0.1`, so no datagram
+//! leaves the machine.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddrV4;
+use std::sync::mpsc;
+use std::time::Instant;
+
+use imchat::discovery::{Announce, Datagram};
+
+use crate::common::discovery::{fresh_group, Ear};
+use crate::common::PATIENCE;
+use crate::Example;
+
+/// The lines an example prints, read on a thread so that a test can wait for the next one
+/// with a deadline.
+fn lines_of(stdout: BufReader<std::process::ChildStdout>) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in stdout.lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    rx
+}
+
+/// The next line the discover example prints about something other than a REQUEST (it
+/// hears its own come back).
+fn next_heard(lines: &mpsc::Receiver<String>) -> String {
+    loop {
+        let line = lines
+            .recv_timeout(PATIENCE)
+            .expect("a line from the example");
+        if !line.starts_with("discover: REQUEST from ") {
+            return line;
+        }
+    }
+}
+
+/// Starts the discover example in `group` on loopback; returns it with its lines after the
+/// first, which must say what it joined.
+fn discover_in(group: SocketAddrV4) -> (Example, mpsc::Receiver<String>) {
+    let group = group.to_string();
+    let (example, stdout) = Example::start("discover", &[&group, "--interface", "127.0.0.1"]);
+    let lines = lines_of(stdout);
+    assert_eq!(
+        lines.recv_timeout(PATIENCE).expect("the first line"),
+        format!("discover: joined {group} on interface 127.0.0.1")
+    );
+    (example, lines)
+}
+
+#[test]
+fn discover_asks_who_is_there_and_prints_each_announce_it_hears() {
+    let group = fresh_group();
+    let fake_server = Ear::join(group);
+    let (_discover, lines) = discover_in(group);
+
+    // Its REQUEST reaches the group; the fake server answers it as a server does.
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        match fake_server.recv_until(deadline) {
+            Some((Ok(Datagram::Request), _)) => break,
+            Some(_) => {}
+            None => panic!("no REQUEST from the example within {PATIENCE:?}"),
+        }
+    }
+    let announce = Announce {
+        name: "lab".into(),
+        version: "9.8.7".into(),
+        users: 2,
+        // Listening on every interface: the example shows where it was heard from.
+        plain: vec!["0.0.0.0:4000".parse().unwrap()],
+        web: vec!["127.0.0.1:4001".parse().unwrap()],
+    };
+    fake_server.send(&announce.encode());
+    let from = format!("127.0.0.1:{}", group.port());
+    assert_eq!(
+        next_heard(&lines),
+        format!(
+            "discover: ANNOUNCE from {from}: \"lab\", version 9.8.7, users 2, \
+             plain 127.0.0.1:4000, web 127.0.0.1:4001"
+        )
+    );
+
+    // Malformed datagrams: one line each, saying why, never their text.
+    fake_server.send(b"ANNOUNCE {\"name\":\"\x1b[2Jgotcha\"}\n");
+    assert_eq!(
+        next_heard(&lines),
+        format!("discover: skipped a datagram from {from}: ANNOUNCE: not an announcement")
+    );
+    fake_server.send(b"HELLO {}\n");
+    assert_eq!(
+        next_heard(&lines),
+        format!("discover: skipped a datagram from {from}: unknown command")
+    );
+    // A well-formed ANNOUNCE's text is shown escaped: no terminal escape gets through.
+    let sly = Announce {
+        name: "\x1b[2Jsly".into(),
+        plain: Vec::new(),
+        ..announce
+    };
+    fake_server.send(&sly.encode());
+    assert_eq!(
+        next_heard(&lines),
+        format!("discover: ANNOUNCE from {from}: \"\\u{{1b}}[2Jsly\", version 9.8.7, users 2, web 127.0.0.1:4001")
+    );
+}
