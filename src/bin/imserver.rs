@@ -1,11 +1,11 @@
 //! `imserver`: the IM server. See `README.md` for the flags and `docs/architecture.md` for
 //! how it works.
 
-use std::net::SocketAddr;
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::process::ExitCode;
 
 use clap::Parser;
-use imchat::server::{self, logging, Config, LineRate, RateFlag};
+use imchat::server::{self, logging, AnnounceConfig, Config, LineRate, RateFlag};
 
 // Every default below is read from `Config::default()`, so the library and the command
 // line cannot disagree.
@@ -42,6 +42,28 @@ struct Args {
     #[cfg(feature = "web")]
     #[arg(long, value_name = "ORIGIN")]
     allow_origin: Vec<String>,
+    /// Announce this server on the LAN: multicast `ANNOUNCE` now, about every 10 s, and in
+    /// answer to `REQUEST` (`imclient --discover`), at most once a second (docs/protocol.md,
+    /// "Finding a server").
+    #[arg(long)]
+    announce: bool,
+    /// The multicast group and port of --announce.
+    #[arg(long, default_value = imchat::discovery::DEFAULT_GROUP, value_name = "ADDR:PORT",
+          value_parser = imchat::discovery::parse_group, requires = "announce")]
+    announce_group: SocketAddrV4,
+    /// The address of the interface --announce sends and listens on [default: the one the
+    /// routing table picks for the group].
+    #[arg(
+        long,
+        default_value = "0.0.0.0",
+        value_name = "ADDR",
+        hide_default_value = true,
+        requires = "announce"
+    )]
+    announce_interface: Ipv4Addr,
+    /// The server's name in its announcements [default: the machine's host name].
+    #[arg(long, value_parser = imchat::discovery::check_server_name, requires = "announce")]
+    name: Option<String>,
     /// Presence changes are coalesced and broadcast at most this often.
     #[arg(long, default_value_t = Config::default().presence_interval_ms, value_name = "MS")]
     presence_interval_ms: u64,
@@ -130,6 +152,11 @@ fn main() -> ExitCode {
         http: Vec::new(),
         #[cfg(not(feature = "web"))]
         allow_origins: Vec::new(),
+        announce: args.announce.then(|| AnnounceConfig {
+            group: args.announce_group,
+            interface: args.announce_interface,
+            name: args.name.unwrap_or_else(imchat::discovery::host_name),
+        }),
         trace: args.trace,
     };
     raise_file_limit(config.max_connections);

@@ -20,8 +20,8 @@ use log::Level;
 
 /// Lines of one kind logged per window, and the window's length: the defaults of Linux's
 /// `printk_ratelimit` (10 lines per 5 s). Ten in a row already say "this is happening a
-/// lot"; the summary says how much. With six kinds, a flood of everything writes at most
-/// 66 lines per 5 s.
+/// lot"; the summary says how much. With seven kinds, a flood of everything writes at
+/// most 77 lines per 5 s.
 pub const LOG_BURST: u32 = 10;
 pub const LOG_WINDOW_MS: u64 = 5_000;
 
@@ -41,16 +41,19 @@ pub enum Kind {
     AcceptPaused,
     /// `register ADDR failed: ...`: the poll refused a new socket, so every connection may.
     PollRegisterFailed,
+    /// `announce: ignored a malformed datagram ...`: anyone on the LAN can send them.
+    Malformed,
 }
 
 impl Kind {
-    const ALL: [Kind; 6] = [
+    const ALL: [Kind; 7] = [
         Kind::Connect,
         Kind::Register,
         Kind::Disconnect,
         Kind::Refused,
         Kind::AcceptPaused,
         Kind::PollRegisterFailed,
+        Kind::Malformed,
     ];
 
     /// The level of the lines, and of the summary that stands for them.
@@ -70,6 +73,7 @@ impl Kind {
             Kind::Refused => "refused",
             Kind::AcceptPaused => "accept paused/resumed",
             Kind::PollRegisterFailed => "register ... failed",
+            Kind::Malformed => "announce: ignored a malformed datagram",
         }
     }
 }

@@ -45,7 +45,10 @@ pub use chat::{DEFAULT_MAX_MEMBERS, MAX_PENDING_INVITATIONS};
 pub use dispatch::command::{MAX_ERROR_LINE, MAX_LISTED_NAMES};
 pub use dispatch::handlers::MAX_CONVERSATIONS_PER_USER;
 pub use dispatch::{Command, COMMANDS};
-pub use event_loop::{Readiness, Server, MAX_BYTES_PER_WAKE, MAX_FRAMES_PER_WAKE};
+pub use event_loop::{
+    AnnounceConfig, Readiness, Server, ANNOUNCE_INTERVAL_MS, ANSWER_INTERVAL_MS,
+    DATAGRAMS_PER_PASS, MAX_BYTES_PER_WAKE, MAX_FRAMES_PER_WAKE,
+};
 pub use line_rate::{LineRate, RateFlag, DEFAULT_LINE_BURST, DEFAULT_LINE_RATE};
 pub use loglimit::{LOG_BURST, LOG_WINDOW_MS};
 pub use outboxes::DEFAULT_MAX_OUTPUT_TOTAL;
@@ -84,6 +87,8 @@ pub struct Config {
     pub http: Vec<SocketAddr>,
     /// Origins besides the page's own whose pages may open a WebSocket (`--allow-origin`).
     pub allow_origins: Vec<String>,
+    /// Announce the server on the LAN and answer who asks (`--announce`); `None`: silent.
+    pub announce: Option<AnnounceConfig>,
     /// Log one line per step of the loop (the teaching trace).
     pub trace: bool,
 }
@@ -120,6 +125,7 @@ impl Default for Config {
             max_line_rate: Some(LineRate::default()),
             http: Vec::new(),
             allow_origins: Vec::new(),
+            announce: None,
             trace: false,
         }
     }

@@ -16,6 +16,7 @@ pub const SCENARIOS: &[(&str, Scenario)] = &[
     ("limits", limits),
     #[cfg(feature = "web")]
     ("websocket", websocket),
+    ("discovery", discovery),
 ];
 
 /// No presence broadcast within a test's lifetime.
@@ -329,4 +330,40 @@ fn thousands(n: usize) -> String {
         out.push(d);
     }
     out
+}
+
+/// A REQUEST answered at once, and one within the same second answered when it is over.
+fn discovery() -> Vec<(&'static str, String)> {
+    use crate::common::discovery::{announce_flags, fresh_group, Ear};
+    use std::time::{Duration, Instant};
+    let group = fresh_group();
+    let ear = Ear::join(group);
+    let mut flags = announce_flags(group, "lab");
+    flags.extend(QUIET.iter().map(|f| f.to_string()));
+    let server = Server::start(&flags.iter().map(String::as_str).collect::<Vec<_>>());
+    let _alice = server.user("alice");
+    // The first ANNOUNCE, at start: then a second passes, so the next REQUEST is answered
+    // at once.
+    ear.announce_from("lab");
+    let quiet_since = Instant::now();
+    while let Some(heard) = ear.recv_until(quiet_since + Duration::from_millis(1100)) {
+        assert!(heard.0.is_ok(), "only the server's datagrams here");
+    }
+    let mut t = Transcript::default();
+    let announce = |t: &mut Transcript, note: &str| {
+        let text = String::from_utf8(ear.announce_from("lab").encode()).unwrap();
+        t.aside_shown(&format!("< {}", text.trim_end()), note);
+    };
+    ear.send(&imchat::discovery::request());
+    t.aside_shown("> REQUEST {}", "(to the group)");
+    announce(&mut t, "(at once, to the group)");
+    let asked = Instant::now();
+    ear.send(&imchat::discovery::request());
+    t.aside_shown("> REQUEST {}", "(again, within the second)");
+    announce(&mut t, "(when the second is over)");
+    assert!(
+        asked.elapsed() >= Duration::from_millis(500),
+        "answered when the second is over"
+    );
+    vec![("protocol-discovery", t.render())]
 }

@@ -229,6 +229,11 @@ impl Chat {
         self.presence.changed(&user.name, Some(&user.status));
     }
 
+    /// How many users are registered.
+    pub fn user_count(&self) -> usize {
+        self.users.len()
+    }
+
     /// Whether presence changed since the last broadcast.
     pub fn presence_changed(&self) -> bool {
         !self.presence.is_empty()

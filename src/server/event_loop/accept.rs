@@ -12,9 +12,10 @@ use mio::{Interest, Poll, Token};
 use crate::buffer::{ReadBuf, Wire};
 use crate::protocol::encode_error;
 
+use super::announce::ANNOUNCER;
 use super::lifecycle::{State, DISCARD_CHUNK};
 use super::transport::Transport;
-use super::{Config, Conn, Kind, Server, Timer, SIGNALS};
+use super::{Config, Conn, Kind, Server, Timer};
 use crate::server::line_rate::Bucket;
 
 /// When accept fails for lack of file descriptors, try again after this long (or as soon as
@@ -27,9 +28,9 @@ const ACCEPT_RETRY_MS: u64 = 100;
 /// very port the kernel just chose, so one more try almost always suffices.
 const PORT_ZERO_ATTEMPTS: usize = 8;
 
-/// Listener `i`'s token: counted down from just below [`SIGNALS`], far above any slab key.
+/// Listener `i`'s token: counted down from just below [`ANNOUNCER`], far above any slab key.
 fn listener_token(i: usize) -> Token {
-    Token(SIGNALS.0 - 1 - i)
+    Token(ANNOUNCER.0 - 1 - i)
 }
 
 /// One listening socket.
@@ -175,16 +176,13 @@ impl Server {
     }
 
     fn addrs_of(&self, wire: crate::buffer::Wire) -> io::Result<Vec<std::net::SocketAddr>> {
-        (self.listeners.iter())
-            .filter(|listener| listener.wire == wire)
-            .map(Listener::local_addr)
-            .collect()
+        addrs_of(&self.listeners, wire)
     }
 
     /// Phase 1 for a listener's readiness event (`false` if `token` is no listener's). While
     /// paused it is only remembered: the retry serves it.
     pub(super) fn listener_ready(&mut self, token: Token) -> bool {
-        let Some(i) = (SIGNALS.0 - 1)
+        let Some(i) = (ANNOUNCER.0 - 1)
             .checked_sub(token.0)
             .filter(|i| *i < self.listeners.len())
         else {
@@ -314,4 +312,12 @@ fn is_out_of_descriptors(e: &io::Error) -> bool {
         e.raw_os_error(),
         Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM)
     )
+}
+
+/// The addresses of the listeners that speak `wire` first.
+pub(super) fn addrs_of(listeners: &[Listener], wire: Wire) -> io::Result<Vec<SocketAddr>> {
+    (listeners.iter())
+        .filter(|listener| listener.wire == wire)
+        .map(Listener::local_addr)
+        .collect()
 }

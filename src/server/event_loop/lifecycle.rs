@@ -275,6 +275,7 @@ impl Server {
         for mut listener in std::mem::take(&mut self.listeners) {
             listener.deregister(&self.poll);
         }
+        self.stop_announcing();
         let keys: Vec<usize> = self.conns.iter().map(|(key, _)| key).collect();
         for key in keys {
             self.close(key, Reason::Shutdown);

@@ -8,13 +8,14 @@
 //! 2. **Serve input** (`input.rs`). For each ready connection, once: read until
 //!    `WouldBlock`, cut lines (on the page's connections, an HTTP request and then
 //!    WebSocket frames: `transport.rs`), dispatch each to its handler, at most [`MAX_FRAMES_PER_WAKE`]
-//!    lines or [`MAX_BYTES_PER_WAKE`] bytes of them. A connection that spends its budget
+//!    lines or [`MAX_BYTES_PER_WAKE`] bytes of them (and the discovery socket's datagrams,
+//!    `announce.rs`, with a budget of their own). A connection that spends its budget
 //!    stays in the ready set for the next pass (the backlog); one that spends its line
 //!    tokens (its rate limit) leaves it until a timer says it has one again. Handlers only queue output and return an effect; they
 //!    never touch a socket.
 //! 3. **Timers** (`timers.rs`). Collect every timer due by `now`, then run them: registration and line
 //!    deadlines, the end of a connection's throttling, the presence broadcast, linger
-//!    deadlines.
+//!    deadlines, announcements.
 //! 4. **Flush.** Encode the member maps owed in this pass into their places (one per member,
 //!    shared between equal maps), then write every outbox with queued output, until it is
 //!    empty or the kernel says `WouldBlock`; only those that said `WouldBlock` wait for a
@@ -39,6 +40,7 @@
 //! of phase 2, and the loop remembers those connections itself (the backlog, and a timer).
 
 mod accept;
+mod announce;
 mod input;
 mod lifecycle;
 mod output;
@@ -72,6 +74,8 @@ use super::outboxes::Outboxes;
 use super::reason::Reason;
 use super::Config;
 use accept::{Accept, Listener};
+pub use announce::{AnnounceConfig, ANNOUNCE_INTERVAL_MS, ANSWER_INTERVAL_MS, DATAGRAMS_PER_PASS};
+use announce::{Announcer, ANNOUNCER};
 use lifecycle::{Run, State};
 use timers::Timer;
 use transport::Transport;
@@ -99,7 +103,8 @@ const TICK_MS: u64 = 10;
 /// slot for their turn.
 const WHEEL_SLOTS: usize = 512;
 
-/// The signal pipe's token; the listeners' count down from just below it (`accept.rs`).
+/// The signal pipe's token; the discovery socket's is just below it (`announce.rs`), and
+/// the listeners' count down from below that (`accept.rs`).
 const SIGNALS: Token = Token(usize::MAX);
 
 /// One event, as a pass sees it: which socket, and what it is ready for.
@@ -181,6 +186,8 @@ pub struct Server {
     /// The page's responses, encoded once (the `web` feature).
     #[cfg(feature = "web")]
     site: crate::server::web::Site,
+    /// The discovery socket (`--announce`); dropped once shutting down.
+    announcer: Option<Announcer>,
 }
 
 impl Server {
@@ -194,7 +201,18 @@ impl Server {
         let mut signals = Signals::new([SIGINT, SIGTERM])?;
         poll.registry()
             .register(&mut signals, SIGNALS, Interest::READABLE)?;
-        Ok(Server {
+        let announcer = match &config.announce {
+            Some(announce) => {
+                let plain = accept::addrs_of(&listeners, crate::buffer::Wire::Lines)?;
+                #[cfg(feature = "web")]
+                let web = accept::addrs_of(&listeners, crate::buffer::Wire::Http)?;
+                #[cfg(not(feature = "web"))]
+                let web = Vec::new();
+                Some(Announcer::bind(announce, plain, web, &poll)?)
+            }
+            None => None,
+        };
+        let mut server = Server {
             poll,
             listeners,
             signals,
@@ -217,7 +235,10 @@ impl Server {
             log_timer: None,
             #[cfg(feature = "web")]
             site,
-        })
+            announcer,
+        };
+        server.start_announcing();
+        Ok(server)
     }
 
     /// Runs the loop until a signal asks it to stop and queued output has drained. Returns
@@ -229,6 +250,10 @@ impl Server {
         #[cfg(feature = "web")]
         for addr in self.http_addrs()? {
             info!("web page at http://{addr}/");
+        }
+        if let Some(announce) = &self.config.announce {
+            let (group, interface, name) = (announce.group, announce.interface, &announce.name);
+            info!("announcing to {group} on interface {interface} as {name:?}");
         }
         let mut events = Events::with_capacity(EVENTS_CAPACITY);
         let mut ready = Vec::with_capacity(EVENTS_CAPACITY);
@@ -256,6 +281,7 @@ impl Server {
         trace!(self.config.trace, "poll returned {} events", events.len());
         self.note_readiness(events, now);
         self.serve_ready(now);
+        self.serve_announcer(now);
         for timer in self.wheel.advance(now) {
             self.fire(timer, now);
         }
@@ -273,6 +299,7 @@ impl Server {
     /// lapse. While there is, the poll must not sleep.
     pub fn has_pending_work(&self) -> bool {
         !self.ready.is_empty()
+            || self.announcer.as_ref().is_some_and(|a| a.readable)
             || self.out.has_dirty()
             || !self.settling.is_empty()
             || self.chat.has_lapsing()
@@ -299,6 +326,11 @@ impl Server {
         for event in events {
             match event.token {
                 SIGNALS => self.on_signal(now),
+                ANNOUNCER => {
+                    if let Some(announcer) = self.announcer.as_mut() {
+                        announcer.readable = true;
+                    }
+                }
                 token if self.listener_ready(token) => {}
                 Token(key) => {
                     let Some(conn) = self.conns.get_mut(key) else {

@@ -30,6 +30,10 @@ pub(super) enum Timer {
         generation: u64,
     },
     PresenceBroadcast,
+    /// The next unasked ANNOUNCE (`announce.rs`).
+    Announce,
+    /// The answer owed to REQUESTs heard within a second of the last ANNOUNCE.
+    Answer,
     AcceptRetry,
     ShutdownDeadline,
     LogSummary,
@@ -58,6 +62,8 @@ impl Server {
                 self.presence_timer = None;
                 self.chat.broadcast_presence(&mut self.out);
             }
+            Timer::Announce => self.announce_due(now),
+            Timer::Answer => self.answer_due(now),
             Timer::AcceptRetry => self.accept.retry(),
             Timer::ShutdownDeadline => self.run = Run::Stopped,
             Timer::LogSummary => {

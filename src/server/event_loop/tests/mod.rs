@@ -13,6 +13,7 @@ use super::lifecycle::State;
 use super::{Config, Kind, Readiness, Server, MAX_BYTES_PER_WAKE, MAX_FRAMES_PER_WAKE};
 use crate::server::{LOG_BURST, LOG_WINDOW_MS};
 
+mod announce;
 mod lifecycle;
 mod limits;
 mod listen;
@@ -148,6 +149,10 @@ fn assert_sleeping_means_idle(server: &Server, now: u64) {
     assert!(
         !server.chat.has_lapsing(),
         "invitations are left to lapse and the loop would sleep"
+    );
+    assert!(
+        !server.announcer.as_ref().is_some_and(|a| a.readable),
+        "the discovery socket has datagrams unread and the loop would sleep"
     );
     let max_line = server.config.max_line;
     for (key, conn) in server.conns.iter() {
