@@ -9,8 +9,8 @@ use std::time::Instant;
 
 use imchat::discovery::{Announce, Datagram};
 
-use crate::common::discovery::{fresh_group, Ear};
-use crate::common::PATIENCE;
+use crate::common::discovery::{announce_flags, fresh_group, Ear};
+use crate::common::{Server, PATIENCE};
 use crate::Example;
 
 /// The lines an example prints, read on a thread so that a test can wait for the next one
@@ -108,4 +108,28 @@ fn discover_asks_who_is_there_and_prints_each_announce_it_hears() {
         next_heard(&lines),
         format!("discover: ANNOUNCE from {from}: \"\\u{{1b}}[2Jsly\", version 9.8.7, users 2, web 127.0.0.1:4001")
     );
+}
+
+#[test]
+fn discover_hears_a_real_server_answer_its_request() {
+    let group = fresh_group();
+    let flags = announce_flags(group, "lab");
+    let mut server = Server::start(&flags.iter().map(String::as_str).collect::<Vec<_>>());
+    // One user, registered before the example starts: every ANNOUNCE it can hear counts her.
+    let _alice = server.user("alice");
+    let (_discover, lines) = discover_in(group);
+    let (plain, web) = (server.addr, server.http());
+    assert_eq!(
+        next_heard(&lines),
+        format!(
+            "discover: ANNOUNCE from 127.0.0.1:{}: \"lab\", version {}, users 1, plain {plain}, \
+             web {web}",
+            group.port(),
+            env!("CARGO_PKG_VERSION")
+        )
+    );
+    // The server heard the example's REQUEST (it says so as it stops).
+    server.signal(libc::SIGTERM);
+    server.wait_exit();
+    server.wait_log("heard 1 REQUESTs");
 }
