@@ -2,7 +2,6 @@
 //! multicast group of its own (`fresh_group`) with `--interface 127.0.0.1`, so no datagram
 //! leaves the machine.
 
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddrV4;
 use std::sync::mpsc;
 use std::time::Instant;
@@ -10,22 +9,9 @@ use std::time::Instant;
 use imchat::discovery::{Announce, Datagram};
 
 use crate::common::discovery::{announce_flags, fresh_group, Ear};
+use crate::common::example::lines_of;
 use crate::common::{Server, PATIENCE};
 use crate::Example;
-
-/// The lines an example prints, read on a thread so that a test can wait for the next one
-/// with a deadline.
-fn lines_of(stdout: BufReader<std::process::ChildStdout>) -> mpsc::Receiver<String> {
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in stdout.lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                return;
-            }
-        }
-    });
-    rx
-}
 
 /// The next line the discover example prints about something other than a REQUEST (it
 /// hears its own come back).

@@ -8,10 +8,10 @@ mod discover;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::example::example_path;
 use common::{Server, PATIENCE};
 
 /// A running example, killed when dropped.
@@ -56,31 +56,6 @@ impl Drop for Example {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-/// The example's binary, beside the `imserver` that cargo built for these tests. A plain
-/// `cargo test` builds the examples too; `cargo test --test examples` does not, so then it
-/// is built here, with the same profile, target directory and `RUSTFLAGS`.
-fn example_path(name: &str) -> PathBuf {
-    let profile_dir = PathBuf::from(env!("CARGO_BIN_EXE_imserver"))
-        .parent()
-        .expect("the profile directory")
-        .to_path_buf();
-    let path = profile_dir.join("examples").join(name);
-    if path.exists() {
-        return path;
-    }
-    let target_dir = profile_dir.parent().expect("the target directory");
-    let mut cargo = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-    cargo
-        .args(["build", "--quiet", "--example", name, "--target-dir"])
-        .arg(target_dir);
-    if profile_dir.ends_with("release") {
-        cargo.arg("--release");
-    }
-    let status = cargo.status().expect("run cargo build");
-    assert!(status.success(), "cargo build --example {name} failed");
-    path
 }
 
 fn connect(addr: &str) -> TcpStream {
