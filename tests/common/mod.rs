@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod discovery;
+pub mod example;
 pub mod imload;
 pub mod person;
 #[cfg(feature = "web")]

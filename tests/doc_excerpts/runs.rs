@@ -1,5 +1,5 @@
-//! Scenarios behind the README's `nc` demo and log excerpt and the `--trace` excerpts of
-//! architecture.md and teaching.md.
+//! Scenarios behind the README's `nc` demo and log excerpt, the `--trace` excerpts of
+//! architecture.md and teaching.md, and teaching.md's run of the discover example.
 
 use std::time::{Duration, Instant};
 
@@ -11,6 +11,7 @@ pub const SCENARIOS: &[(&str, Scenario)] = &[
     ("nc demo", nc_demo),
     ("trace", trace),
     ("log limit", log_limit),
+    ("discover example", discover_example),
 ];
 
 /// A window of the server's log, timestamps cut: from the `poll returned` line of the pass
@@ -167,4 +168,46 @@ fn log_limit() -> Vec<(&'static str, String)> {
         refused[10].clone(),
     ];
     vec![("log-limit", shown.join("\n"))]
+}
+
+/// teaching.md's run of `examples/discover.rs` beside a real `imserver --announce` named
+/// lab with one user. The run is in a group of its own on loopback (`--interface
+/// 127.0.0.1`); the excerpt names the default group instead, the one the reader's run
+/// joins, and that is the only text replaced. The server's first ANNOUNCE is over before
+/// the example starts, so the one it prints answers its REQUEST; then a malformed datagram
+/// is sent to the group by hand.
+fn discover_example() -> Vec<(&'static str, String)> {
+    use crate::common::discovery::{announce_flags, fresh_group, Ear};
+    use crate::common::example::{example_path, lines_of};
+    use imchat::discovery::DEFAULT_GROUP;
+    use std::process::{Command, Stdio};
+
+    let group = fresh_group();
+    let ear = Ear::join(group);
+    let flags = announce_flags(group, "lab");
+    let server = Server::start(&flags.iter().map(String::as_str).collect::<Vec<_>>());
+    let _alice = server.user("alice");
+    ear.announce_from("lab");
+    let mut child = Command::new(example_path("discover"))
+        .args([&group.to_string(), "--interface", "127.0.0.1"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start the discover example");
+    let lines = lines_of(std::io::BufReader::new(child.stdout.take().unwrap()));
+    let next = || lines.recv_timeout(PATIENCE).expect("a line from discover");
+    // Joined, its own REQUEST come back, the server's answer: in this order every run (the
+    // REQUEST is in the example's socket before the server can have read it).
+    let mut shown = vec!["$ cargo run --example discover -- --interface 127.0.0.1".to_string()];
+    shown.extend([next(), next(), next()]);
+    assert!(shown[3].contains("ANNOUNCE from"), "{shown:?}");
+    ear.send(b"REQUEST [not json\n");
+    shown.push(next());
+    let _ = child.kill();
+    let _ = child.wait();
+    let text = shown
+        .join("\n")
+        .replace(&group.to_string(), DEFAULT_GROUP)
+        .replace(&format!("127.0.0.1:{}", group.port()), "127.0.0.1:6666");
+    vec![("discover-example", text)]
 }

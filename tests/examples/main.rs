@@ -1,24 +1,27 @@
 //! The examples, end to end: `cargo test` builds them, and these tests run the built
-//! binaries on `127.0.0.1:0` and talk to them.
+//! binaries on `127.0.0.1:0` and talk to them. The discover example, which speaks
+//! multicast instead, has a file of its own (`discover.rs`).
 
+#[path = "../common/mod.rs"]
 mod common;
+mod discover;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::example::example_path;
 use common::{Server, PATIENCE};
 
 /// A running example, killed when dropped.
-struct Example {
-    child: Child,
+pub struct Example {
+    pub child: Child,
 }
 
 impl Example {
     /// Starts `target/<profile>/examples/<name>`.
-    fn start(name: &str, args: &[&str]) -> (Example, BufReader<std::process::ChildStdout>) {
+    pub fn start(name: &str, args: &[&str]) -> (Example, BufReader<std::process::ChildStdout>) {
         let path = example_path(name);
         let mut child = Command::new(&path)
             .args(args)
@@ -53,31 +56,6 @@ impl Drop for Example {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-/// The example's binary, beside the `imserver` that cargo built for these tests. A plain
-/// `cargo test` builds the examples too; `cargo test --test examples` does not, so then it
-/// is built here, with the same profile, target directory and `RUSTFLAGS`.
-fn example_path(name: &str) -> PathBuf {
-    let profile_dir = PathBuf::from(env!("CARGO_BIN_EXE_imserver"))
-        .parent()
-        .expect("the profile directory")
-        .to_path_buf();
-    let path = profile_dir.join("examples").join(name);
-    if path.exists() {
-        return path;
-    }
-    let target_dir = profile_dir.parent().expect("the target directory");
-    let mut cargo = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-    cargo
-        .args(["build", "--quiet", "--example", name, "--target-dir"])
-        .arg(target_dir);
-    if profile_dir.ends_with("release") {
-        cargo.arg("--release");
-    }
-    let status = cargo.status().expect("run cargo build");
-    assert!(status.success(), "cargo build --example {name} failed");
-    path
 }
 
 fn connect(addr: &str) -> TcpStream {
@@ -201,10 +179,16 @@ fn run_to_end(name: &str, args: &[&str]) -> (Option<i32>, String, String) {
 
 #[test]
 fn examples_print_their_usage_for_help_and_a_bad_address() {
-    for (name, bad) in [
-        ("echo", vec!["no-port-here"]),
-        ("daytime", vec!["localhost:notaport"]),
-        ("doctor", vec!["--server", "no-port-here"]),
+    for (name, bad, why) in [
+        ("echo", vec!["no-port-here"], "bad address"),
+        ("daytime", vec!["localhost:notaport"], "bad address"),
+        ("doctor", vec!["--server", "no-port-here"], "bad address"),
+        ("discover", vec!["127.0.0.1:6666"], "not a multicast group"),
+        (
+            "discover",
+            vec!["--interface", "eth0"],
+            "invalid IPv4 address",
+        ),
     ] {
         let (code, stdout, stderr) = run_to_end(name, &["--help"]);
         assert_eq!(code, Some(0), "{name} --help: {stderr}");
@@ -216,7 +200,7 @@ fn examples_print_their_usage_for_help_and_a_bad_address() {
         let lines: Vec<&str> = stderr.lines().collect();
         assert_eq!(lines.len(), 2, "one line, then the usage: {stderr}");
         assert!(lines[0].starts_with(&format!("{name}: ")), "{stderr}");
-        assert!(lines[0].contains("bad address"), "{stderr}");
+        assert!(lines[0].contains(why), "{stderr}");
         assert!(lines[1].starts_with(&format!("Usage: {name} ")), "{stderr}");
     }
 }
