@@ -14,7 +14,7 @@ mod tests;
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{self, ErrorKind, Read, Write};
-use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::os::fd::AsFd;
 use std::time::{Duration, Instant};
 
@@ -57,12 +57,18 @@ impl Heard {
     /// Takes one datagram received from `from`: an ANNOUNCE is kept (its unspecified
     /// addresses read as `from`'s IP; a later one from the same server replaces the earlier,
     /// for the fresher user count). REQUESTs (the client's own comes back) and malformed
-    /// datagrams are skipped.
-    pub fn hear(&mut self, datagram: &[u8], from: SocketAddr) {
+    /// datagrams are skipped. `from_here` says whether `from` is this machine: a loopback
+    /// address another machine announces is that machine's, unreachable from here (and
+    /// the same address here would be ours), so it is left out.
+    pub fn hear(&mut self, datagram: &[u8], from: SocketAddr, from_here: bool) {
         let Ok(Datagram::Announce(announce)) = discovery::parse(datagram) else {
             return;
         };
-        let announce = announce.seen_from(from.ip());
+        let mut announce = announce.seen_from(from.ip());
+        if !from_here {
+            announce.plain.retain(|addr| !addr.ip().is_loopback());
+            announce.web.retain(|addr| !addr.ip().is_loopback());
+        }
         let key = (announce.name.clone(), announce.plain.clone());
         if self.servers.len() < MAX_LISTED || self.servers.contains_key(&key) {
             self.servers.insert(key, announce);
@@ -95,7 +101,8 @@ pub fn describe(server: &Announce) -> String {
 fn why_not(server: &Announce) -> String {
     match server.web.first() {
         Some(web) => format!("web page only (http://{web}/), imclient needs a plain address"),
-        None => "it gives no plain address to connect to".into(),
+        None => "no address reachable from here (a server on loopback serves its own machine only)"
+            .into(),
     }
 }
 
@@ -229,13 +236,18 @@ fn listen(group: SocketAddrV4, interface: Ipv4Addr) -> io::Result<Heard> {
         }
         socket.set_read_timeout(Some(left))?;
         match socket.recv_from(&mut buf) {
-            Ok((n, from)) => heard.hear(&buf[..n], from),
+            Ok((n, from)) => heard.hear(&buf[..n], from, is_this_machine(from.ip())),
             Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
             Err(e) if e.kind() == ErrorKind::Interrupted => {}
             Err(e) => return Err(e),
         }
     }
     Ok(heard)
+}
+
+/// Whether `ip` is one of this machine's addresses: only then can a socket be bound to it.
+fn is_this_machine(ip: IpAddr) -> bool {
+    ip.is_loopback() || std::net::UdpSocket::bind((ip, 0)).is_ok()
 }
 
 /// Reads one line from stdin, one byte at a time: whatever follows the line belongs to the

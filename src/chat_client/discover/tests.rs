@@ -23,7 +23,7 @@ fn server(name: &str, users: u64, plain: &[&str]) -> Announce {
 fn heard(datagrams: &[Vec<u8>]) -> Heard {
     let mut heard = Heard::default();
     for datagram in datagrams {
-        heard.hear(datagram, from());
+        heard.hear(datagram, from(), false);
     }
     heard
 }
@@ -76,16 +76,45 @@ fn an_unspecified_address_is_the_senders() {
 }
 
 #[test]
+fn loopback_addresses_count_only_when_heard_from_this_machine() {
+    let datagram = server("lab", 1, &["127.0.0.1:6666", "192.0.2.9:6666"]).encode();
+    let mut remote = Heard::default();
+    remote.hear(&datagram, from(), false);
+    assert_eq!(
+        remote.servers()[0].plain,
+        ["192.0.2.9:6666".parse().unwrap()] as [SocketAddr; 1],
+        "another machine's loopback is not ours to connect to"
+    );
+    let mut local = Heard::default();
+    local.hear(&datagram, "127.0.0.1:6666".parse().unwrap(), true);
+    assert_eq!(local.servers()[0].plain.len(), 2);
+    // A server on another machine that listens on loopback only cannot be picked.
+    let only_loopback = server("shy", 0, &["127.0.0.1:6666"]).encode();
+    remote.hear(&only_loopback, from(), false);
+    let shy = remote
+        .servers()
+        .into_iter()
+        .find(|s| s.name == "shy")
+        .unwrap();
+    assert!(
+        describe(&shy).contains("no address reachable from here"),
+        "{}",
+        describe(&shy)
+    );
+}
+
+#[test]
 fn a_flood_of_servers_is_counted_beyond_the_bound() {
     let mut heard = Heard::default();
     for i in 0..MAX_LISTED + 5 {
         heard.hear(
             &server(&format!("s{i:03}"), 0, &["192.0.2.1:1"]).encode(),
             from(),
+            false,
         );
     }
     // A server already listed is still updated.
-    heard.hear(&server("s000", 7, &["192.0.2.1:1"]).encode(), from());
+    heard.hear(&server("s000", 7, &["192.0.2.1:1"]).encode(), from(), false);
     assert_eq!(heard.servers().len(), MAX_LISTED);
     assert_eq!(heard.servers()[0].users, 7);
     assert_eq!(heard.not_listed, 5);
@@ -150,7 +179,8 @@ fn a_server_without_a_plain_address_is_shown_but_not_picked() {
     let bare = server("bare", 0, &[]);
     assert_eq!(
         describe(&bare),
-        "bare (0 users online): it gives no plain address to connect to"
+        "bare (0 users online): no address reachable from here (a server on loopback serves \
+         its own machine only)"
     );
     let both = [bare.clone(), web.clone()];
     assert_eq!(listing(&both, 0, group()).next, Next::Fail);
@@ -219,4 +249,11 @@ fn names_from_the_network_cannot_drive_the_terminal() {
         describe(&evil),
         "\\u{1b}[2Jlab\\n at 127.0.0.1:1 (1 user online)"
     );
+}
+
+#[test]
+fn this_machine_is_what_a_socket_can_be_bound_to() {
+    assert!(is_this_machine("127.0.0.1".parse().unwrap()));
+    // TEST-NET-1 (RFC 5737): no machine has it.
+    assert!(!is_this_machine("192.0.2.9".parse().unwrap()));
 }
