@@ -17,9 +17,11 @@ use log::{debug, info, warn};
 use mio::net::UdpSocket;
 use mio::{Interest, Poll, Token};
 
+use crate::buffer::Wire;
 use crate::discovery::{self, Announce, Datagram, MAX_DATAGRAM};
 use crate::wheel::TimerId;
 
+use super::accept::{addrs_of, Listener};
 use super::{Kind, Server, Timer};
 
 /// The discovery socket's token: just below the signals', above the listeners'.
@@ -76,15 +78,19 @@ pub(super) struct Announcer {
 }
 
 impl Announcer {
-    /// Joins the group and registers the socket. `plain` and `web` are the addresses served;
-    /// those on every interface are named by the interface's address if one was given (a
-    /// receiver reads an unspecified address as the sender's).
+    /// Joins the group and registers the socket. The announcement names the addresses the
+    /// `listeners` serve; those on every interface are named by the interface's address if
+    /// one was given (a receiver reads an unspecified address as the sender's).
     pub(super) fn bind(
         config: &AnnounceConfig,
-        plain: Vec<SocketAddr>,
-        web: Vec<SocketAddr>,
+        listeners: &[Listener],
         poll: &Poll,
     ) -> io::Result<Announcer> {
+        let plain = addrs_of(listeners, Wire::Lines)?;
+        #[cfg(feature = "web")]
+        let web = addrs_of(listeners, Wire::Http)?;
+        #[cfg(not(feature = "web"))]
+        let web = Vec::new();
         let named = |mut addrs: Vec<SocketAddr>| {
             if !config.interface.is_unspecified() {
                 for addr in addrs.iter_mut().filter(|a| a.ip().is_unspecified()) {

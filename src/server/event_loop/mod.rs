@@ -202,14 +202,7 @@ impl Server {
         poll.registry()
             .register(&mut signals, SIGNALS, Interest::READABLE)?;
         let announcer = match &config.announce {
-            Some(announce) => {
-                let plain = accept::addrs_of(&listeners, crate::buffer::Wire::Lines)?;
-                #[cfg(feature = "web")]
-                let web = accept::addrs_of(&listeners, crate::buffer::Wire::Http)?;
-                #[cfg(not(feature = "web"))]
-                let web = Vec::new();
-                Some(Announcer::bind(announce, plain, web, &poll)?)
-            }
+            Some(announce) => Some(Announcer::bind(announce, &listeners, &poll)?),
             None => None,
         };
         let mut server = Server {
