@@ -39,5 +39,4 @@ pub mod server;
 pub mod websocket;
 pub mod wheel;
 
-#[cfg(test)]
-mod test_rng;
+mod xorshift;

@@ -265,7 +265,7 @@ mod tests {
         assert_eq!(w.advance(1_010), vec!["past"]);
     }
 
-    use crate::test_rng::XorShift;
+    use crate::xorshift::XorShift;
 
     /// Random inserts (in the past, within a turn, several turns away), cancels (live and
     /// stale) and advances (by a tick, by more than a turn, backwards), checked after every

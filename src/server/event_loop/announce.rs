@@ -11,7 +11,7 @@
 
 use std::hash::{BuildHasher, Hasher};
 use std::io::{self, ErrorKind};
-use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::net::{Ipv4Addr, SocketAddrV4};
 
 use log::{debug, info, warn};
 use mio::net::UdpSocket;
@@ -20,6 +20,7 @@ use mio::{Interest, Poll, Token};
 use crate::buffer::Wire;
 use crate::discovery::{self, Announce, Datagram, MAX_DATAGRAM};
 use crate::wheel::TimerId;
+use crate::xorshift::XorShift;
 
 use super::accept::{addrs_of, Listener};
 use super::{Kind, Server, Timer};
@@ -69,8 +70,8 @@ pub(super) struct Announcer {
     pub(super) answer_timer: Option<TimerId>,
     /// Not yet read to `WouldBlock` since its last readable event.
     pub(super) readable: bool,
-    /// The jitter's generator (xorshift64: the waits need spread, not secrecy).
-    rng: u64,
+    /// The jitter's generator.
+    rng: XorShift,
     /// ANNOUNCEs sent, REQUESTs heard and malformed datagrams ignored, for the log at exit.
     pub(super) sent: u64,
     pub(super) requests: u64,
@@ -91,21 +92,16 @@ impl Announcer {
         let web = addrs_of(listeners, Wire::Http)?;
         #[cfg(not(feature = "web"))]
         let web = Vec::new();
-        let named = |mut addrs: Vec<SocketAddr>| {
-            if !config.interface.is_unspecified() {
-                for addr in addrs.iter_mut().filter(|a| a.ip().is_unspecified()) {
-                    addr.set_ip(config.interface.into());
-                }
-            }
-            addrs
-        };
-        let announce = Announce {
+        let mut announce = Announce {
             name: config.name.clone(),
             version: env!("CARGO_PKG_VERSION").into(),
             users: u64::MAX,
-            plain: named(plain),
-            web: named(web),
+            plain,
+            web,
         };
+        if !config.interface.is_unspecified() {
+            announce = announce.seen_from(config.interface.into());
+        }
         // Checked once with the largest count, so no later ANNOUNCE can be over the cap.
         let longest = announce.encode().len();
         if longest > MAX_DATAGRAM {
@@ -121,6 +117,8 @@ impl Announcer {
         let mut socket = UdpSocket::from_std(socket);
         poll.registry()
             .register(&mut socket, ANNOUNCER, Interest::READABLE)?;
+        // A seed of this process's own (std's hash keys are random per process), so servers
+        // started together draw different waits.
         let seed = std::collections::hash_map::RandomState::new()
             .build_hasher()
             .finish();
@@ -131,7 +129,7 @@ impl Announcer {
             last_sent: None,
             answer_timer: None,
             readable: false,
-            rng: seed | 1,
+            rng: XorShift(seed | 1),
             sent: 0,
             requests: 0,
             malformed: 0,
@@ -140,10 +138,7 @@ impl Announcer {
 
     /// The wait before the next unasked ANNOUNCE: uniform in [0.5, 1.5] × the interval.
     fn next_wait(&mut self) -> u64 {
-        self.rng ^= self.rng << 13;
-        self.rng ^= self.rng >> 7;
-        self.rng ^= self.rng << 17;
-        ANNOUNCE_INTERVAL_MS / 2 + self.rng % (ANNOUNCE_INTERVAL_MS + 1)
+        ANNOUNCE_INTERVAL_MS / 2 + self.rng.below(ANNOUNCE_INTERVAL_MS + 1)
     }
 
     pub(super) fn deregister(&mut self, poll: &Poll) {

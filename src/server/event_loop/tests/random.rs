@@ -3,7 +3,7 @@
 //! every pass.
 
 use super::{config, Client, Config, Harness};
-use crate::test_rng::XorShift;
+use crate::xorshift::XorShift;
 
 /// What a random client may send: the whole contract, wrong input and framing violations.
 /// `known` holds the conversation ids the readers were invited to, so that most ids are real.

@@ -1,6 +1,8 @@
-//! A small deterministic random generator for tests (xorshift64), so a failing random
-//! sequence can be replayed from its seed.
+//! A small random generator (xorshift64): deterministic from its seed, so a failing random
+//! test can be replayed, and enough for spreading the server's announcements in time
+//! (`event_loop/announce.rs`), which need spread, not secrecy.
 
+#[derive(Debug)]
 pub struct XorShift(pub u64);
 
 impl XorShift {
