@@ -19,6 +19,55 @@ mod outbox;
 /// busy sender; the buffer only grows this far beyond the line limit.
 pub const READ_CHUNK: usize = 16 * 1024;
 
+/// Whether a short read (fewer bytes than the buffer had room for) may end a drain, with no
+/// second read to hear `WouldBlock`.
+///
+/// On epoll it may: epoll(7) says that for a stream socket a short read means its receive
+/// queue was empty, and bytes that arrive after it raise a new edge. Skipping the read that
+/// would only say `WouldBlock` saves one system call per wake-up of a connection that sent
+/// one message. Not when the event also said the peer closed or failed: that edge has been
+/// reported already, so the drain goes on to end of stream.
+///
+/// On `poll(2)` (`--cfg mio_unsupported_force_poll_poll`) it may not: mio emulates edge
+/// triggering there by dropping an interest once it fired and re-arming it only when an
+/// operation returns `WouldBlock`, so a loop that stops at a short read never hears from the
+/// socket again (docs/teaching.md, "Why the same code works on epoll and on poll(2)").
+pub const SHORT_READ_DRAINS: bool = !cfg!(mio_unsupported_force_poll_poll);
+
+/// How far a readable event's socket is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Drain {
+    /// Until `WouldBlock` or end of stream.
+    ToWouldBlock,
+    /// Until a short read, `WouldBlock` or end of stream (epoll only).
+    ToShortRead,
+}
+
+impl Drain {
+    /// The drain for an event, given whether it said the peer closed or the socket failed.
+    pub fn after(closed: bool) -> Drain {
+        if SHORT_READ_DRAINS && !closed {
+            Drain::ToShortRead
+        } else {
+            Drain::ToWouldBlock
+        }
+    }
+
+    /// Whether a read that returned `got` ends the drain with no further read.
+    pub fn ends_at(self, got: Got) -> bool {
+        got.short && self == Drain::ToShortRead
+    }
+}
+
+/// What one read did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Got {
+    /// Bytes read; 0 is end of stream.
+    pub n: usize,
+    /// Fewer than the buffer had room for: the kernel had no more at that moment.
+    pub short: bool,
+}
+
 /// Bytes received and not yet consumed as lines.
 ///
 /// Lines are consumed by advancing a cursor; the consumed prefix is dropped (compacted)
@@ -55,6 +104,12 @@ impl ReadBuf {
     /// Does one `read` into the buffer. Returns what `read` returned: `Ok(0)` is end of
     /// stream, and `WouldBlock` and `Interrupted` are passed up for the caller to handle.
     pub fn read_from(&mut self, src: &mut impl Read, spare: &mut SpareBuffer) -> io::Result<usize> {
+        self.read_some(src, spare).map(|got| got.n)
+    }
+
+    /// Like [`ReadBuf::read_from`], and also says whether the read was short (see
+    /// [`SHORT_READ_DRAINS`]).
+    pub fn read_some(&mut self, src: &mut impl Read, spare: &mut SpareBuffer) -> io::Result<Got> {
         if self.bytes.is_empty() {
             self.bytes = std::mem::take(&mut spare.0);
             if self.bytes.is_empty() {
@@ -73,12 +128,13 @@ impl ReadBuf {
             // A line longer than the buffer: grow by a chunk (bounded by the line limit).
             self.bytes.resize(self.end + READ_CHUNK, 0);
         }
+        let room = self.bytes.len() - self.end;
         let result = src.read(&mut self.bytes[self.end..]);
         if let Ok(n) = result {
             self.end += n;
         }
         self.release_if_empty(spare);
-        result
+        result.map(|n| Got { n, short: n < room })
     }
 
     /// Takes the next complete line, if there is one (see [`framing::next_line`]). Only the

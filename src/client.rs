@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 
 use mio::net::TcpStream;
 
-use crate::buffer::{Line, Outbox, ReadBuf, SpareBuffer};
+use crate::buffer::{Drain, Got, Line, Outbox, ReadBuf, SpareBuffer};
 use crate::protocol::{BadReply, Reply, Request};
 
 /// Longest line a client accepts from the server. A full `ONLINE_USERS` of many thousands
@@ -94,7 +94,19 @@ impl Connection {
     /// Like [`Connection::receive`], but hands each raw line to `on_line` without
     /// allocating: for programs that count lines more than they read them. Returns whether
     /// the server closed the connection.
-    pub fn receive_lines(&mut self, mut on_line: impl FnMut(&str)) -> io::Result<bool> {
+    pub fn receive_lines(&mut self, on_line: impl FnMut(&str)) -> io::Result<bool> {
+        self.receive_lines_with(Drain::ToWouldBlock, on_line)
+    }
+
+    /// Like [`Connection::receive_lines`], reading only as far as `drain` says: a program
+    /// that knows what its event said (closed or not) can stop at a short read on epoll
+    /// and save the read that would only say `WouldBlock`.
+    pub fn receive_lines_with(
+        &mut self,
+        drain: Drain,
+        mut on_line: impl FnMut(&str),
+    ) -> io::Result<bool> {
+        let mut drained = false;
         loop {
             loop {
                 match self.input.next_line(CLIENT_MAX_LINE) {
@@ -106,9 +118,12 @@ impl Connection {
                     }
                 }
             }
-            match self.input.read_from(&mut self.socket, &mut self.spare) {
-                Ok(0) => return Ok(true),
-                Ok(_) => {}
+            if drained {
+                return Ok(false);
+            }
+            match self.input.read_some(&mut self.socket, &mut self.spare) {
+                Ok(Got { n: 0, .. }) => return Ok(true),
+                Ok(got) => drained = drain.ends_at(got),
                 Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(false),
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
                 Err(e) => return Err(e),

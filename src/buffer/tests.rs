@@ -71,3 +71,23 @@ fn read_buffer_passes_end_of_stream_up() {
     );
     assert!(buf.is_empty());
 }
+
+#[test]
+fn a_read_is_short_when_the_source_had_less_than_the_room() {
+    let mut spare = SpareBuffer::default();
+    let mut buf = ReadBuf::new();
+    let got = buf.read_some(&mut &b"hello\n"[..], &mut spare).unwrap();
+    assert_eq!(got, Got { n: 6, short: true });
+    let full = vec![b'x'; READ_CHUNK * 3];
+    let got = ReadBuf::new()
+        .read_some(&mut &full[..], &mut spare)
+        .unwrap();
+    assert_eq!(
+        got,
+        Got {
+            n: READ_CHUNK,
+            short: false
+        },
+        "a read that fills the buffer may have left more in the kernel"
+    );
+}

@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 
 use mio::net::TcpStream;
 
-use crate::buffer::Line;
+use crate::buffer::{Drain, Line};
 use crate::client::Connection;
 
 #[cfg(feature = "web")]
@@ -82,13 +82,14 @@ impl Link {
         }
     }
 
-    /// Reads until `WouldBlock` or the end and hands every line to `on_line`, borrowed
-    /// from the read buffer. Returns whether the server closed the connection.
-    pub fn receive_lines(&mut self, on_line: impl FnMut(&str)) -> io::Result<bool> {
+    /// Reads as far as `drain` says (`WouldBlock`, or on epoll a short read) or to the end,
+    /// and hands every line to `on_line`, borrowed from the read buffer. Returns whether the
+    /// server closed the connection.
+    pub fn receive_lines(&mut self, drain: Drain, on_line: impl FnMut(&str)) -> io::Result<bool> {
         match self {
-            Link::Tcp(conn) => conn.receive_lines(on_line),
+            Link::Tcp(conn) => conn.receive_lines_with(drain, on_line),
             #[cfg(feature = "web")]
-            Link::Ws(conn) => conn.receive_lines(on_line),
+            Link::Ws(conn) => conn.receive_lines(drain, on_line),
         }
     }
 }

@@ -93,6 +93,13 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// Whether the excerpts are compared with the docs. The docs show the default build, on
+/// epoll. On mio's `poll(2)` backend (`scripts/test-poll-backend.sh`) every scenario still
+/// runs with its own checks, but a trace differs in how many events a poll returns: mio
+/// re-arms a socket's writable interest there after every `WouldBlock`, so writable events
+/// come that epoll never reports (docs/teaching.md).
+const COMPARED: bool = !cfg!(mio_unsupported_force_poll_poll);
+
 #[test]
 fn every_excerpt_in_the_docs_comes_from_a_real_run() {
     let excerpts = generate();
@@ -111,7 +118,7 @@ fn every_excerpt_in_the_docs_comes_from_a_real_run() {
                 );
             };
             used.insert(block.name.clone());
-            if markdown::mask(&block.body.join("\n")) != markdown::mask(run) {
+            if COMPARED && markdown::mask(&block.body.join("\n")) != markdown::mask(run) {
                 drifted.push(format!(
                     "{doc}:{}: excerpt {:?} drifted; a real run now shows:\n{run}\n",
                     block.line, block.name

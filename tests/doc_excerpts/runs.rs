@@ -108,7 +108,7 @@ fn trace() -> Vec<(&'static str, String)> {
         &message,
         &[
             ("poll returned", "the kernel: one socket is ready"),
-            ("readable", "read until WouldBlock: one line"),
+            ("readable", "one line; a short read: all there is"),
             ("frame complete", r#"SEND_MESSAGE [1,"hi"]"#),
             ("dispatch", "the table row, then the handler"),
             ("queued", r#"MESSAGE [1,"alice","hi"], encoded once,"#),
@@ -133,10 +133,13 @@ fn trace() -> Vec<(&'static str, String)> {
         &goodbye,
         &[
             ("-> shut", "nothing left to write: shut"),
-            ("poll returned 0 events", "work pending: no sleep"),
+            // The poll does not wait (it reports the shut socket's change of state). How
+            // many events each poll returns is epoll's; on mio's poll(2) backend writable
+            // events come after every `WouldBlock`, so the needles leave the count out.
+            ("poll returned", "work pending: no sleep"),
             ("conn 0: queued", "alice's new member list, owed"),
-            ("poll returned 1 events", "bob's end of stream"),
-            ("poll returned 0 events", "one interval later"),
+            ("poll returned", "bob's end of stream"),
+            ("poll returned", "one interval later"),
             ("conn 0: queued", "ONLINE_USERS without bob"),
         ],
     );

@@ -6,12 +6,14 @@
 //!    open, a message to send, a progress line, a deadline).
 //! 2. **Clock.** Read the time once; everything below uses that one `now`.
 //! 3. **Serve.** For each socket with an event: finish connecting if it was, then read
-//!    until `WouldBlock` and act on every line (count a message, answer a `PING`, note a
-//!    login or a join). Replies are only queued.
-//! 4. **Advance.** Open the connections the connect rate allows, queue every message due
-//!    by `now`, print progress, move to the next phase.
-//! 5. **Flush.** Write every client with queued output until done or `WouldBlock`; a
-//!    blocked one is written again on its next writable event.
+//!    until `WouldBlock` (on epoll, until a short read: `buffer::Drain`) and act on every
+//!    line (count a message, answer a `PING`, note a login or a join). Replies are only
+//!    queued.
+//! 4. **Advance.** Open the connections the connect rate allows, send every message due
+//!    by `now` (each in a write of its own, as a person's client sends it), print
+//!    progress, move to the next phase.
+//! 5. **Flush.** Write every client with other queued output (logins, joins, answers) until
+//!    done or `WouldBlock`; a blocked one is written again on its next writable event.
 //!
 //! Setup (connecting, logging in, forming groups) is in `setup.rs`; reading, counting and
 //! sending messages in `traffic.rs`; the progress lines and the final report in `show.rs`.
@@ -38,6 +40,7 @@ use super::redis::Redis;
 use super::report::Report;
 use super::stats::{Stats, Tracker};
 use super::{LoadError, Settings, Target, DRAIN_PATIENCE_MS, SETUP_PATIENCE_MS};
+use crate::buffer::Drain;
 
 /// Events taken from the kernel per poll; more wait for the next poll.
 const EVENTS_CAPACITY: usize = 1024;
@@ -249,11 +252,14 @@ impl<P: Protocol> Driver<P> {
             for event in events.iter() {
                 match event.token() {
                     SIGNALS => self.interrupted |= self.signals.pending().next().is_some(),
-                    Token(key) => ready.push(key),
+                    Token(key) => {
+                        let closed = event.is_read_closed() || event.is_error();
+                        ready.push((key, Drain::after(closed)));
+                    }
                 }
             }
-            for &key in &ready {
-                self.serve(key, now)?;
+            for &(key, drain) in &ready {
+                self.serve(key, drain, now)?;
             }
             if self.advance(now)? {
                 return Ok(self.report(now));

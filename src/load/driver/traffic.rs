@@ -6,14 +6,15 @@ use super::super::stats::{Arrival, Stamp, Stats, Tracker};
 use super::super::LoadError;
 use super::setup::connected;
 use super::{mark_dirty, Driver, Note, Phase, Stage, MAX_SENDS_PER_PASS, MAX_UNSENT_BYTES};
+use crate::buffer::Drain;
 
 impl<P: Protocol> Driver<P> {
     pub(super) fn message_due_us(&self, j: u64) -> u64 {
         self.send_start_us + (j as f64 / self.settings.rate * 1e6) as u64
     }
 
-    /// Step 3 for one socket.
-    pub(super) fn serve(&mut self, key: usize, now: u64) -> Result<(), LoadError> {
+    /// Step 3 for one socket, read as far as its event allows (`drain`).
+    pub(super) fn serve(&mut self, key: usize, drain: Drain, now: u64) -> Result<(), LoadError> {
         let Driver {
             clients,
             proto,
@@ -45,7 +46,7 @@ impl<P: Protocol> Driver<P> {
             measure_start: self.measure_start_us,
             send_end: self.send_end_us,
         };
-        let result = client.conn.receive_lines(|line| {
+        let result = client.conn.receive_lines(drain, |line| {
             let bytes = client.partial_bytes + line.len() as u64 + 1;
             client.partial_bytes = 0;
             match proto.parse(&mut client.state, &client.name, line) {
@@ -81,7 +82,8 @@ impl<P: Protocol> Driver<P> {
         Ok(())
     }
 
-    /// Queues every message due by `now`, each stamped with the time it was due.
+    /// Sends every message due by `now`, each stamped with the time it was due, each in a
+    /// write of its own.
     pub(super) fn send_due(&mut self, now: u64) {
         let n = self.settings.clients as u64;
         let k = self.settings.members;
@@ -108,8 +110,15 @@ impl<P: Protocol> Driver<P> {
             stamp.encode(self.settings.size, &mut self.text);
             self.wire.clear();
             self.proto.message(client.conv, &self.text, &mut self.wire);
+            // One message, one write, as a person's client sends it: written now, not
+            // gathered with the client's next messages into one `writev` at the flush.
+            // Behind output the kernel did not take, it waits for the writable event.
+            let idle = client.conn.queued() == 0;
             client.conn.send_copy(&self.wire);
-            mark_dirty(&mut self.dirty, key, client);
+            if idle {
+                // A failed write shows up as a failed read at the next event.
+                let _ = client.conn.flush();
+            }
             let group = key / k;
             let group_len = ((group + 1) * k).min(self.settings.clients) - group * k;
             self.stats.sent += 1;

@@ -17,7 +17,7 @@ use std::io::{self, ErrorKind, Write};
 use mio::net::TcpStream;
 use tungstenite::protocol::frame::coding::{Control, OpCode};
 
-use crate::buffer::{Line, Outbox, ReadBuf, SpareBuffer};
+use crate::buffer::{Drain, Got, Line, Outbox, ReadBuf, SpareBuffer};
 use crate::client::CLIENT_MAX_LINE;
 use crate::websocket::code;
 
@@ -101,7 +101,13 @@ impl WsConnection {
     /// payload of every text frame to `on_line`. Returns whether the server closed
     /// (normally: end of stream, or a close frame with 1000 or 1001); a close with another
     /// code, and anything imserver would never send, is an error that says what happened.
-    pub fn receive_lines(&mut self, mut on_line: impl FnMut(&str)) -> io::Result<bool> {
+    /// `drain` says how far to read (see [`crate::buffer::Drain`]).
+    pub fn receive_lines(
+        &mut self,
+        drain: Drain,
+        mut on_line: impl FnMut(&str),
+    ) -> io::Result<bool> {
+        let mut drained = false;
         loop {
             if self.upgrading.is_some() {
                 self.upgrade()?;
@@ -111,9 +117,12 @@ impl WsConnection {
                     return Ok(closed);
                 }
             }
-            match self.input.read_from(&mut self.socket, &mut self.spare) {
-                Ok(0) => return Ok(true),
-                Ok(_) => {}
+            if drained {
+                return Ok(false);
+            }
+            match self.input.read_some(&mut self.socket, &mut self.spare) {
+                Ok(Got { n: 0, .. }) => return Ok(true),
+                Ok(got) => drained = drain.ends_at(got),
                 Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(false),
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
                 Err(e) => return Err(e),

@@ -67,7 +67,9 @@ fn a_websocket_client_talks_to_tungstenites_server() {
         conn.flush().unwrap();
         poll.poll(&mut events, Some(deadline - Instant::now()))
             .unwrap();
-        match conn.receive_lines(|line| lines.push(line.to_string())) {
+        match conn.receive_lines(crate::buffer::Drain::ToWouldBlock, |line| {
+            lines.push(line.to_string())
+        }) {
             Ok(false) => {}
             other => break other,
         }

@@ -257,8 +257,12 @@ impl Server {
                 continue;
             }
             let key = self.conns.vacant_entry().key();
+            // Both interests, once, for the connection's whole life: a writable edge comes
+            // only when a full send buffer drains, so it costs nothing until a write meets
+            // `WouldBlock`, and no `reregister` (a system call) is ever needed to ask for it.
             let registry = self.poll.registry();
-            if let Err(e) = registry.register(&mut socket, Token(key), Interest::READABLE) {
+            let interest = Interest::READABLE | Interest::WRITABLE;
+            if let Err(e) = registry.register(&mut socket, Token(key), interest) {
                 if self.log.allow(Kind::PollRegisterFailed, now) {
                     warn!("register {addr} failed: {e}");
                 }
@@ -280,7 +284,8 @@ impl Server {
                 state: State::Open,
                 // Registering reports what it sent before it was accepted as an event.
                 readable: false,
-                wants_write: false,
+                closed: false,
+                write_blocked: false,
                 deadline: Some(timer),
                 bucket: Bucket::full(self.config.max_line_rate.unwrap_or_default(), now),
                 throttled: false,

@@ -18,6 +18,8 @@ use std::io::ErrorKind;
 
 use log::debug;
 
+use crate::buffer::{Drain, Got};
+
 use super::lifecycle::State;
 use super::transport::{self, Unit, Violation};
 use super::{dispatch, Ctx, Reason, Server, Timer, MAX_BYTES_PER_WAKE, MAX_FRAMES_PER_WAKE};
@@ -94,14 +96,21 @@ impl Server {
                     }
                 }
                 Ok(None) if conn.readable => {
-                    match conn.input.read_from(&mut conn.socket, &mut self.spare) {
-                        Ok(0) => {
+                    match conn.input.read_some(&mut conn.socket, &mut self.spare) {
+                        Ok(Got { n: 0, .. }) => {
                             trace!(trace, "conn {key}: readable, end of stream");
                             self.close(key, Reason::Closed);
                         }
-                        Ok(n) => trace!(trace, "conn {key}: readable, read {n} bytes"),
+                        Ok(Got { n, short }) => {
+                            trace!(trace, "conn {key}: readable, read {n} bytes");
+                            // On epoll a short read drained the socket: the read after it
+                            // would only say `WouldBlock`, and new bytes raise a new edge.
+                            if Drain::after(conn.closed).ends_at(Got { n, short }) {
+                                conn.readable = false;
+                            }
+                        }
                         Err(e) if e.kind() == ErrorKind::WouldBlock => {
-                            conn.readable = false;
+                            (conn.readable, conn.closed) = (false, false);
                             self.line_pending(key, now);
                             return false;
                         }

@@ -6,7 +6,7 @@
 //! 1. **Note readiness.** Record which sockets are readable or writable, in sets: a
 //!    connection named by many events is still served once. Nothing is read or written.
 //! 2. **Serve input** (`input.rs`). For each ready connection, once: read until
-//!    `WouldBlock`, cut lines (on the page's connections, an HTTP request and then
+//!    `WouldBlock` (on epoll, until a short read: `buffer::SHORT_READ_DRAINS`), cut lines (on the page's connections, an HTTP request and then
 //!    WebSocket frames: `transport.rs`), dispatch each to its handler, at most [`MAX_FRAMES_PER_WAKE`]
 //!    lines or [`MAX_BYTES_PER_WAKE`] bytes of them (and the discovery socket's datagrams,
 //!    `announce.rs`, with a budget of their own). A connection that spends its budget
@@ -19,7 +19,7 @@
 //! 4. **Flush.** Encode the member maps owed in this pass into their places (one per member,
 //!    shared between equal maps), then write every outbox with queued output, until it is
 //!    empty or the kernel says `WouldBlock`; only those that said `WouldBlock` wait for a
-//!    writable event. A connection whose queue is still over the output limit is dropped as
+//!    writable event (every connection is registered for both, once, at accept). A connection whose queue is still over the output limit is dropped as
 //!    a slow reader.
 //! 5. **Settle.** Advance the lifecycle of every connection whose closing moved on in this
 //!    pass (`lifecycle.rs`): a closing user leaves the chat (the others' updates are queued),
@@ -37,7 +37,9 @@
 //! mio's readiness is edge-triggered: an event says "something changed", once. That is why
 //! every read, write and accept goes on until `WouldBlock`; stopping early would wait for an
 //! event that never comes. The deliberate exceptions are the line budget and the line rate
-//! of phase 2, and the loop remembers those connections itself (the backlog, and a timer).
+//! of phase 2, and the loop remembers those connections itself (the backlog, and a timer);
+//! and on epoll a short read, after which the kernel has nothing more and new bytes raise
+//! a new edge (epoll(7); not on mio's `poll(2)` backend, see `buffer::SHORT_READ_DRAINS`).
 
 mod accept;
 mod announce;
@@ -114,6 +116,9 @@ pub struct Readiness {
     /// Readable, or closed or failed: reading will tell which.
     pub readable: bool,
     pub writable: bool,
+    /// The peer closed its end, or the socket failed: read to the end, even past a short
+    /// read (see [`crate::buffer::SHORT_READ_DRAINS`]).
+    pub closed: bool,
 }
 
 impl From<&Event> for Readiness {
@@ -122,6 +127,7 @@ impl From<&Event> for Readiness {
             token: event.token(),
             readable: event.is_readable() || event.is_read_closed() || event.is_error(),
             writable: event.is_writable(),
+            closed: event.is_read_closed() || event.is_error(),
         }
     }
 }
@@ -137,10 +143,15 @@ struct Conn {
     generation: u64,
     /// Where it is in its life (see `lifecycle.rs`).
     state: State,
-    /// Not yet drained to `WouldBlock` since the last readable event.
+    /// Not yet drained since the last readable event: to `WouldBlock`, or on epoll to a
+    /// short read (see [`crate::buffer::SHORT_READ_DRAINS`]).
     readable: bool,
-    /// Registered for writable events (only while output is stuck behind `WouldBlock`).
-    wants_write: bool,
+    /// An event said the peer closed or the socket failed: drain to the end of stream,
+    /// never stopping at a short read.
+    closed: bool,
+    /// Its last write stopped at `WouldBlock` with output left: the next writable event
+    /// (it is registered for both, once, at accept) writes it again.
+    write_blocked: bool,
     /// The one timer pending for this connection: its registration deadline, and once it
     /// is closing, its linger deadline. Cancelled when it is met.
     deadline: Option<TimerId>,
@@ -331,6 +342,7 @@ impl Server {
                     };
                     if event.readable {
                         conn.readable = true;
+                        conn.closed |= event.closed;
                         // An open connection has lines to serve, unless it is out of line
                         // tokens (its timer serves it); a closing one may have reached its
                         // peer's end of stream.

@@ -1,7 +1,6 @@
 //! The flush: phase 4 of a pass, the only place queued output reaches a socket.
 
 use log::debug;
-use mio::{Interest, Token};
 
 use crate::buffer::Flushed;
 
@@ -55,28 +54,7 @@ impl Server {
                 self.settling.insert(key);
             }
             self.out.release(key);
-            self.want_writable(key, blocked);
-        }
-    }
-
-    /// Writable events only while output is stuck behind `WouldBlock`: otherwise every
-    /// write would wake the loop for nothing.
-    fn want_writable(&mut self, key: usize, blocked: bool) {
-        let Some(conn) = self.conns.get_mut(key).filter(|c| c.wants_write != blocked) else {
-            return;
-        };
-        let interest = if blocked {
-            Interest::READABLE | Interest::WRITABLE
-        } else {
-            Interest::READABLE
-        };
-        let registry = self.poll.registry();
-        match registry.reregister(&mut conn.socket, Token(key), interest) {
-            Ok(()) => conn.wants_write = blocked,
-            Err(e) => {
-                debug!("conn {key}: reregister failed: {e}");
-                self.abandon(key, Reason::Broken);
-            }
+            conn.write_blocked = blocked;
         }
     }
 }

@@ -163,7 +163,7 @@ fn assert_sleeping_means_idle(server: &Server, now: u64) {
             "conn {key} is {state:?} and the loop would sleep"
         );
         assert!(
-            queued == 0 || conn.wants_write,
+            queued == 0 || conn.write_blocked,
             "conn {key} ({state:?}) has {queued} bytes queued, not blocked, and the loop would sleep"
         );
         assert!(
@@ -300,6 +300,7 @@ fn a_connection_is_served_once_per_pass_however_many_events_name_it() {
         token: mio::Token(key),
         readable: true,
         writable: false,
+        closed: false,
     };
     events.extend([again; 3]);
     h.pass_with(&events);
