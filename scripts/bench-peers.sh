@@ -2,8 +2,9 @@
 # Side-by-side benchmark: imserver, Redis pub/sub and ngIRCd under the same imload
 # workload, in interleaved rounds, for conversations of K = 2, 10 and 100 members.
 #
-#   scripts/bench-peers.sh                 full run: 3 rounds of 3 s, medians (about 15 min)
-#   scripts/bench-peers.sh --quick         one round of 1.5 s (about 4 minutes)
+#   scripts/bench-peers.sh                 full run: 3 rounds of 3 s, medians (81 runs,
+#                                          about 7 minutes)
+#   scripts/bench-peers.sh --quick         one round of 1.5 s (27 runs, about 2 minutes)
 #   scripts/bench-peers.sh --smoke         K = 10 only, 100 clients, half a second per run,
 #                                          low rates (under a minute): checks the machinery
 #                                          (build, servers, counters, imload, tables),
@@ -12,7 +13,8 @@
 #   --ks "10 100"     conversation sizes (default "2 10 100"; --smoke: 10)
 #   --rounds N        rounds (default 3; --quick, --smoke: 1)
 #   --syscalls auto|perf|strace|none   how system calls are counted (default auto: perf
-#                     if it can count raw_syscalls:sys_enter here, else strace)
+#                     if it can count raw_syscalls:sys_enter here, else strace); none
+#                     shows what counting costs the saturated rates
 #
 # The binaries are wherever cargo builds them (CARGO_TARGET_DIR is honoured). When a run
 # fails, the temporary directory with every server's and imload's log is kept, and its

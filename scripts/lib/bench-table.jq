@@ -41,9 +41,9 @@ def row: "| " + join(" | ") + " |";
     else (.x | fix(2)) + "×" + (if .both then "" else " †" end) end;
 
 "Saturation (the headline): medians over rounds. The rate is deliveries/s to members other than the sender; the CPU shares are of one core in imload's measured window; \"bound\" is what imload said of each round's run.",
-"System calls are the server's over the whole imload run (setup included) divided by every message it wrote: deliveries + the senders' echoes (im, Redis; IRC has none).",
+"System calls are the server's over the whole imload run (setup included) divided by every message it wrote to a member: deliveries + the senders' echoes (`delivered + echoes`; im and Redis echo, IRC does not).",
 "",
-"| K | server | saturated deliveries/s | × Redis | server CPU | imload CPU | bound (rounds) | syscalls/write, saturated | syscalls/write, \($light) % load |",
+"| K | server | saturated deliveries/s | × Redis | server CPU | imload CPU | bound (rounds) | syscalls per delivery or echo, saturated | syscalls per delivery or echo, \($light) % load |",
 "|---:|---|---:|---:|---:|---:|---|---:|---:|",
 (group_by(.k)[] | by_server
   | .[0] as $one
@@ -59,8 +59,8 @@ def row: "| " + join(" | ") + " |";
       | if . == "" then "n/a" else . end),
      ($s | med(.calls_per_write) | fix(2)), ($l | med(.calls_per_write) | fix(2))]
   | row),
-"",
-"† not a ratio of limits: a rate in it was not server-bound in every round.",
+([$limit | keys[] | split(" ") | ratio(.[0] | tonumber; .[1]) | select(. != null and (.both | not))]
+  | if length > 0 then "", "† not a ratio of limits: a rate in it was not server-bound in every round." else empty end),
 "",
 "imserver target (issue 12): saturated deliveries/s ≥ 1.5× Redis's at K = 10 and K = 100, both server-bound.",
 (10, 100 | . as $k | ratio($k; "im")
