@@ -219,7 +219,9 @@ main() {
         echo "SMOKE RUN: this checks the machinery; \"saturated\" is not, and the numbers measure nothing."
     fi
     if [[ $COUNTER == strace ]]; then
-        echo "strace stops the server at every system call: the saturated rates below are strace's, not the servers'."
+        echo "strace stops the server at every system call: the saturated rates below are strace's, not the" \
+            "servers', and the calls per delivery are those of a slowed server (more work per call): not" \
+            "comparable with perf's."
     fi
     echo
     jq -rs --arg fractions "$FRACTIONS" -f "$ROOT/scripts/lib/bench-table.jq" "$WORK/results.jsonl"

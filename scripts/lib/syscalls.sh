@@ -53,7 +53,11 @@ choose_counter() {
         log "perf cannot count raw_syscalls:sys_enter here (tracefs, perf_event_paranoid $(cat /proc/sys/kernel/perf_event_paranoid 2>/dev/null || echo '?')); counting with strace"
         ;;
     esac
-    command -v strace >/dev/null || apt_install strace
+    if ! command -v strace >/dev/null && ! apt_install strace; then
+        log "no strace either: system calls are not counted"
+        COUNTER=none
+        return
+    fi
     COUNTER=strace
 }
 
