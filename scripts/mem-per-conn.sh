@@ -8,7 +8,7 @@
 #   scripts/mem-per-conn.sh --clients 19000    more (bounded by `ulimit -Hn` per process)
 #   scripts/mem-per-conn.sh --only im          one server
 #
-# Helpers (install, build, start, stop) come from bench-peers.sh.
+# Helpers (install, build, start, stop) come from bench-peers.sh (scripts/lib/peers.sh).
 
 set -euo pipefail
 # shellcheck source=bench-peers.sh
