@@ -14,13 +14,16 @@
 //!    blocked one is written again on its next writable event.
 //!
 //! Setup (connecting, logging in, forming groups) is in `setup.rs`; reading, counting and
-//! sending messages in `traffic.rs`; the progress lines and the final report in `show.rs`.
+//! sending messages in `traffic.rs`; the progress lines and the final report in `show.rs`;
+//! the timer that wakes the loop to the microsecond in `wake.rs`.
 
 mod setup;
 mod show;
 mod traffic;
+mod wake;
 
 use setup::names;
+use wake::Wake;
 
 use std::io::ErrorKind;
 use std::time::{Duration, Instant, SystemTime};
@@ -45,12 +48,6 @@ const EVENTS_CAPACITY: usize = 1024;
 /// How often a progress line is printed, microseconds.
 const PROGRESS_EVERY_US: u64 = 1_000_000;
 
-/// The poll's timeout has millisecond resolution (rounded up). The loop sleeps this much
-/// less than the time to the next send and polls without sleeping for the rest, so its own
-/// timer does not add up to a millisecond to every latency it measures. imload is meant to
-/// have a core of its own.
-const SPIN_BELOW_US: u64 = 1_000;
-
 /// Messages queued per loop pass at most. A generator that has fallen behind its schedule
 /// would otherwise queue everything overdue in one pass and read nothing meanwhile; what
 /// is left stays due, with its original time, so its latency still counts the wait.
@@ -63,6 +60,7 @@ const MAX_SENDS_PER_PASS: usize = 1024;
 const MAX_UNSENT_BYTES: usize = 64 * 1024;
 
 const SIGNALS: Token = Token(usize::MAX);
+const WAKE: Token = Token(usize::MAX - 1);
 
 /// Runs the workload `settings` describe and reports what happened.
 pub fn run(settings: &Settings) -> Result<Report, LoadError> {
@@ -135,6 +133,8 @@ struct Driver<P: Protocol> {
     poll: Poll,
     /// SIGINT and SIGTERM, as poll events: they end the run early (or the hold).
     signals: Signals,
+    /// Wakes the poll when the next thing is due, closer than its timeout can.
+    wake: Wake,
     clients: Slab<Client<P::State>>,
     /// Every client's name, by client number (also for clients not yet opened).
     names: Vec<String>,
@@ -193,6 +193,8 @@ impl<P: Protocol> Driver<P> {
             .register(&mut signals, SIGNALS, Interest::READABLE)?;
         let n = settings.clients;
         let k = settings.members.min(n);
+        let started = Instant::now();
+        let wake = Wake::new(poll.registry(), WAKE, started)?;
         Ok(Driver {
             proto,
             settings: Settings {
@@ -201,6 +203,7 @@ impl<P: Protocol> Driver<P> {
             },
             poll,
             signals,
+            wake,
             clients: Slab::with_capacity(n),
             names: names(n),
             group_registered: vec![0; n.div_ceil(k)],
@@ -211,7 +214,7 @@ impl<P: Protocol> Driver<P> {
             notes: Vec::new(),
             tracker: Tracker::new(n, k),
             stats: Stats::new(),
-            started: Instant::now(),
+            started,
             started_wall: SystemTime::now(),
             rss_before_kb: settings.server_pid.and_then(super::rss_kb),
             server_cpu_s: [None; 2],
@@ -249,6 +252,7 @@ impl<P: Protocol> Driver<P> {
             for event in events.iter() {
                 match event.token() {
                     SIGNALS => self.interrupted |= self.signals.pending().next().is_some(),
+                    WAKE => self.wake.fired(),
                     Token(key) => ready.push(key),
                 }
             }
@@ -267,7 +271,7 @@ impl<P: Protocol> Driver<P> {
     }
 
     /// How long the poll may sleep: until the next thing due, never past a progress line.
-    fn timeout(&self) -> Option<Duration> {
+    fn timeout(&mut self) -> Option<Duration> {
         let now = self.now_us();
         let due = match self.phase {
             Phase::Setup if self.clients.len() < self.settings.clients => self.connect_due_us(),
@@ -276,10 +280,7 @@ impl<P: Protocol> Driver<P> {
             Phase::Draining { until_us } => until_us,
             Phase::Holding => u64::MAX,
         };
-        let due = due.min(self.next_progress_us);
-        let wait = due.saturating_sub(now);
-        // Wake up to one resolution step early (the poll rounds up) and spin the rest.
-        Some(Duration::from_micros(wait.saturating_sub(SPIN_BELOW_US)))
+        self.wake.timeout(now, due.min(self.next_progress_us))
     }
 
     /// Queues bytes for a client and marks it for flushing.
