@@ -39,6 +39,7 @@ use super::link::Link;
 use super::proto::Protocol;
 use super::redis::Redis;
 use super::report::Report;
+use super::rss::CpuWindow;
 use super::stats::{Stats, Tracker};
 use super::{LoadError, Settings, Target, DRAIN_PATIENCE_MS, SETUP_PATIENCE_MS};
 
@@ -156,8 +157,8 @@ struct Driver<P: Protocol> {
     started_wall: SystemTime,
     /// The server's resident memory before the first connection (`--server-pid`), kB.
     rss_before_kb: Option<u64>,
-    /// The server's CPU time (seconds) when the measured window started and ended.
-    server_cpu_s: [Option<f64>; 2],
+    /// CPU times when the measured window started and when sending stopped.
+    cpu: CpuWindow,
     phase: Phase,
     /// When setup finished: every client logged in (and, unless idle, joined).
     setup_us: Option<u64>,
@@ -217,7 +218,7 @@ impl<P: Protocol> Driver<P> {
             started,
             started_wall: SystemTime::now(),
             rss_before_kb: settings.server_pid.and_then(super::rss_kb),
-            server_cpu_s: [None; 2],
+            cpu: CpuWindow::default(),
             phase: Phase::Setup,
             setup_us: None,
             setup_deadline_us: SETUP_PATIENCE_MS * 1000,
@@ -296,13 +297,13 @@ impl<P: Protocol> Driver<P> {
         match self.phase {
             Phase::Setup => self.advance_setup(now)?,
             Phase::Sending => {
-                if now >= self.measure_start_us && self.server_cpu_s[0].is_none() {
-                    self.server_cpu_s[0] = self.settings.server_pid.and_then(super::cpu_s);
+                if now >= self.measure_start_us && !self.cpu.started() {
+                    self.cpu.read(0, self.now_us(), self.settings.server_pid);
                 }
                 self.send_due(now);
                 if now >= self.send_end_us || self.interrupted {
-                    if self.server_cpu_s[0].is_some() {
-                        self.server_cpu_s[1] = self.settings.server_pid.and_then(super::cpu_s);
+                    if self.cpu.started() {
+                        self.cpu.read(1, self.now_us(), self.settings.server_pid);
                     }
                     self.send_end_us = self.send_end_us.min(now);
                     self.stats.series.end_at(self.send_end_us);
