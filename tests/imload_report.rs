@@ -119,7 +119,7 @@ fn server_pid_gives_the_server_cpu_per_delivery_in_the_measured_window() {
     assert!((per - expected).abs() < 1e-6, "{report}");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
-        stderr.contains("server CPU in the measured window: "),
+        stderr.contains(&format!("CPU in the measured window: server {cpu:.2} s (")),
         "{stderr}"
     );
 }

@@ -7,6 +7,40 @@ use serde::Serialize;
 use super::series::Second;
 use super::stats::Stats;
 
+/// The CPU share (of one core) from which a process is taken to be the limit of a run.
+/// Not 1.0: a saturated single-threaded process still spends a few percent waiting
+/// (scheduling, a poll that finds nothing yet, clock-tick rounding of `/proc` times), and
+/// the rate it delivers is already its ceiling. Far enough above what a run below its
+/// limit shows (its loop sleeps between events) that a busy-but-keeping-up process is
+/// not called saturated.
+pub const SATURATED_SHARE: f64 = 0.95;
+
+/// Which side limited a run: what its delivered rate is a measurement of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Bound {
+    /// The server used at least [`SATURATED_SHARE`] of its core: the rate is its limit.
+    Server,
+    /// imload did (and the server did not): the rate is imload's limit, not the server's.
+    Generator,
+    /// Neither: the rate is what was offered, not anyone's limit.
+    Neither,
+    /// imload was not saturated and the server's CPU was not measured (`--server-pid`).
+    Unknown,
+}
+
+/// Classifies a run by its CPU shares in the measured window. The server is checked
+/// first: when both saturate, the server's limit is what the run found (imload keeping up
+/// with it exactly is no reason to doubt the rate).
+pub fn bound(server_share: Option<f64>, imload_share: f64) -> Bound {
+    match server_share {
+        Some(server) if server >= SATURATED_SHARE => Bound::Server,
+        _ if imload_share >= SATURATED_SHARE => Bound::Generator,
+        Some(_) => Bound::Neither,
+        None => Bound::Unknown,
+    }
+}
+
 /// One progress line's numbers.
 #[derive(Debug, Clone, Serialize)]
 pub struct Progress {
@@ -92,6 +126,18 @@ pub struct Report {
     /// the time too, as in `scripts/bench-peers.sh`); `None` when not measured.
     pub server_cpu_measured_s: Option<f64>,
     pub server_cpu_us_per_delivery: Option<f64>,
+    /// imload's own CPU time in the measured window (getrusage, user and system; summed
+    /// over its processes), and that per delivery to other members (`None` without one).
+    pub imload_cpu_s: f64,
+    pub imload_cpu_us_per_delivery: Option<f64>,
+    /// CPU time over the window's wall time: imload's busiest process (0..1, one thread
+    /// each), and the server (`None` when not measured).
+    pub imload_cpu_share: f64,
+    pub server_cpu_share: Option<f64>,
+    /// Which side limited the run, from the two shares (see [`bound`]).
+    pub bound: Bound,
+    /// imload processes that ran the clients.
+    pub procs: usize,
     pub latency_corrected_us: Percentiles,
     pub latency_uncorrected_us: Percentiles,
     /// The measured window second by second.
@@ -142,11 +188,35 @@ impl Report {
             other_bytes: stats.other_bytes,
             server_cpu_measured_s: None,
             server_cpu_us_per_delivery: None,
+            imload_cpu_s: 0.0,
+            imload_cpu_us_per_delivery: None,
+            imload_cpu_share: 0.0,
+            server_cpu_share: None,
+            bound: Bound::Unknown,
+            procs: 1,
             latency_corrected_us: Percentiles::of(&stats.corrected),
             latency_uncorrected_us: Percentiles::of(&stats.uncorrected),
             per_second: stats.series.finish(),
             corrected: stats.corrected.clone(),
         }
+    }
+
+    /// Fills in the CPU fields from the measured window's CPU times, seconds: the server's
+    /// (when measured) and one imload process's, over `window_s` of wall time.
+    pub fn set_cpu(&mut self, window_s: f64, server_s: Option<f64>, imload_s: f64) {
+        let window_s = window_s.max(f64::MIN_POSITIVE);
+        let per_delivery = |cpu: f64| {
+            (self.delivered_measured > 0).then(|| cpu * 1e6 / self.delivered_measured as f64)
+        };
+        self.server_cpu_measured_s = server_s;
+        self.server_cpu_us_per_delivery = server_s.and_then(per_delivery);
+        self.imload_cpu_s = imload_s;
+        self.imload_cpu_us_per_delivery = per_delivery(imload_s);
+        // One thread uses one core at most; more is the two clocks disagreeing by a hair.
+        self.imload_cpu_share = (imload_s / window_s).min(1.0);
+        // Not capped: a server with threads of its own may use more than a core.
+        self.server_cpu_share = server_s.map(|cpu| cpu / window_s);
+        self.bound = bound(self.server_cpu_share, self.imload_cpu_share);
     }
 
     /// Whether the run delivered everything, once, with no error.
@@ -195,5 +265,89 @@ impl Held {
         let (before, after) = (self.server_rss_kb_before?, self.server_rss_kb_after?);
         let grown = after as f64 - before as f64;
         (self.connections_held > 0).then(|| grown * 1024.0 / self.connections_held as f64)
+    }
+}
+
+#[cfg(test)]
+impl Report {
+    /// A report of a run that delivered `delivered` messages in a measured window of
+    /// `measured_s` seconds, nothing else set.
+    pub fn sample(delivered: u64, measured_s: f64, server_pid: Option<u32>) -> Report {
+        let mut stats = Stats::new();
+        stats.delivered = delivered;
+        stats.delivered_measured = delivered;
+        let header = ReportHeader {
+            target: "im",
+            clients: 10,
+            members: 10,
+            size: 64,
+            offered_rate: 1000.0,
+            warmup_s: 1.0,
+            measured_s,
+        };
+        let held = Held {
+            idle: false,
+            setup_s: Some(0.1),
+            connections_held: 10,
+            held_s: measured_s,
+            server_pid,
+            server_rss_kb_before: None,
+            server_rss_kb_after: None,
+        };
+        Report::new(&mut stats, header, held, delivered, 0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_server_is_the_limit_only_when_it_used_its_core() {
+        let cases = [
+            (Some(0.95), 0.2, Bound::Server),
+            (Some(0.99), 0.99, Bound::Server),
+            (Some(1.3), 0.5, Bound::Server),
+            (Some(0.94), 0.97, Bound::Generator),
+            (Some(0.60), 0.95, Bound::Generator),
+            (Some(0.60), 0.94, Bound::Neither),
+            (Some(0.0), 0.0, Bound::Neither),
+            (None, 0.96, Bound::Generator),
+            (None, 0.94, Bound::Unknown),
+        ];
+        for (server, imload, expected) in cases {
+            assert_eq!(bound(server, imload), expected, "{server:?}, {imload}");
+        }
+    }
+
+    #[test]
+    fn cpu_fields_are_each_sides_time_over_the_window() {
+        let mut report = Report::sample(4_000, 2.0, Some(42));
+        report.set_cpu(2.0, Some(1.0), 0.5);
+        assert_eq!(report.server_cpu_share, Some(0.5));
+        assert_eq!(report.imload_cpu_share, 0.25);
+        assert_eq!(report.server_cpu_us_per_delivery, Some(250.0));
+        assert_eq!(report.imload_cpu_us_per_delivery, Some(125.0));
+        assert_eq!(report.bound, Bound::Neither);
+        let json = serde_json::to_value(&report).unwrap();
+        assert_eq!(json["bound"], "neither");
+        assert_eq!(json["procs"], 1);
+        assert_eq!(json["imload_cpu_s"], 0.5);
+        assert_eq!(json["server_cpu_measured_s"], 1.0);
+
+        // Without the server's time nothing is said of it; imload alone can still be
+        // found to be the limit. One thread is one core at most.
+        report.set_cpu(2.0, None, 2.001);
+        assert_eq!(
+            (report.server_cpu_share, report.imload_cpu_share),
+            (None, 1.0)
+        );
+        assert_eq!(report.bound, Bound::Generator);
+        assert!(serde_json::to_value(&report).unwrap()["server_cpu_share"].is_null());
+
+        let mut silent = Report::sample(0, 2.0, None);
+        silent.set_cpu(2.0, None, 0.1);
+        assert_eq!(silent.imload_cpu_us_per_delivery, None);
+        assert_eq!(silent.bound, Bound::Unknown);
     }
 }

@@ -4,7 +4,7 @@
 use std::fmt;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use super::report::{Held, Progress, Report};
+use super::report::{Bound, Held, Progress, Report};
 
 fn ms(us: u64) -> f64 {
     us as f64 / 1000.0
@@ -73,12 +73,9 @@ impl fmt::Display for Report {
             self.delivered_per_s,
             self.delivered_bytes_per_s
         )?;
-        if let Some(cpu) = self.server_cpu_measured_s {
-            write!(f, "server CPU in the measured window: {cpu:.2} s")?;
-            if let Some(per) = self.server_cpu_us_per_delivery {
-                write!(f, ", {per:.3} µs per delivery")?;
-            }
-            writeln!(f)?;
+        // A window of no time (interrupted in the warmup) had no CPU to speak of.
+        if h.measured_s > 0.0 {
+            write_cpu(f, self)?;
         }
         writeln!(
             f,
@@ -97,6 +94,57 @@ impl fmt::Display for Report {
         )?;
         write_held(f, &self.held)?;
         write_errors(f, self)
+    }
+}
+
+fn percent(share: f64) -> String {
+    format!("{:.0}%", share * 100.0)
+}
+
+/// Each side's CPU in the measured window, and which of them, if either, was the limit:
+/// a rate is called the server's only when the server was saturated.
+fn write_cpu(f: &mut fmt::Formatter<'_>, r: &Report) -> fmt::Result {
+    write!(f, "CPU in the measured window: ")?;
+    match (r.server_cpu_measured_s, r.server_cpu_share) {
+        (Some(cpu), Some(share)) => {
+            write!(f, "server {cpu:.2} s ({} of a core", percent(share))?;
+            if let Some(per) = r.server_cpu_us_per_delivery {
+                write!(f, ", {per:.3} µs per delivery")?;
+            }
+            write!(f, "); ")?;
+        }
+        _ if r.held.server_pid.is_none() => write!(f, "server not measured (give --server-pid); ")?,
+        _ => write!(
+            f,
+            "server not measured (its /proc/PID/stat was unreadable); "
+        )?,
+    }
+    write!(f, "imload {:.2} s (", r.imload_cpu_s)?;
+    if r.procs > 1 {
+        write!(f, "{} processes, the busiest at ", r.procs)?;
+    }
+    write!(f, "{}", percent(r.imload_cpu_share))?;
+    if let Some(per) = r.imload_cpu_us_per_delivery {
+        write!(f, ", {per:.3} µs per delivery")?;
+    }
+    write!(f, "): ")?;
+    let imload = percent(r.imload_cpu_share);
+    match (r.bound, r.server_cpu_share) {
+        (Bound::Server, _) => writeln!(f, "server-bound, the delivered rate is the server's"),
+        (Bound::Generator, Some(server)) => writeln!(
+            f,
+            "generator-bound: imload used {imload} of its core and the server {}, so this rate is imload's limit, not the server's",
+            percent(server)
+        ),
+        (Bound::Generator, None) => writeln!(
+            f,
+            "generator-bound: imload used {imload} of its core, so this rate is imload's limit, not the server's"
+        ),
+        (Bound::Neither, _) => writeln!(f, "neither saturated"),
+        (Bound::Unknown, _) => writeln!(
+            f,
+            "imload not saturated; whether the server was is unknown without its CPU time"
+        ),
     }
 }
 
@@ -202,5 +250,70 @@ mod tests {
         );
         line.p99_us = Some(1500);
         assert!(line.to_string().contains("p99    1.500 ms"), "{line}");
+    }
+
+    /// The report's CPU line, for a run of 1,000,000 deliveries in 2 s.
+    fn cpu_line(server_pid: Option<u32>, server_s: Option<f64>, imload_s: f64) -> String {
+        let mut report = Report::sample(1_000_000, 2.0, server_pid);
+        report.set_cpu(2.0, server_s, imload_s);
+        let text = report.to_string();
+        let line = text
+            .lines()
+            .find(|l| l.starts_with("CPU in the measured window: "));
+        line.unwrap_or_else(|| panic!("no CPU line in\n{text}"))
+            .to_string()
+    }
+
+    #[test]
+    fn the_cpu_line_names_the_limit_only_when_one_side_used_its_core() {
+        assert_eq!(
+            cpu_line(Some(7), Some(1.92), 0.94),
+            "CPU in the measured window: server 1.92 s (96% of a core, 1.920 µs per delivery); \
+             imload 0.94 s (47%, 0.940 µs per delivery): server-bound, the delivered rate is the server's"
+        );
+        assert!(cpu_line(Some(7), Some(1.2), 1.94).ends_with(
+            ": generator-bound: imload used 97% of its core and the server 60%, \
+             so this rate is imload's limit, not the server's"
+        ));
+        assert!(cpu_line(Some(7), Some(1.2), 0.6)
+            .ends_with("(30%, 0.600 µs per delivery): neither saturated"));
+        let alone = cpu_line(None, None, 1.95);
+        assert!(
+            alone.starts_with("CPU in the measured window: server not measured (give --server-pid); imload 1.95 s (98%")
+                && alone.ends_with(": generator-bound: imload used 98% of its core, so this rate is imload's limit, not the server's"),
+            "{alone}"
+        );
+        let unknown = cpu_line(None, None, 0.2);
+        assert!(
+            unknown.ends_with(
+                ": imload not saturated; whether the server was is unknown without its CPU time"
+            ),
+            "{unknown}"
+        );
+        let unreadable = cpu_line(Some(7), None, 0.2);
+        assert!(
+            unreadable.contains("server not measured (its /proc/PID/stat was unreadable); "),
+            "{unreadable}"
+        );
+        for line in [alone, unknown, unreadable] {
+            assert!(
+                !line.contains("server-bound") && !line.contains("rate is the server's"),
+                "{line}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_run_of_several_processes_shows_the_busiest_ones_share() {
+        let mut report = Report::sample(1_000_000, 2.0, None);
+        report.set_cpu(2.0, None, 0.8);
+        report.procs = 4;
+        report.imload_cpu_s = 3.0;
+        assert!(
+            report
+                .to_string()
+                .contains("imload 3.00 s (4 processes, the busiest at 40%, "),
+            "{report}"
+        );
     }
 }

@@ -16,13 +16,16 @@
 //!    done or `WouldBlock`; a blocked one is written again on its next writable event.
 //!
 //! Setup (connecting, logging in, forming groups) is in `setup.rs`; reading, counting and
-//! sending messages in `traffic.rs`; the progress lines and the final report in `show.rs`.
+//! sending messages in `traffic.rs`; the progress lines and the final report in `show.rs`;
+//! the timer that wakes the loop to the microsecond in `wake.rs`.
 
 mod setup;
 mod show;
 mod traffic;
+mod wake;
 
 use setup::names;
+use wake::Wake;
 
 use std::io::ErrorKind;
 use std::time::{Duration, Instant, SystemTime};
@@ -38,6 +41,7 @@ use super::link::Link;
 use super::proto::Protocol;
 use super::redis::Redis;
 use super::report::Report;
+use super::rss::CpuWindow;
 use super::stats::{Stats, Tracker};
 use super::{LoadError, Settings, Target, DRAIN_PATIENCE_MS, SETUP_PATIENCE_MS};
 use crate::buffer::Drain;
@@ -47,12 +51,6 @@ const EVENTS_CAPACITY: usize = 1024;
 
 /// How often a progress line is printed, microseconds.
 const PROGRESS_EVERY_US: u64 = 1_000_000;
-
-/// The poll's timeout has millisecond resolution (rounded up). The loop sleeps this much
-/// less than the time to the next send and polls without sleeping for the rest, so its own
-/// timer does not add up to a millisecond to every latency it measures. imload is meant to
-/// have a core of its own.
-const SPIN_BELOW_US: u64 = 1_000;
 
 /// Messages queued per loop pass at most. A generator that has fallen behind its schedule
 /// would otherwise queue everything overdue in one pass and read nothing meanwhile; what
@@ -66,6 +64,7 @@ const MAX_SENDS_PER_PASS: usize = 1024;
 const MAX_UNSENT_BYTES: usize = 64 * 1024;
 
 const SIGNALS: Token = Token(usize::MAX);
+const WAKE: Token = Token(usize::MAX - 1);
 
 /// Runs the workload `settings` describe and reports what happened.
 pub fn run(settings: &Settings) -> Result<Report, LoadError> {
@@ -138,6 +137,8 @@ struct Driver<P: Protocol> {
     poll: Poll,
     /// SIGINT and SIGTERM, as poll events: they end the run early (or the hold).
     signals: Signals,
+    /// Wakes the poll when the next thing is due, closer than its timeout can.
+    wake: Wake,
     clients: Slab<Client<P::State>>,
     /// Every client's name, by client number (also for clients not yet opened).
     names: Vec<String>,
@@ -159,8 +160,8 @@ struct Driver<P: Protocol> {
     started_wall: SystemTime,
     /// The server's resident memory before the first connection (`--server-pid`), kB.
     rss_before_kb: Option<u64>,
-    /// The server's CPU time (seconds) when the measured window started and ended.
-    server_cpu_s: [Option<f64>; 2],
+    /// CPU times when the measured window started and when sending stopped.
+    cpu: CpuWindow,
     phase: Phase,
     /// When setup finished: every client logged in (and, unless idle, joined).
     setup_us: Option<u64>,
@@ -196,6 +197,8 @@ impl<P: Protocol> Driver<P> {
             .register(&mut signals, SIGNALS, Interest::READABLE)?;
         let n = settings.clients;
         let k = settings.members.min(n);
+        let started = Instant::now();
+        let wake = Wake::new(poll.registry(), WAKE, started)?;
         Ok(Driver {
             proto,
             settings: Settings {
@@ -204,6 +207,7 @@ impl<P: Protocol> Driver<P> {
             },
             poll,
             signals,
+            wake,
             clients: Slab::with_capacity(n),
             names: names(n),
             group_registered: vec![0; n.div_ceil(k)],
@@ -214,10 +218,10 @@ impl<P: Protocol> Driver<P> {
             notes: Vec::new(),
             tracker: Tracker::new(n, k),
             stats: Stats::new(),
-            started: Instant::now(),
+            started,
             started_wall: SystemTime::now(),
             rss_before_kb: settings.server_pid.and_then(super::rss_kb),
-            server_cpu_s: [None; 2],
+            cpu: CpuWindow::default(),
             phase: Phase::Setup,
             setup_us: None,
             setup_deadline_us: SETUP_PATIENCE_MS * 1000,
@@ -252,6 +256,7 @@ impl<P: Protocol> Driver<P> {
             for event in events.iter() {
                 match event.token() {
                     SIGNALS => self.interrupted |= self.signals.pending().next().is_some(),
+                    WAKE => self.wake.fired(),
                     Token(key) => {
                         let closed = event.is_read_closed() || event.is_error();
                         ready.push((key, Drain::after(closed)));
@@ -273,7 +278,7 @@ impl<P: Protocol> Driver<P> {
     }
 
     /// How long the poll may sleep: until the next thing due, never past a progress line.
-    fn timeout(&self) -> Option<Duration> {
+    fn timeout(&mut self) -> Option<Duration> {
         let now = self.now_us();
         let due = match self.phase {
             Phase::Setup if self.clients.len() < self.settings.clients => self.connect_due_us(),
@@ -282,10 +287,7 @@ impl<P: Protocol> Driver<P> {
             Phase::Draining { until_us } => until_us,
             Phase::Holding => u64::MAX,
         };
-        let due = due.min(self.next_progress_us);
-        let wait = due.saturating_sub(now);
-        // Wake up to one resolution step early (the poll rounds up) and spin the rest.
-        Some(Duration::from_micros(wait.saturating_sub(SPIN_BELOW_US)))
+        self.wake.timeout(now, due.min(self.next_progress_us))
     }
 
     /// Queues bytes for a client and marks it for flushing.
@@ -301,13 +303,13 @@ impl<P: Protocol> Driver<P> {
         match self.phase {
             Phase::Setup => self.advance_setup(now)?,
             Phase::Sending => {
-                if now >= self.measure_start_us && self.server_cpu_s[0].is_none() {
-                    self.server_cpu_s[0] = self.settings.server_pid.and_then(super::cpu_s);
+                if now >= self.measure_start_us && !self.cpu.started() {
+                    self.cpu.read(0, self.now_us(), self.settings.server_pid);
                 }
                 self.send_due(now);
                 if now >= self.send_end_us || self.interrupted {
-                    if self.server_cpu_s[0].is_some() {
-                        self.server_cpu_s[1] = self.settings.server_pid.and_then(super::cpu_s);
+                    if self.cpu.started() {
+                        self.cpu.read(1, self.now_us(), self.settings.server_pid);
                     }
                     self.send_end_us = self.send_end_us.min(now);
                     self.stats.series.end_at(self.send_end_us);

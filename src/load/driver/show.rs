@@ -68,11 +68,8 @@ impl<P: Protocol> Driver<P> {
         let mut report = Report::new(&mut self.stats, header, held, expected, echoes);
         report.timestamp = rfc3339(self.started_wall);
         report.server = self.settings.server.to_string();
-        if let [Some(start), Some(end)] = self.server_cpu_s {
-            let cpu = end - start;
-            report.server_cpu_measured_s = Some(cpu);
-            report.server_cpu_us_per_delivery = (report.delivered_measured > 0)
-                .then(|| cpu * 1e6 / report.delivered_measured as f64);
+        if let Some((wall_s, server_s, imload_s)) = self.cpu.spent() {
+            report.set_cpu(wall_s, server_s, imload_s);
         }
         report
     }
