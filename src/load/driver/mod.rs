@@ -175,6 +175,9 @@ struct Driver<P: Protocol> {
     send_end_us: u64,
     /// Messages scheduled so far: message `j` is due at `send_start + j / rate`.
     scheduled: u64,
+    /// The client whose next message is due but whose unsent output is over
+    /// [`MAX_UNSENT_BYTES`]: sending waits for its writable event, not a spinning poll.
+    stalled_on: Option<usize>,
     /// Deliveries that should happen, to other members and to the sender itself.
     expected: u64,
     expected_echoes: u64,
@@ -230,6 +233,7 @@ impl<P: Protocol> Driver<P> {
             measure_start_us: 0,
             send_end_us: 0,
             scheduled: 0,
+            stalled_on: None,
             expected: 0,
             expected_echoes: 0,
             interrupted: false,
@@ -283,11 +287,22 @@ impl<P: Protocol> Driver<P> {
         let due = match self.phase {
             Phase::Setup if self.clients.len() < self.settings.clients => self.connect_due_us(),
             Phase::Setup => self.setup_deadline_us,
+            // Behind a client the server does not read from: its writable event (or
+            // another's) wakes the loop; there is nothing to send until then.
+            Phase::Sending if self.stalled() => self.send_end_us,
             Phase::Sending => self.message_due_us(self.scheduled).min(self.send_end_us),
             Phase::Draining { until_us } => until_us,
             Phase::Holding => u64::MAX,
         };
         self.wake.timeout(now, due.min(self.next_progress_us))
+    }
+
+    /// Whether sending waits for a client whose output the server has not taken.
+    fn stalled(&self) -> bool {
+        let stalled = |key| self.clients.get(key).map(|c: &Client<_>| c.conn.queued());
+        self.stalled_on
+            .and_then(stalled)
+            .is_some_and(|queued| queued > MAX_UNSENT_BYTES)
     }
 
     /// Queues bytes for a client and marks it for flushing.

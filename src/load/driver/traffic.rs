@@ -87,6 +87,7 @@ impl<P: Protocol> Driver<P> {
     pub(super) fn send_due(&mut self, now: u64) {
         let n = self.settings.clients as u64;
         let k = self.settings.members;
+        self.stalled_on = None;
         for _ in 0..MAX_SENDS_PER_PASS {
             let due = self.message_due_us(self.scheduled);
             if due > now || due >= self.send_end_us {
@@ -98,6 +99,7 @@ impl<P: Protocol> Driver<P> {
                 continue;
             };
             if client.conn.queued() > MAX_UNSENT_BYTES {
+                self.stalled_on = Some(key);
                 return;
             }
             self.scheduled += 1;
