@@ -34,6 +34,7 @@ mod redis;
 mod report;
 mod rss;
 mod series;
+mod split;
 mod stats;
 mod text;
 #[cfg(feature = "web")]
@@ -51,6 +52,7 @@ pub use redis::{encode_command, Frame, RespError, RespReader};
 pub use report::{Percentiles, Progress, Report};
 pub use rss::{cpu_s, rss_kb};
 pub use series::Second;
+pub use split::{split, Share};
 pub use stats::Stamp;
 
 use crate::protocol::PresenceMode;
