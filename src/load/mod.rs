@@ -45,7 +45,7 @@ use std::fmt;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 
-pub use driver::run;
+pub use driver::{run, run_share};
 pub use hgrm::write_hgrm;
 pub use irc::{parse_irc, IrcLine};
 pub use merge::{merge, Part};
@@ -258,6 +258,8 @@ pub enum LoadError {
     Settings(String),
     /// Polling itself failed.
     Io(io::Error),
+    /// `--procs`: a process of the run failed, or could not be started or heard.
+    Procs(String),
 }
 
 impl fmt::Display for LoadError {
@@ -292,6 +294,7 @@ impl fmt::Display for LoadError {
             LoadError::Rejected(line) => write!(f, "server rejected setup: {line}"),
             LoadError::Settings(why) => write!(f, "bad settings: {why}"),
             LoadError::Io(e) => write!(f, "event loop failed: {e}"),
+            LoadError::Procs(why) => write!(f, "{why}"),
         }
     }
 }
