@@ -9,6 +9,7 @@
 //! | `link.rs`, `ws/` | how lines travel: TCP, or one WebSocket text frame per line (`--target ws`: the im protocol to imserver's `--http` address) |
 //! | `stats.rs` | payload stamps, loss/duplicate/reorder tracking, histograms |
 //! | `report.rs` | progress lines and the final report (table and JSON) |
+//! | `split.rs`, `procs.rs`, `merge.rs` | `--procs N`: the clients shared in whole groups, the processes started together, their parts merged into one report |
 //!
 //! A run has four phases. **Setup**: open N connections at `connect_rate` (ws: each
 //! upgraded to a WebSocket before anything else is sent), log each in,
@@ -30,6 +31,7 @@ mod im;
 mod irc;
 mod link;
 mod merge;
+mod procs;
 mod proto;
 mod redis;
 mod report;
@@ -49,6 +51,7 @@ pub use driver::{run, run_share};
 pub use hgrm::write_hgrm;
 pub use irc::{parse_irc, IrcLine};
 pub use merge::{merge, Part};
+pub use procs::run_procs;
 pub use proto::Event;
 pub use redis::{encode_command, Frame, RespError, RespReader};
 pub use report::{Percentiles, Progress, Report};

@@ -53,6 +53,8 @@ pub struct Report {
     pub imload_version: &'static str,
     pub timestamp: String,
     pub server: String,
+    /// imload processes that made the run (`--procs`; 1 unless asked).
+    pub procs: usize,
     #[serde(flatten)]
     pub header: ReportHeader,
     #[serde(flatten)]
@@ -115,6 +117,7 @@ impl Report {
             imload_version: env!("CARGO_PKG_VERSION"),
             timestamp: String::new(),
             server: String::new(),
+            procs: 1,
             header,
             held,
             sender_echo: expected_echoes > 0,
