@@ -5,11 +5,11 @@
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
+use std::process::{Command, ExitCode};
 
 use clap::error::ErrorKind;
 use clap::{CommandFactory, Parser, ValueEnum};
-use imchat::load::{self, parse_ip_range, write_hgrm, Report, Settings, Target};
+use imchat::load::{self, parse_ip_range, write_hgrm, Report, Settings, Share, Target};
 use imchat::protocol::PresenceMode;
 
 // Every default below is read from `Settings::default()`, so the library and the command
@@ -84,6 +84,19 @@ struct Args {
     /// report gives it per delivery.
     #[arg(long, value_name = "PID")]
     server_pid: Option<u32>,
+    /// Run as N processes (not threads), for machines with more cores than one imload
+    /// can use: each takes its share of the clients in whole conversations and of
+    /// --rate, all start sending at one instant, and one report merges theirs (counts
+    /// added, latency histograms merged). At most the number of conversations; not with
+    /// --idle.
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    procs: usize,
+    /// Internal to --procs: this process runs share I of the run.
+    #[arg(long, hide = true, value_name = "I")]
+    proc_index: Option<usize>,
+    /// Internal to --procs: the parent's process id, for the clients' names.
+    #[arg(long, hide = true, value_name = "PID")]
+    proc_run: Option<u32>,
 }
 
 /// Whether an output flag names stdout.
@@ -194,6 +207,50 @@ impl From<PresenceMode> for PresenceArg {
     }
 }
 
+/// The command line of the child that runs `share` of a `--procs` run: this imload with
+/// the same flags, and the share's hidden ones.
+fn share_command(share: &Share) -> Command {
+    // Our own executable; if it cannot be named, the name we were started by.
+    let exe = std::env::current_exe()
+        .unwrap_or_else(|_| std::env::args_os().next().unwrap_or_default().into());
+    let mut command = Command::new(exe);
+    command
+        .args(std::env::args_os().skip(1))
+        .args(["--proc-index", &share.index.to_string()])
+        .args(["--proc-run", &share.run.to_string()]);
+    command
+}
+
+/// A child of `--procs`: runs its share, writes its part as one JSON line on stdout.
+fn run_share(settings: &Settings, share: Option<&Share>) -> ExitCode {
+    let Some(share) = share else {
+        eprintln!("imload: --proc-index is past --procs");
+        return ExitCode::from(2);
+    };
+    let part = match load::run_share(settings, share) {
+        Ok(part) => part,
+        Err(e) => {
+            eprintln!("imload: process {} of {}: {e}", share.index, share.procs);
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut out = std::io::stdout().lock();
+    let written = serde_json::to_writer(&mut out, &part)
+        .map_err(std::io::Error::from)
+        .and_then(|()| writeln!(out))
+        .and_then(|()| out.flush());
+    match written {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!(
+                "imload: process {}: cannot write its report: {e}",
+                share.index
+            );
+            ExitCode::FAILURE
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let args = Args::parse();
     if is_stdout(&args.json) && is_stdout(&args.hgrm) {
@@ -208,7 +265,7 @@ fn main() -> ExitCode {
     }
     let target = Target::from(args.target);
     let server = args.server.unwrap_or_else(|| target.default_server());
-    if !server.ip().is_loopback() {
+    if !server.ip().is_loopback() && args.proc_index.is_none() {
         eprintln!("imload: note: {server} is not a loopback address; load only servers you run");
     }
     let settings = Settings {
@@ -230,7 +287,18 @@ fn main() -> ExitCode {
     if let Err(why) = settings.check() {
         usage_error(why);
     }
-    let report = match load::run(&settings) {
+    // Checked here too, so that a split that cannot be made exits 2 like any bad flag.
+    let shares = load::split(&settings, args.procs, args.proc_run.unwrap_or(0))
+        .unwrap_or_else(|why| usage_error(why));
+    if let Some(index) = args.proc_index {
+        return run_share(&settings, shares.get(index));
+    }
+    let result = if args.procs > 1 {
+        load::run_procs(&settings, args.procs, share_command)
+    } else {
+        load::run(&settings)
+    };
+    let report = match result {
         Ok(report) => report,
         Err(e) => {
             eprintln!("imload: {e}");

@@ -9,6 +9,7 @@
 //! | `link.rs`, `ws/` | how lines travel: TCP, or one WebSocket text frame per line (`--target ws`: the im protocol to imserver's `--http` address) |
 //! | `stats.rs` | payload stamps, loss/duplicate/reorder tracking, histograms |
 //! | `report.rs` | progress lines and the final report (table and JSON) |
+//! | `split.rs`, `procs.rs`, `merge.rs` | `--procs N`: the clients shared in whole groups, the processes started together, their parts merged into one report |
 //!
 //! A run has four phases. **Setup**: open N connections at `connect_rate` (ws: each
 //! upgraded to a WebSocket before anything else is sent), log each in,
@@ -29,11 +30,14 @@ mod hgrm;
 mod im;
 mod irc;
 mod link;
+mod merge;
+mod procs;
 mod proto;
 mod redis;
 mod report;
 mod rss;
 mod series;
+mod split;
 mod stats;
 mod text;
 #[cfg(feature = "web")]
@@ -43,14 +47,17 @@ use std::fmt;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 
-pub use driver::run;
+pub use driver::{run, run_share};
 pub use hgrm::write_hgrm;
 pub use irc::{parse_irc, IrcLine};
+pub use merge::{merge, Part};
+pub use procs::run_procs;
 pub use proto::Event;
 pub use redis::{encode_command, Frame, RespError, RespReader};
 pub use report::{Percentiles, Progress, Report};
 pub use rss::{cpu_s, rss_kb};
 pub use series::Second;
+pub use split::{split, Share};
 pub use stats::Stamp;
 
 use crate::protocol::PresenceMode;
@@ -254,6 +261,8 @@ pub enum LoadError {
     Settings(String),
     /// Polling itself failed.
     Io(io::Error),
+    /// `--procs`: a process of the run failed, or could not be started or heard.
+    Procs(String),
 }
 
 impl fmt::Display for LoadError {
@@ -288,6 +297,7 @@ impl fmt::Display for LoadError {
             LoadError::Rejected(line) => write!(f, "server rejected setup: {line}"),
             LoadError::Settings(why) => write!(f, "bad settings: {why}"),
             LoadError::Io(e) => write!(f, "event loop failed: {e}"),
+            LoadError::Procs(why) => write!(f, "{why}"),
         }
     }
 }

@@ -87,6 +87,8 @@ pub struct Report {
     pub imload_version: &'static str,
     pub timestamp: String,
     pub server: String,
+    /// imload processes that made the run (`--procs`; 1 unless asked).
+    pub procs: usize,
     #[serde(flatten)]
     pub header: ReportHeader,
     #[serde(flatten)]
@@ -136,8 +138,6 @@ pub struct Report {
     pub server_cpu_share: Option<f64>,
     /// Which side limited the run, from the two shares (see [`bound`]).
     pub bound: Bound,
-    /// imload processes that ran the clients.
-    pub procs: usize,
     pub latency_corrected_us: Percentiles,
     pub latency_uncorrected_us: Percentiles,
     /// The measured window second by second.
@@ -161,6 +161,7 @@ impl Report {
             imload_version: env!("CARGO_PKG_VERSION"),
             timestamp: String::new(),
             server: String::new(),
+            procs: 1,
             header,
             held,
             sender_echo: expected_echoes > 0,
@@ -193,7 +194,6 @@ impl Report {
             imload_cpu_share: 0.0,
             server_cpu_share: None,
             bound: Bound::Unknown,
-            procs: 1,
             latency_corrected_us: Percentiles::of(&stats.corrected),
             latency_uncorrected_us: Percentiles::of(&stats.uncorrected),
             per_second: stats.series.finish(),

@@ -4,7 +4,9 @@
 //!
 //! Events come in time order (the loop reads the clock once per pass and never goes
 //! back), so only the current second is open: one histogram, reset as each second closes.
-//! The series holds one entry per second of the window, so it is bounded by `--duration`.
+//! The series holds one entry per second of the window, so it is bounded by `--duration`;
+//! so are each second's recorded latencies, kept (as (value, count) pairs, a few hundred
+//! at most) for `--procs`, whose parent merges every second's distribution across processes.
 
 use hdrhistogram::Histogram;
 use serde::Serialize;
@@ -29,6 +31,8 @@ pub struct Series {
     start_us: u64,
     end_us: u64,
     done: Vec<Second>,
+    /// Each closed second's recorded latencies, as `done` holds its counts.
+    latencies: Vec<Vec<(u64, u64)>>,
     current: Second,
     latency: Histogram<u64>,
 }
@@ -40,6 +44,7 @@ impl Series {
             start_us: 0,
             end_us: 0,
             done: Vec::new(),
+            latencies: Vec::new(),
             current: empty(0),
             latency,
         }
@@ -86,6 +91,20 @@ impl Series {
         std::mem::take(&mut self.done)
     }
 
+    /// Every closed second's recorded latencies, in the order of the seconds `finish`
+    /// returned (call it after `finish`).
+    pub fn take_latencies(&mut self) -> Vec<Vec<(u64, u64)>> {
+        std::mem::take(&mut self.latencies)
+    }
+
+    /// A series already recorded elsewhere (the merged seconds of `--procs`): `finish`
+    /// returns `seconds`.
+    pub fn set_finished(&mut self, seconds: Vec<Second>) {
+        self.start_us = 0;
+        self.end_us = 0;
+        self.done = seconds;
+    }
+
     /// Whether `now` is inside the window, after closing the seconds before it.
     fn open(&mut self, now: u64) -> bool {
         if !(self.start_us..self.end_us).contains(&now) {
@@ -105,6 +124,7 @@ impl Series {
 
     fn close(&mut self) {
         self.current.p99_us = self.latency.value_at_quantile(0.99);
+        self.latencies.push(super::merge::recorded(&self.latency));
         self.latency.reset();
         self.done.push(self.current.clone());
     }

@@ -170,7 +170,7 @@ pub struct Stats {
 }
 
 /// Error texts kept for the report: enough to see what went wrong, not a flood.
-const ERROR_SAMPLES: usize = 5;
+pub const ERROR_SAMPLES: usize = 5;
 
 impl Stats {
     pub fn new() -> Stats {

@@ -19,11 +19,13 @@
 //! sending messages in `traffic.rs`; the progress lines and the final report in `show.rs`;
 //! the timer that wakes the loop to the microsecond in `wake.rs`.
 
+mod part;
 mod setup;
 mod show;
 mod traffic;
 mod wake;
 
+pub use part::run_share;
 use setup::names;
 use wake::Wake;
 
@@ -42,6 +44,7 @@ use super::proto::Protocol;
 use super::redis::Redis;
 use super::report::Report;
 use super::rss::CpuWindow;
+use super::split::Share;
 use super::stats::{Stats, Tracker};
 use super::{LoadError, Settings, Target, DRAIN_PATIENCE_MS, SETUP_PATIENCE_MS};
 use crate::buffer::Drain;
@@ -64,16 +67,19 @@ const MAX_SENDS_PER_PASS: usize = 1024;
 const MAX_UNSENT_BYTES: usize = 64 * 1024;
 
 const SIGNALS: Token = Token(usize::MAX);
+/// The timerfd that wakes the loop for a send due within the poll's resolution.
 const WAKE: Token = Token(usize::MAX - 1);
+/// `--procs`: the parent's pipe, which carries the common start time.
+const STDIN: Token = Token(usize::MAX - 2);
 
 /// Runs the workload `settings` describe and reports what happened.
 pub fn run(settings: &Settings) -> Result<Report, LoadError> {
     settings.check().map_err(LoadError::Settings)?;
     match settings.target {
         // The same im adapter; only the transport differs (see `Link`).
-        Target::Im | Target::Ws => Driver::new(Im, settings)?.run(),
-        Target::Redis => Driver::new(Redis, settings)?.run(),
-        Target::Irc => Driver::new(Irc, settings)?.run(),
+        Target::Im | Target::Ws => Driver::new(Im, settings, None)?.run(),
+        Target::Redis => Driver::new(Redis, settings, None)?.run(),
+        Target::Irc => Driver::new(Irc, settings, None)?.run(),
     }
 }
 
@@ -142,6 +148,10 @@ struct Driver<P: Protocol> {
     clients: Slab<Client<P::State>>,
     /// Every client's name, by client number (also for clients not yet opened).
     names: Vec<String>,
+    /// The number of the first group in the whole run (not 0 for a share of `--procs`).
+    group_offset: usize,
+    /// `--procs`: waiting for the parent's common start once setup is done.
+    gate: Option<part::Gate>,
     /// Clients registered, per group; the group forms when all are.
     group_registered: Vec<usize>,
     /// Clients that reached each stage, counted once each.
@@ -193,8 +203,12 @@ struct Driver<P: Protocol> {
 }
 
 impl<P: Protocol> Driver<P> {
-    fn new(proto: P, settings: &Settings) -> Result<Driver<P>, LoadError> {
+    fn new(proto: P, settings: &Settings, share: Option<&Share>) -> Result<Driver<P>, LoadError> {
         let poll = Poll::new()?;
+        if share.is_some() {
+            part::watch_stdin(&poll)?;
+        }
+        let (first, run) = share.map_or((0, std::process::id()), |s| (s.first, s.run));
         let mut signals = Signals::new([SIGINT, SIGTERM])?;
         poll.registry()
             .register(&mut signals, SIGNALS, Interest::READABLE)?;
@@ -212,7 +226,9 @@ impl<P: Protocol> Driver<P> {
             signals,
             wake,
             clients: Slab::with_capacity(n),
-            names: names(n),
+            names: names(first, n, run),
+            group_offset: share.map_or(0, |s| s.first_group),
+            gate: share.map(|_| part::Gate::default()),
             group_registered: vec![0; n.div_ceil(k)],
             connected: 0,
             registered: 0,
@@ -246,6 +262,12 @@ impl<P: Protocol> Driver<P> {
     }
 
     fn run(mut self) -> Result<Report, LoadError> {
+        let now = self.run_loop()?;
+        Ok(self.report(now))
+    }
+
+    /// Runs until the run is over; returns the time it ended.
+    fn run_loop(&mut self) -> Result<u64, LoadError> {
         let mut events = Events::with_capacity(EVENTS_CAPACITY);
         let mut ready = Vec::new();
         loop {
@@ -261,6 +283,7 @@ impl<P: Protocol> Driver<P> {
                 match event.token() {
                     SIGNALS => self.interrupted |= self.signals.pending().next().is_some(),
                     WAKE => self.wake.fired(),
+                    STDIN => self.on_stdin()?,
                     Token(key) => {
                         let closed = event.is_read_closed() || event.is_error();
                         ready.push((key, Drain::after(closed)));
@@ -271,7 +294,7 @@ impl<P: Protocol> Driver<P> {
                 self.serve(key, drain, now)?;
             }
             if self.advance(now)? {
-                return Ok(self.report(now));
+                return Ok(now);
             }
             self.flush();
         }

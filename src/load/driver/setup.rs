@@ -68,7 +68,7 @@ impl<P: Protocol> Driver<P> {
         for member in members.clone() {
             let me = Member {
                 name: &self.names[member],
-                group,
+                group: self.group_offset + group,
                 leader: member == members.start,
             };
             if let Some(bytes) = self.proto.form(me, &self.names[members.clone()]) {
@@ -105,10 +105,14 @@ impl<P: Protocol> Driver<P> {
             eprintln!("registered {n} clients; holding them until interrupted");
             self.setup_us = Some(now);
             self.phase = Phase::Holding;
-        } else if self.joined == n {
+        } else if self.joined == n && self.setup_us.is_none() {
             self.setup_us = Some(now);
-            self.send_start_us = now;
-            self.measure_start_us = now + (self.settings.warmup * 1e6) as u64;
+        }
+        // Sending starts now, or at `--procs`' common start.
+        let set_up = self.phase == Phase::Setup && !self.settings.idle && self.joined == n;
+        if let Some(start) = set_up.then(|| self.start_us(now)).transpose()?.flatten() {
+            self.send_start_us = start;
+            self.measure_start_us = start + (self.settings.warmup * 1e6) as u64;
             self.send_end_us = self.measure_start_us + (self.settings.duration * 1e6) as u64;
             (self.stats.series).window(self.measure_start_us, self.send_end_us);
             self.phase = Phase::Sending;
@@ -117,7 +121,9 @@ impl<P: Protocol> Driver<P> {
         if progress != self.setup_progress {
             self.setup_progress = progress;
             self.setup_deadline_us = now + SETUP_PATIENCE_MS * 1000;
-        } else if self.phase == Phase::Setup && now >= self.setup_deadline_us {
+        } else if self.phase == Phase::Setup && self.joined < n && now >= self.setup_deadline_us {
+            // (Once all have joined, only `--procs`' common start is awaited, and the
+            // parent bounds that wait.)
             let (ready, phase) = match () {
                 _ if self.connected < n => (self.connected, "connected"),
                 _ if self.registered < n => (self.registered, "registered"),
@@ -153,7 +159,7 @@ impl<P: Protocol> Driver<P> {
         let name = self.names[index].clone();
         let mut conn = Link::new(self.settings.target, socket, server);
         conn.send(self.proto.login(&name, self.settings.presence));
-        let group = (index / self.settings.members) as u64;
+        let group = (self.group_offset + index / self.settings.members) as u64;
         self.clients.insert(Client {
             name,
             conn,
@@ -170,12 +176,14 @@ impl<P: Protocol> Driver<P> {
 /// Client names: `u`, two letters that differ from run to run, and the client's number,
 /// as in `uqf17`. A run that starts while the server still retires the last run's clients
 /// would otherwise be refused their names. At most 9 characters below a million clients,
-/// the longest nick RFC 2812 promises.
-pub(super) fn names(n: usize) -> Vec<String> {
-    let run = std::process::id() as usize;
+/// the longest nick RFC 2812 promises. `run` is the process id of the run (with `--procs`,
+/// the parent's), `first` the first client's number: a share's names are those of
+/// clients `first..first + n` of the whole run.
+pub(super) fn names(first: usize, n: usize, run: u32) -> Vec<String> {
+    let run = run as usize;
     let letter = |i: usize| char::from(b'a' + (i % 26) as u8);
     let tag: String = [letter(run), letter(run / 26)].iter().collect();
-    (0..n).map(|i| format!("u{tag}{i}")).collect()
+    (first..first + n).map(|i| format!("u{tag}{i}")).collect()
 }
 
 /// Starts a non-blocking connect, from `source` if given.
