@@ -20,7 +20,7 @@ def order: {"im": 0, "redis": 1, "irc": 2}[.] // 3;
 def by_server: group_by(.target) | sort_by(.[0].target | order)[];
 def name: {"im": "imserver", "redis": "Redis", "irc": "ngIRCd"}[.];
 def marker: if . == null then "bound n/a"
-    else {"generator": "generator-bound", "neither": "neither saturated",
+    else {"generator": "generator-bound", "both": "both saturated", "neither": "neither saturated",
           "unknown": "bound unknown"}[.] // . end;
 def row: "| " + join(" | ") + " |";
 

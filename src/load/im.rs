@@ -42,6 +42,11 @@ impl Protocol for Im {
     }
 
     fn parse<'a>(&self, registered: &'a mut bool, me: &str, line: &'a str) -> Event<'a> {
+        // The hot path, one line per delivery: the server writes `MESSAGE [..]` with one
+        // space and no padding, so the text is found without trimming, splitting or JSON.
+        if let Some(text) = line.strip_prefix("MESSAGE ").and_then(message_text) {
+            return Event::Message(text);
+        }
         let Some((word, args)) = split_command(line) else {
             return Event::Other;
         };

@@ -19,8 +19,14 @@ pub const SATURATED_SHARE: f64 = 0.95;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Bound {
-    /// The server used at least [`SATURATED_SHARE`] of its core: the rate is its limit.
+    /// The server used at least [`SATURATED_SHARE`] of its core and imload did not: the
+    /// rate is the server's limit.
     Server,
+    /// Both did: the rate is a lower bound on the server's limit, not the limit. On one
+    /// machine's loopback imload's system calls mirror the server's (every line the server
+    /// writes, imload reads; every message imload writes, the server reads), so with a core
+    /// each, both tend to saturate together; `--procs` gives imload more cores.
+    Both,
     /// imload did (and the server did not): the rate is imload's limit, not the server's.
     Generator,
     /// Neither: the rate is what was offered, not anyone's limit.
@@ -29,11 +35,14 @@ pub enum Bound {
     Unknown,
 }
 
-/// Classifies a run by its CPU shares in the measured window. The server is checked
-/// first: when both saturate, the server's limit is what the run found (imload keeping up
-/// with it exactly is no reason to doubt the rate).
+/// Classifies a run by its CPU shares in the measured window. A rate is the server's
+/// limit only when the server was saturated and imload was not: a busy loop's cost per
+/// delivery falls as its load rises (more lines per system call), so a server at its full
+/// core behind a saturated generator may still deliver more when offered more.
 pub fn bound(server_share: Option<f64>, imload_share: f64) -> Bound {
+    let imload_saturated = imload_share >= SATURATED_SHARE;
     match server_share {
+        Some(server) if server >= SATURATED_SHARE && imload_saturated => Bound::Both,
         Some(server) if server >= SATURATED_SHARE => Bound::Server,
         _ if imload_share >= SATURATED_SHARE => Bound::Generator,
         Some(_) => Bound::Neither,
@@ -303,10 +312,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_server_is_the_limit_only_when_it_used_its_core() {
+    fn the_server_is_the_limit_only_when_it_used_its_core_and_imload_did_not() {
         let cases = [
             (Some(0.95), 0.2, Bound::Server),
-            (Some(0.99), 0.99, Bound::Server),
+            (Some(0.99), 0.94, Bound::Server),
+            (Some(0.99), 0.99, Bound::Both),
+            (Some(0.95), 0.95, Bound::Both),
             (Some(1.3), 0.5, Bound::Server),
             (Some(0.94), 0.97, Bound::Generator),
             (Some(0.60), 0.95, Bound::Generator),

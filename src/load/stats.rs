@@ -42,18 +42,41 @@ impl Stamp {
 
     /// Reads a stamp back; `None` if the text is not one.
     pub fn decode(text: &str) -> Option<Stamp> {
-        let mut parts = text.strip_prefix('s')?.split('.');
-        let mut next = || parts.next()?.parse::<u64>().ok();
-        let sender = u32::try_from(next()?).ok()?;
-        let seq = u32::try_from(next()?).ok()?;
+        // Read once per delivery, so in one pass over the bytes: four numbers, each ended
+        // by a `.` (or, for the last, the end of the text).
+        let mut numbers = [0u64; 4];
+        let (mut at, mut digits) = (0, 0);
+        for &b in text.strip_prefix('s')?.as_bytes() {
+            match b {
+                b'0'..=b'9' if digits < MAX_DIGITS => {
+                    numbers[at] = numbers[at] * 10 + u64::from(b - b'0');
+                    digits += 1;
+                }
+                b'.' if digits > 0 => {
+                    at += 1;
+                    if at == numbers.len() {
+                        break;
+                    }
+                    digits = 0;
+                }
+                _ => return None,
+            }
+        }
+        if at < numbers.len() - 1 || (at == numbers.len() - 1 && digits == 0) {
+            return None;
+        }
+        let [sender, seq, due_us, queued_us] = numbers;
         Some(Stamp {
-            sender,
-            seq,
-            due_us: next()?,
-            queued_us: next()?,
+            sender: u32::try_from(sender).ok()?,
+            seq: u32::try_from(seq).ok()?,
+            due_us,
+            queued_us,
         })
     }
 }
+
+/// Digits a stamp's number has at most: any 19-digit number fits a `u64`.
+const MAX_DIGITS: usize = 19;
 
 /// How one delivery relates to those before it from the same sender to the same receiver.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -247,6 +270,9 @@ mod tests {
             "x1.2.3.4.",
             "s1.-2.3.4.",
             "s99999999999.1.1.1.",
+            "s+1.2.3.4.",
+            "s1..3.4.",
+            "s1.2.3.99999999999999999999.",
         ] {
             assert_eq!(Stamp::decode(junk), None, "{junk}");
         }

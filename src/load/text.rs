@@ -131,6 +131,10 @@ fn write_cpu(f: &mut fmt::Formatter<'_>, r: &Report) -> fmt::Result {
     let imload = percent(r.imload_cpu_share);
     match (r.bound, r.server_cpu_share) {
         (Bound::Server, _) => writeln!(f, "server-bound, the delivered rate is the server's"),
+        (Bound::Both, _) => writeln!(
+            f,
+            "both saturated, so this rate is a lower bound on the server's limit, not the limit"
+        ),
         (Bound::Generator, Some(server)) => writeln!(
             f,
             "generator-bound: imload used {imload} of its core and the server {}, so this rate is imload's limit, not the server's",
@@ -277,6 +281,13 @@ mod tests {
         ));
         assert!(cpu_line(Some(7), Some(1.2), 0.6)
             .ends_with("(30%, 0.600 µs per delivery): neither saturated"));
+        let both = cpu_line(Some(7), Some(1.96), 1.98);
+        assert!(
+            both.ends_with(
+                ": both saturated, so this rate is a lower bound on the server's limit, not the limit"
+            ),
+            "{both}"
+        );
         let alone = cpu_line(None, None, 1.95);
         assert!(
             alone.starts_with("CPU in the measured window: server not measured (give --server-pid); imload 1.95 s (98%")
@@ -295,7 +306,7 @@ mod tests {
             unreadable.contains("server not measured (its /proc/PID/stat was unreadable); "),
             "{unreadable}"
         );
-        for line in [alone, unknown, unreadable] {
+        for line in [alone, unknown, unreadable, both] {
             assert!(
                 !line.contains("server-bound") && !line.contains("rate is the server's"),
                 "{line}"
