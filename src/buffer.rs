@@ -193,6 +193,11 @@ impl ReadBuf {
         self.len() == 0
     }
 
+    /// Bytes of storage held: none while idle.
+    pub fn storage(&self) -> usize {
+        self.bytes.len()
+    }
+
     /// Once everything has been consumed, gives the storage to `spare` (or frees it, if the
     /// spare is taken or the buffer grew for a long line): an idle connection keeps none.
     pub fn release_if_empty(&mut self, spare: &mut SpareBuffer) {

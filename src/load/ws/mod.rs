@@ -118,6 +118,8 @@ impl WsConnection {
                 }
             }
             if drained {
+                // No read after the last line hands the buffer on, so it is done here.
+                self.input.release_if_empty(&mut self.spare);
                 return Ok(false);
             }
             match self.input.read_some(&mut self.socket, &mut self.spare) {

@@ -122,6 +122,9 @@ impl Server {
                     }
                 }
                 Ok(None) => {
+                    // Drained at a short read, no read after the last line handed the
+                    // buffer on: an idle connection must hold none.
+                    conn.input.release_if_empty(&mut self.spare);
                     self.line_pending(key, now);
                     return false;
                 }

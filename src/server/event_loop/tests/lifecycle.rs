@@ -196,3 +196,16 @@ fn a_line_and_the_end_of_stream_that_arrive_together_are_both_seen() {
         "the end of stream was seen and the connection removed"
     );
 }
+
+#[test]
+fn a_connection_served_to_a_short_read_holds_no_read_buffer() {
+    // Idle connections hold no storage (buffer.rs): the buffer goes to the spare once its
+    // lines are handled, even when no read came after them to find `WouldBlock`.
+    let mut h = Harness::new(config());
+    let mut alice = user(&mut h, "alice");
+    let key = h.key_of(&alice).unwrap();
+    alice.send("LIST_CONVERSATIONS");
+    h.until_quiet();
+    assert!(!alice.lines().is_empty(), "the line was served");
+    assert_eq!(h.server.conns[key].input.storage(), 0);
+}
