@@ -3,7 +3,7 @@
 //!
 //! | file | what it holds |
 //! |---|---|
-//! | `driver/` | the loop (`mod.rs`), setup: connect at a bounded rate, log in, form groups (`setup.rs`), sending on a clock and counting (`traffic.rs`) |
+//! | `driver/` | the loop (`mod.rs`), setup: connect at a bounded rate, log in, form groups (`setup.rs`), sending on a clock and counting (`traffic.rs`), the timer for sends due within a millisecond (`wake.rs`), a `--procs` child's start and report (`part.rs`) |
 //! | `proto.rs` | what the driver asks of a protocol, and the [`Event`] a server line means |
 //! | `im.rs`, `redis.rs`, `irc.rs` | the three protocols: our own, Redis pub/sub (RESP3), IRC |
 //! | `link.rs`, `ws/` | how lines travel: TCP, or one WebSocket text frame per line (`--target ws`: the im protocol to imserver's `--http` address) |

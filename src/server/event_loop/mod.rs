@@ -6,8 +6,9 @@
 //! 1. **Note readiness.** Record which sockets are readable or writable, in sets: a
 //!    connection named by many events is still served once. Nothing is read or written.
 //! 2. **Serve input** (`input.rs`). For each ready connection, once: read until
-//!    `WouldBlock` (on epoll, until a short read: `buffer::SHORT_READ_DRAINS`), cut lines (on the page's connections, an HTTP request and then
-//!    WebSocket frames: `transport.rs`), dispatch each to its handler, at most [`MAX_FRAMES_PER_WAKE`]
+//!    `WouldBlock` (on epoll, until a short read: `buffer::SHORT_READ_DRAINS`), cut lines
+//!    (on the page's connections, an HTTP request and then WebSocket frames:
+//!    `transport.rs`), dispatch each to its handler, at most [`MAX_FRAMES_PER_WAKE`]
 //!    lines or [`MAX_BYTES_PER_WAKE`] bytes of them (and the discovery socket's datagrams,
 //!    `announce.rs`, with a budget of their own). A connection that spends its budget
 //!    stays in the ready set for the next pass (the backlog); one that spends its line
@@ -19,8 +20,8 @@
 //! 4. **Flush.** Encode the member maps owed in this pass into their places (one per member,
 //!    shared between equal maps), then write every outbox with queued output, until it is
 //!    empty or the kernel says `WouldBlock`; only those that said `WouldBlock` wait for a
-//!    writable event (every connection is registered for both, once, at accept). A connection whose queue is still over the output limit is dropped as
-//!    a slow reader.
+//!    writable event (every connection is registered for both, once, at accept). A
+//!    connection whose queue is still over the output limit is dropped as a slow reader.
 //! 5. **Settle.** Advance the lifecycle of every connection whose closing moved on in this
 //!    pass (`lifecycle.rs`): a closing user leaves the chat (the others' updates are queued),
 //!    a connection whose last output is written shuts its end, a finished one is removed.
