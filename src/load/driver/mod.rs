@@ -285,8 +285,12 @@ impl<P: Protocol> Driver<P> {
                     WAKE => self.wake.fired(),
                     STDIN => self.on_stdin()?,
                     Token(key) => {
+                        // A writable event alone reads nothing: on mio's poll(2) backend
+                        // a read to `WouldBlock` re-arms writable interest, which would
+                        // fire again at once, and a read on each would spin the loop.
                         let closed = event.is_read_closed() || event.is_error();
-                        ready.push((key, Drain::after(closed)));
+                        let readable = event.is_readable() || closed;
+                        ready.push((key, readable.then(|| Drain::after(closed))));
                     }
                 }
             }

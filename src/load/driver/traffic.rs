@@ -13,8 +13,14 @@ impl<P: Protocol> Driver<P> {
         self.send_start_us + (j as f64 / self.settings.rate * 1e6) as u64
     }
 
-    /// Step 3 for one socket, read as far as its event allows (`drain`).
-    pub(super) fn serve(&mut self, key: usize, drain: Drain, now: u64) -> Result<(), LoadError> {
+    /// Step 3 for one socket: finish connecting, and when its event said readable, read as
+    /// far as `drain` allows (`None`: a writable event, nothing to read).
+    pub(super) fn serve(
+        &mut self,
+        key: usize,
+        drain: Option<Drain>,
+        now: u64,
+    ) -> Result<(), LoadError> {
         let Driver {
             clients,
             proto,
@@ -45,6 +51,12 @@ impl<P: Protocol> Driver<P> {
             send_start: self.send_start_us,
             measure_start: self.measure_start_us,
             send_end: self.send_end_us,
+        };
+        let Some(drain) = drain else {
+            if client.conn.queued() > 0 {
+                mark_dirty(&mut self.dirty, key, client);
+            }
+            return Ok(());
         };
         let result = client.conn.receive_lines(drain, |line| {
             let bytes = client.partial_bytes + line.len() as u64 + 1;

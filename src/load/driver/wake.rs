@@ -101,6 +101,11 @@ mod linux {
         /// The due time (µs since the start) the timer is armed for, so that the loop,
         /// passing again before it fires, does not arm it again.
         armed_for: Option<u64>,
+        /// Where it is registered, to re-arm its interest on mio's `poll(2)` backend.
+        registry: Registry,
+        token: Token,
+        /// Its interest could not be re-armed: it would never wake the loop again.
+        unusable: bool,
     }
 
     impl Timer {
@@ -124,11 +129,19 @@ mod linux {
                 fd,
                 start_ns,
                 armed_for: None,
+                registry: registry.try_clone()?,
+                token,
+                unusable: false,
             })
         }
 
         /// Arms the timer to fire once at `due`, µs since the start.
         pub fn arm(&mut self, due: u64) -> io::Result<()> {
+            if self.unusable {
+                return Err(io::Error::other(
+                    "the timer's interest could not be re-armed",
+                ));
+            }
             if self.armed_for == Some(due) {
                 return Ok(());
             }
@@ -176,6 +189,19 @@ mod linux {
                 }
             }
             self.armed_for = None;
+            // mio's poll(2) backend drops an interest once it fired and re-arms it only for
+            // its own types, when they say `WouldBlock`; a raw descriptor must be re-armed
+            // by hand, or the timer never wakes the loop again (docs/teaching.md, "Why the
+            // same code works on epoll and on poll(2)"). On epoll this call is not needed.
+            // Should that fail, the timer is not used again: `arm` says so and the loop spins.
+            if cfg!(mio_unsupported_force_poll_poll) {
+                let fd = self.fd.as_raw_fd();
+                let interest = Interest::READABLE;
+                let rearmed = self
+                    .registry
+                    .reregister(&mut SourceFd(&fd), self.token, interest);
+                self.unusable |= rearmed.is_err();
+            }
         }
     }
 
