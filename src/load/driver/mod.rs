@@ -46,7 +46,7 @@ use super::report::Report;
 use super::rss::CpuWindow;
 use super::split::Share;
 use super::stats::{Stats, Tracker};
-use super::{LoadError, Settings, Target, DRAIN_PATIENCE_MS, SETUP_PATIENCE_MS};
+use super::{LoadError, Settings, Target, SETUP_PATIENCE_MS};
 use crate::buffer::Drain;
 
 /// Events taken from the kernel per poll; more wait for the next poll.
@@ -324,14 +324,6 @@ impl<P: Protocol> Driver<P> {
         self.wake.timeout(now, due.min(self.next_progress_us))
     }
 
-    /// Whether sending waits for a client whose output the server has not taken.
-    fn stalled(&self) -> bool {
-        let stalled = |key| self.clients.get(key).map(|c: &Client<_>| c.conn.queued());
-        self.stalled_on
-            .and_then(stalled)
-            .is_some_and(|queued| queued > MAX_UNSENT_BYTES)
-    }
-
     /// Queues bytes for a client and marks it for flushing.
     fn send(&mut self, key: usize, bytes: Vec<u8>) {
         if let Some(client) = self.clients.get_mut(key) {
@@ -345,33 +337,12 @@ impl<P: Protocol> Driver<P> {
         match self.phase {
             Phase::Setup => self.advance_setup(now)?,
             Phase::Sending => {
-                if now >= self.measure_start_us && !self.cpu.started() {
-                    self.cpu.read(0, self.now_us(), self.settings.server_pid);
-                }
-                self.send_due(now);
-                if now >= self.send_end_us || self.interrupted {
-                    if self.cpu.started() {
-                        self.cpu.read(1, self.now_us(), self.settings.server_pid);
-                    }
-                    self.send_end_us = self.send_end_us.min(now);
-                    self.stats.series.end_at(self.send_end_us);
-                    self.phase = Phase::Draining {
-                        until_us: now + DRAIN_PATIENCE_MS * 1000,
-                    };
-                    // Everything may have arrived already: then no event would come to
-                    // end the drain, and the run would sleep until the next progress line.
-                    let received = self.stats.delivered + self.stats.echoes;
-                    if received >= self.expected + self.expected_echoes {
-                        return Ok(true);
-                    }
+                if self.advance_sending(now) {
+                    return Ok(true);
                 }
             }
             Phase::Draining { until_us } => {
-                let received = self.stats.delivered + self.stats.echoes;
-                if received >= self.expected + self.expected_echoes
-                    || now >= until_us
-                    || self.interrupted
-                {
+                if self.all_received() || now >= until_us || self.interrupted {
                     return Ok(true);
                 }
             }

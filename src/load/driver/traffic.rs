@@ -1,11 +1,12 @@
-//! Traffic: reading what the server sends and counting messages, and sending messages on
-//! the clock.
+//! Traffic: reading what the server sends and counting messages, sending messages on the
+//! clock, and when sending ends and the drain is over.
 
 use super::super::proto::{Event, Protocol};
 use super::super::stats::{Arrival, Stamp, Stats, Tracker};
 use super::super::LoadError;
+use super::super::DRAIN_PATIENCE_MS;
 use super::setup::connected;
-use super::{mark_dirty, Driver, Note, Phase, Stage, MAX_SENDS_PER_PASS, MAX_UNSENT_BYTES};
+use super::{mark_dirty, Client, Driver, Note, Phase, Stage, MAX_SENDS_PER_PASS, MAX_UNSENT_BYTES};
 use crate::buffer::Drain;
 
 impl<P: Protocol> Driver<P> {
@@ -92,6 +93,42 @@ impl<P: Protocol> Driver<P> {
             let _ = self.poll.registry().deregister(client.conn.socket());
         }
         Ok(())
+    }
+
+    /// Step 4 while sending: the CPU clocks at the measured window's edges, the messages
+    /// due, and the end of sending (then the drain). Returns whether the run is over.
+    pub(super) fn advance_sending(&mut self, now: u64) -> bool {
+        if now >= self.measure_start_us && !self.cpu.started() {
+            self.cpu.read(0, self.now_us(), self.settings.server_pid);
+        }
+        self.send_due(now);
+        if now < self.send_end_us && !self.interrupted {
+            return false;
+        }
+        if self.cpu.started() {
+            self.cpu.read(1, self.now_us(), self.settings.server_pid);
+        }
+        self.send_end_us = self.send_end_us.min(now);
+        self.stats.series.end_at(self.send_end_us);
+        self.phase = Phase::Draining {
+            until_us: now + DRAIN_PATIENCE_MS * 1000,
+        };
+        // Everything may have arrived already: then no event would come to end the drain,
+        // and the run would sleep until the next progress line.
+        self.all_received()
+    }
+
+    /// Whether every delivery and echo that should happen has arrived.
+    pub(super) fn all_received(&self) -> bool {
+        self.stats.delivered + self.stats.echoes >= self.expected + self.expected_echoes
+    }
+
+    /// Whether sending waits for a client whose output the server has not taken.
+    pub(super) fn stalled(&self) -> bool {
+        let stalled = |key| self.clients.get(key).map(|c: &Client<_>| c.conn.queued());
+        self.stalled_on
+            .and_then(stalled)
+            .is_some_and(|queued| queued > MAX_UNSENT_BYTES)
     }
 
     /// Sends every message due by `now`, each stamped with the time it was due, each in a

@@ -101,11 +101,11 @@ impl Server {
                             trace!(trace, "conn {key}: readable, end of stream");
                             self.close(key, Reason::Closed);
                         }
-                        Ok(Got { n, short }) => {
-                            trace!(trace, "conn {key}: readable, read {n} bytes");
+                        Ok(got) => {
+                            trace!(trace, "conn {key}: readable, read {} bytes", got.n);
                             // On epoll a short read drained the socket: the read after it
                             // would only say `WouldBlock`, and new bytes raise a new edge.
-                            if Drain::after(conn.closed).ends_at(Got { n, short }) {
+                            if Drain::after(conn.closed).ends_at(got) {
                                 conn.readable = false;
                             }
                         }
