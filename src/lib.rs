@@ -17,6 +17,7 @@
 //! | [`discovery`] | finding a server on the LAN: the ANNOUNCE and REQUEST datagrams, the multicast socket |
 //! | [`chat_client`] | `imclient`'s screen state, commands, terminal I/O and loop |
 //! | [`server`] | the server: event loop, chat state, dispatch table, handlers, presence |
+//! | [`tls`] | TLS over a non-blocking socket, rustls driven sans-IO (the `tls` feature) |
 //! | [`load`] | the load generator behind `imload`: simulated im, Redis and IRC clients on one loop |
 //!
 //! The binaries are `imserver` (the server), `imclient` (a terminal chat client) and
@@ -35,6 +36,8 @@ pub mod load;
 pub mod names;
 pub mod protocol;
 pub mod server;
+#[cfg(feature = "tls")]
+pub mod tls;
 #[cfg(feature = "web")]
 pub mod websocket;
 pub mod wheel;
