@@ -7,6 +7,8 @@ pub mod discovery;
 pub mod example;
 pub mod imload;
 pub mod person;
+#[cfg(feature = "tls")]
+pub mod tls;
 #[cfg(feature = "web")]
 pub mod ws;
 
