@@ -24,6 +24,7 @@ macro_rules! trace {
     };
 }
 
+mod admission;
 mod chat;
 mod dispatch;
 mod event_loop;
