@@ -33,6 +33,16 @@ impl Password {
         Ok(Password(text.to_string()))
     }
 
+    /// `--password-file FILE`, for the binaries that take it: `None` when it was not given,
+    /// else the password in FILE, or the line to print saying why not.
+    pub fn from_flag(file: Option<&Path>) -> Result<Option<Password>, String> {
+        file.map(|file| {
+            Password::read_file(file)
+                .map_err(|why| format!("cannot read --password-file {}: {why}", file.display()))
+        })
+        .transpose()
+    }
+
     /// The text, for the one place that must send it (a client's `REGISTER`).
     pub fn expose(&self) -> &str {
         &self.0

@@ -2,9 +2,11 @@
 //! how it works.
 
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
+use imchat::protocol::Password;
 use imchat::server::{self, logging, AnnounceConfig, Config, LineRate, RateFlag};
 
 // Every default below is read from `Config::default()`, so the library and the command
@@ -111,6 +113,22 @@ struct Args {
     /// learning how it works). The only log that may show what clients send.
     #[arg(long)]
     trace: bool,
+    /// Only clients that know this password may register: the file's contents, one trailing
+    /// newline taken off (a file, so it never shows in `ps`). REGISTER must then carry
+    /// {"password": "..."} in its options; the third wrong one closes the connection, and
+    /// 20 from one address within a minute ban the address for a minute.
+    #[arg(long, value_name = "FILE")]
+    password_file: Option<PathBuf>,
+    /// Connections open at once from one address (IPv6: one /64); one more is told "too
+    /// many connections from your address" and closed. 0: no cap. Loopback is exempt
+    /// unless --limit-loopback.
+    #[arg(long, default_value_t = Config::default().max_connections_per_ip, value_name = "N")]
+    max_connections_per_ip: usize,
+    /// Hold loopback clients (127.0.0.0/8, ::1) to --max-connections-per-ip and to the
+    /// wrong-password bans too; by default they are exempt, so local load tests and bots
+    /// keep working.
+    #[arg(long)]
+    limit_loopback: bool,
 }
 
 /// `--http`: `off`, or the addresses a host:port resolves to.
@@ -128,6 +146,13 @@ fn main() -> ExitCode {
         eprintln!("imserver: cannot start logging: {e}");
         return ExitCode::FAILURE;
     }
+    let password = match Password::from_flag(args.password_file.as_deref()) {
+        Ok(password) => password,
+        Err(why) => {
+            eprintln!("imserver: {why}");
+            return ExitCode::FAILURE;
+        }
+    };
     let config = Config {
         listen: args.listen,
         presence_interval_ms: args.presence_interval_ms.max(1),
@@ -158,6 +183,9 @@ fn main() -> ExitCode {
             name: args.name.unwrap_or_else(imchat::discovery::host_name),
         }),
         trace: args.trace,
+        password,
+        max_connections_per_ip: args.max_connections_per_ip,
+        limit_loopback: args.limit_loopback,
     };
     raise_file_limit(config.max_connections);
     let server = match server::Server::bind(config) {

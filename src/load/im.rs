@@ -20,6 +20,7 @@ impl Protocol for Im {
             name: name.to_string(),
             status: None,
             presence: Some(presence),
+            password: None,
         }
         .encode()
     }

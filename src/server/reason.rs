@@ -28,6 +28,11 @@ pub enum Reason {
     Shutdown,
     /// An HTTP request was answered (the page's connections close after one request).
     Served,
+    /// Its `REGISTER` had a wrong password [`MAX_WRONG_PASSWORDS_PER_CONNECTION`] times
+    /// (the last `ERROR` says so, and is written first).
+    ///
+    /// [`MAX_WRONG_PASSWORDS_PER_CONNECTION`]: super::MAX_WRONG_PASSWORDS_PER_CONNECTION
+    WrongPasswords,
 }
 
 impl Reason {
@@ -71,6 +76,7 @@ impl fmt::Display for Reason {
             Reason::Broken => "broken",
             Reason::Shutdown => "shutdown",
             Reason::Served => "served",
+            Reason::WrongPasswords => "too many wrong passwords",
         })
     }
 }

@@ -111,6 +111,7 @@ impl Bans {
     }
 
     /// Addresses remembered now (for the tests' check of the bound).
+    #[cfg(test)]
     pub fn tracked(&self) -> usize {
         self.records.len()
     }

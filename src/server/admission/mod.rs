@@ -58,9 +58,14 @@ impl Refused {
     }
 }
 
+/// As the log says it (`refused ADDR: ...`).
 impl fmt::Display for Refused {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.text())
+        f.write_str(match self {
+            Refused::Full => "server full",
+            Refused::PerAddress => "too many connections from its address",
+            Refused::Banned => "its address is banned for wrong passwords",
+        })
     }
 }
 
