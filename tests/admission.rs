@@ -114,7 +114,12 @@ fn twenty_wrong_passwords_from_one_address_ban_it_and_the_ban_is_logged_once() {
     last.send(&register("mallory", Some(WRONG)));
     assert_eq!(last.expect_closed(), [WRONG_PASSWORD]);
     wait_logged(&server, ": too many wrong passwords", 7);
-    assert_eq!(server.logs().matches("banned ").count(), 1, "{}", server.logs());
+    assert_eq!(
+        server.logs().matches("banned ").count(),
+        1,
+        "{}",
+        server.logs()
+    );
 }
 
 #[test]
@@ -163,7 +168,13 @@ fn an_unreadable_or_empty_password_file_stops_either_program_at_start() {
     let missing = password_file("present", "x").with_file_name("missing");
     for file in [&empty, &missing] {
         let out = Command::new(env!("CARGO_BIN_EXE_imserver"))
-            .args(["--listen", "127.0.0.1:0", "--http", "off", "--password-file"])
+            .args([
+                "--listen",
+                "127.0.0.1:0",
+                "--http",
+                "off",
+                "--password-file",
+            ])
             .arg(file)
             .output()
             .unwrap();

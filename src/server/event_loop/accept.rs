@@ -247,6 +247,11 @@ impl Server {
                 Ok(address) => address,
                 Err(why) => {
                     refuse(&mut socket, wire, why);
+                    // A ban was logged once, when it began: a banned guesser reconnecting
+                    // in a loop writes nothing more.
+                    if why != Refused::Banned && self.log.allow(Kind::Refused, now) {
+                        info!("refused {addr}: {why}");
+                    }
                     continue;
                 }
             };

@@ -4,7 +4,7 @@
 
 use std::net::SocketAddr;
 
-use log::{debug, info, warn};
+use log::warn;
 
 use super::{Kind, Reason, Server};
 use crate::server::admission::{
@@ -16,20 +16,11 @@ impl Server {
     /// its address has its share open, or its address is banned. Let in, it is counted under
     /// its address (the slot it returns goes back to the admission when it is removed).
     pub(super) fn admit(&mut self, addr: SocketAddr, now: u64) -> Result<Option<Slot>, Refused> {
-        let admitted = if self.conns.len() >= self.config.max_connections {
-            Err(Refused::Full)
-        } else {
-            let key = key_of(addr.ip(), self.config.limit_loopback);
-            self.admission.admit(key, now)
-        };
-        match admitted {
-            // Logged once, when the ban began: a banned guesser reconnecting in a loop
-            // writes nothing more.
-            Err(why @ Refused::Banned) => debug!("refused {addr}: {why}"),
-            Err(why) if self.log.allow(Kind::Refused, now) => info!("refused {addr}: {why}"),
-            _ => {}
+        if self.conns.len() >= self.config.max_connections {
+            return Err(Refused::Full);
         }
-        admitted
+        let key = key_of(addr.ip(), self.config.limit_loopback);
+        self.admission.admit(key, now)
     }
 
     /// `REGISTER` carried a wrong password or none (its `ERROR` is queued): counted for the
