@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::Instant;
 
-use common::imload::{assert_every_message_delivered_once, imload};
+use common::imload::{assert_every_message_delivered_once, imload, SMALL_RUN};
 use common::person::Person;
 use common::{Client, Server, PATIENCE};
 
@@ -168,24 +168,12 @@ fn imload_sends_the_password_from_its_file() {
     let server = server_with_password("imload", &[]);
     let addr = server.addr.to_string();
     let file = password_file("imload-client", &format!("{PASSWORD}\n"));
-    let run = [
-        "--clients",
-        "4",
-        "--members",
-        "2",
-        "--rate",
-        "100",
-        "--duration",
-        "0.3",
-        "--warmup",
-        "0.1",
-    ];
     let mut flags = vec!["--password-file", file.to_str().unwrap()];
-    flags.extend(run);
+    flags.extend(SMALL_RUN);
     let (output, report) = imload(&addr, &flags, "admission-password");
     assert!(output.status.success(), "{output:?}");
-    assert_every_message_delivered_once(&report.expect("a report"), 1);
-    let (output, _) = imload(&addr, &run, "admission-no-password");
+    assert_every_message_delivered_once(&report.expect("a report"), 3);
+    let (output, _) = imload(&addr, &SMALL_RUN, "admission-no-password");
     assert!(!output.status.success(), "refused without it");
 }
 

@@ -103,10 +103,10 @@ struct Args {
     line_burst: u32,
     /// Which of the server's own log lines are shown [default: info, or RUST_LOG's level]:
     /// off (none); error (none of its own: fatal errors are printed whatever the level);
-    /// warn (limits hit: file limit, output bound, accept paused); info (listening,
-    /// connect, register, disconnect, shutdown); debug (per connection: each command's name
-    /// and size, never its text; failed reads and writes); trace (the same as debug: the
-    /// server has no trace lines of its own; the loop's steps are --trace).
+    /// warn (limits hit: file limit, output bound, accept paused, an address banned); info
+    /// (listening, connect, register, disconnect, shutdown); debug (per connection: each
+    /// command's name and size, never its text; failed reads and writes); trace (the same
+    /// as debug: the server has no trace lines of its own; the loop's steps are --trace).
     #[arg(long, value_name = "LEVEL")]
     log_level: Option<log::LevelFilter>,
     /// The teaching trace: log every step of the event loop as it happens, at any level (for
