@@ -6,7 +6,7 @@
 
 mod common;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
@@ -18,19 +18,33 @@ const PASSWORD: &str = "correct-horse-8d1f";
 const WRONG: &str = "wrong-guess-77a0";
 const WRONG_PASSWORD: &str = "ERROR \"REGISTER: wrong password\"";
 
-/// A file holding `contents`, unique to this test process and `name`.
-fn password_file(name: &str, contents: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("imchat-admission-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(name);
+/// A file holding `contents`, unique to this test process and `name`; removed when dropped.
+struct TempFile(PathBuf);
+
+impl TempFile {
+    fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+fn password_file(name: &str, contents: &str) -> TempFile {
+    let name = format!("imchat-admission-{}-{name}", std::process::id());
+    let path = std::env::temp_dir().join(name);
     std::fs::write(&path, contents).unwrap();
-    path
+    TempFile(path)
 }
 
 /// A server with the password, and `flags`.
 fn server_with_password(file: &str, flags: &[&str]) -> Server {
-    let path = password_file(file, &format!("{PASSWORD}\n"));
-    let mut all = vec!["--password-file", path.to_str().unwrap()];
+    // Read at start: gone once the server says it is listening.
+    let file = password_file(file, &format!("{PASSWORD}\n"));
+    let mut all = vec!["--password-file", file.path().to_str().unwrap()];
     all.extend_from_slice(flags);
     Server::start(&all)
 }
@@ -154,7 +168,7 @@ fn imclient_sends_the_password_from_its_file() {
     let addr = server.addr.to_string();
     let file = password_file("imclient-client", &format!("{PASSWORD}\r\n"));
     let mut command = Person::command(&addr, "alice");
-    command.arg("--password-file").arg(&file);
+    command.arg("--password-file").arg(file.path());
     let mut alice = Person::run("alice", command);
     alice.wait("* registered as alice (available)");
     // Without it, the server's answer is shown and the client gives up (exit code 1).
@@ -168,7 +182,7 @@ fn imload_sends_the_password_from_its_file() {
     let server = server_with_password("imload", &[]);
     let addr = server.addr.to_string();
     let file = password_file("imload-client", &format!("{PASSWORD}\n"));
-    let mut flags = vec!["--password-file", file.to_str().unwrap()];
+    let mut flags = vec!["--password-file", file.path().to_str().unwrap()];
     flags.extend(SMALL_RUN);
     let (output, report) = imload(&addr, &flags, "admission-password");
     assert!(output.status.success(), "{output:?}");
@@ -180,8 +194,9 @@ fn imload_sends_the_password_from_its_file() {
 #[test]
 fn an_unreadable_or_empty_password_file_stops_either_program_at_start() {
     let empty = password_file("empty", "\n");
-    let missing = password_file("present", "x").with_file_name("missing");
-    for file in [&empty, &missing] {
+    let missing =
+        std::env::temp_dir().join(format!("imchat-admission-{}-none", std::process::id()));
+    for file in [empty.path(), &missing] {
         let out = Command::new(env!("CARGO_BIN_EXE_imserver"))
             .args([
                 "--listen",
