@@ -100,6 +100,7 @@ fn run(args: &Args) -> std::io::Result<ExitCode> {
         name: args.name.clone(),
         status: Some("listening".into()),
         presence: Some(PresenceMode::None),
+        password: None,
     });
 
     let mut doctor = Doctor::default();

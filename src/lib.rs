@@ -34,6 +34,7 @@ pub mod framing;
 pub mod line;
 pub mod load;
 pub mod names;
+pub mod password;
 pub mod protocol;
 pub mod server;
 #[cfg(feature = "tls")]

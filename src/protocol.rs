@@ -10,6 +10,8 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::password::Password;
+
 /// Conversation ids: positive, never reused while the server runs.
 pub type ConvId = u64;
 
@@ -81,13 +83,16 @@ pub enum ConversationsMode {
 }
 
 /// The optional third element of `REGISTER`; each option left out keeps its default.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterOptions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub presence: Option<PresenceMode>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub conversations: Option<ConversationsMode>,
+    /// The server's password (`imserver --password-file`); a server without one ignores it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<Password>,
 }
 
 /// Splits a line into its command word and its arguments (the text after the first
@@ -128,6 +133,8 @@ pub enum Request {
         name: String,
         status: Option<String>,
         presence: Option<PresenceMode>,
+        /// For a server started with `--password-file`.
+        password: Option<Password>,
     },
     Status(String),
     Goodbye,
@@ -146,21 +153,18 @@ impl Request {
                 name,
                 status,
                 presence,
+                password,
             } => {
                 let status = status.as_deref().unwrap_or(DEFAULT_STATUS);
-                match presence {
-                    Some(presence) => encode(
-                        cmd::REGISTER,
-                        &(
-                            name,
-                            status,
-                            RegisterOptions {
-                                presence: Some(*presence),
-                                conversations: None,
-                            },
-                        ),
-                    ),
-                    None => encode(cmd::REGISTER, &(name, status)),
+                let options = RegisterOptions {
+                    presence: *presence,
+                    conversations: None,
+                    password: password.clone(),
+                };
+                if options == RegisterOptions::default() {
+                    encode(cmd::REGISTER, &(name, status))
+                } else {
+                    encode(cmd::REGISTER, &(name, status, options))
                 }
             }
             Request::Status(status) => encode(cmd::STATUS, &(status,)),
@@ -281,16 +285,28 @@ mod tests {
             name: "alice".into(),
             status: None,
             presence: None,
+            password: None,
         };
         assert_eq!(reg.encode(), b"REGISTER [\"alice\",\"available\"]\n");
         let reg = Request::Register {
             name: "bot".into(),
             status: Some("busy".into()),
             presence: Some(PresenceMode::None),
+            password: None,
         };
         assert_eq!(
             reg.encode(),
             b"REGISTER [\"bot\",\"busy\",{\"presence\":\"none\"}]\n"
+        );
+        let reg = Request::Register {
+            name: "carol".into(),
+            status: None,
+            presence: None,
+            password: Some(Password::new("s3\"cret")),
+        };
+        assert_eq!(
+            reg.encode(),
+            b"REGISTER [\"carol\",\"available\",{\"password\":\"s3\\\"cret\"}]\n"
         );
         assert_eq!(Request::Goodbye.encode(), b"GOODBYE\n");
         assert_eq!(Request::Join(7).encode(), b"JOIN [7]\n");

@@ -188,3 +188,24 @@ fn unreadable_or_mismatched_certificate_files_stop_the_server_at_start_naming_th
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--tls-key"));
 }
+
+#[test]
+fn a_connection_refused_on_a_tls_listener_is_closed_before_any_handshake() {
+    let certs = Certs::localhost();
+    let server = tls_server(
+        &certs,
+        &["--max-connections-per-ip", "1", "--limit-loopback"],
+    );
+    let _ann = tls_user(server.addr, &certs, "ann");
+    // The second connection from 127.0.0.1 is over the cap: it is sent nothing at all (no
+    // plaintext ERROR a TLS client could not read, no handshake that would cost the
+    // server a signature) and closed.
+    let mut refused = TcpStream::connect(server.addr).unwrap();
+    refused.set_read_timeout(Some(PATIENCE)).unwrap();
+    let mut got = Vec::new();
+    refused
+        .read_to_end(&mut got)
+        .expect("an orderly end of stream");
+    assert_eq!(got, b"", "nothing before the close");
+    server.wait_log("too many connections from its address");
+}

@@ -3,12 +3,13 @@
 
 use std::io::Write;
 use std::net::{Ipv4Addr, SocketAddrV4};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
 use imchat::chat_client::{self, discover, exit, Config, DEFAULT_NAME};
 use imchat::discovery;
-use imchat::protocol::{DEFAULT_ADDR, DEFAULT_STATUS};
+use imchat::protocol::{Password, DEFAULT_ADDR, DEFAULT_STATUS};
 
 /// A terminal chat client: type to chat, /help for the commands.
 ///
@@ -46,10 +47,21 @@ struct Args {
     /// with backoff (0.5 s doubling to 10 s) and registering again.
     #[arg(long)]
     no_reconnect: bool,
+    /// The server's password, for a server started with `--password-file`: the file's
+    /// contents, one trailing newline taken off (a file, so it never shows in `ps`).
+    #[arg(long, value_name = "FILE")]
+    password_file: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    let password = match Password::from_flag(args.password_file.as_deref()) {
+        Ok(password) => password,
+        Err(why) => {
+            eprintln!("imclient: {why}");
+            return ExitCode::from(exit::USAGE);
+        }
+    };
     let found = if args.discover {
         discover::discover(args.announce_group, args.announce_interface)
     } else {
@@ -80,5 +92,6 @@ fn main() -> ExitCode {
         status: args.status,
         reconnect: !args.no_reconnect,
         notices,
+        password,
     }))
 }

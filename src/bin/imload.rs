@@ -10,7 +10,7 @@ use std::process::{Command, ExitCode};
 use clap::error::ErrorKind;
 use clap::{CommandFactory, Parser, ValueEnum};
 use imchat::load::{self, parse_ip_range, write_hgrm, Report, Settings, Share, Target};
-use imchat::protocol::PresenceMode;
+use imchat::protocol::{Password, PresenceMode};
 
 // Every default below is read from `Settings::default()`, so the library and the command
 // line cannot disagree.
@@ -91,6 +91,10 @@ struct Args {
     /// --idle.
     #[arg(long, default_value_t = 1, value_name = "N")]
     procs: usize,
+    /// The server's password, for an imserver started with --password-file: the file's
+    /// contents, one trailing newline taken off (--target im and ws).
+    #[arg(long, value_name = "FILE")]
+    password_file: Option<PathBuf>,
     /// Internal to --procs: this process runs share I of the run.
     #[arg(long, hide = true, value_name = "I")]
     proc_index: Option<usize>,
@@ -283,6 +287,8 @@ fn main() -> ExitCode {
         idle: args.idle,
         progress: true,
         server_pid: args.server_pid,
+        password: Password::from_flag(args.password_file.as_deref())
+            .unwrap_or_else(|why| usage_error(why)),
     };
     if let Err(why) = settings.check() {
         usage_error(why);

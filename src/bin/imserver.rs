@@ -2,9 +2,11 @@
 //! how it works.
 
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
+use imchat::protocol::Password;
 use imchat::server::{self, logging, AnnounceConfig, Config, LineRate, RateFlag};
 
 // Every default below is read from `Config::default()`, so the library and the command
@@ -101,10 +103,10 @@ struct Args {
     line_burst: u32,
     /// Which of the server's own log lines are shown [default: info, or RUST_LOG's level]:
     /// off (none); error (none of its own: fatal errors are printed whatever the level);
-    /// warn (limits hit: file limit, output bound, accept paused); info (listening,
-    /// connect, register, disconnect, shutdown); debug (per connection: each command's name
-    /// and size, never its text; failed reads and writes); trace (the same as debug: the
-    /// server has no trace lines of its own; the loop's steps are --trace).
+    /// warn (limits hit: file limit, output bound, accept paused, an address banned); info
+    /// (listening, connect, register, disconnect, shutdown); debug (per connection: each
+    /// command's name and size, never its text; failed reads and writes); trace (the same
+    /// as debug: the server has no trace lines of its own; the loop's steps are --trace).
     #[arg(long, value_name = "LEVEL")]
     log_level: Option<log::LevelFilter>,
     /// The teaching trace: log every step of the event loop as it happens, at any level (for
@@ -126,6 +128,22 @@ struct Args {
     #[arg(long, value_name = "HOST:PORT", requires = "tls_cert",
           value_parser = imchat::addr::resolve_all)]
     listen_plain: Option<::std::vec::Vec<SocketAddr>>,
+    /// Only clients that know this password may register: the file's contents, one trailing
+    /// newline taken off (a file, so it never shows in `ps`). REGISTER must then carry
+    /// {"password": "..."} in its options; the third wrong one closes the connection, and
+    /// 20 from one address within a minute ban the address for a minute.
+    #[arg(long, value_name = "FILE")]
+    password_file: Option<PathBuf>,
+    /// Connections open at once from one address (IPv6: one /64); one more is told "too
+    /// many connections from your address" and closed. 0: no cap. Loopback is exempt
+    /// unless --limit-loopback.
+    #[arg(long, default_value_t = Config::default().max_connections_per_ip, value_name = "N")]
+    max_connections_per_ip: usize,
+    /// Hold loopback clients (127.0.0.0/8, ::1) to --max-connections-per-ip and to the
+    /// wrong-password bans too; by default they are exempt, so local load tests and bots
+    /// keep working.
+    #[arg(long)]
+    limit_loopback: bool,
 }
 
 /// `--http`: `off`, or the addresses a host:port resolves to.
@@ -143,6 +161,13 @@ fn main() -> ExitCode {
         eprintln!("imserver: cannot start logging: {e}");
         return ExitCode::FAILURE;
     }
+    let password = match Password::from_flag(args.password_file.as_deref()) {
+        Ok(password) => password,
+        Err(why) => {
+            eprintln!("imserver: {why}");
+            return ExitCode::FAILURE;
+        }
+    };
     let config = Config {
         listen: args.listen,
         presence_interval_ms: args.presence_interval_ms.max(1),
@@ -184,6 +209,9 @@ fn main() -> ExitCode {
         listen_plain: args.listen_plain.unwrap_or_default(),
         #[cfg(not(feature = "tls"))]
         listen_plain: Vec::new(),
+        password,
+        max_connections_per_ip: args.max_connections_per_ip,
+        limit_loopback: args.limit_loopback,
     };
     raise_file_limit(config.max_connections);
     let server = match server::Server::bind(config) {

@@ -32,7 +32,7 @@ use signal_hook::consts::{SIGCONT, SIGHUP, SIGINT, SIGTERM};
 use signal_hook_mio::v1_0::Signals;
 
 use crate::client::Connection;
-use crate::protocol::Request;
+use crate::protocol::{Password, Request};
 
 use super::state::{ChatState, Output};
 use super::terminal::{Keyboard, Screen, Typed};
@@ -90,6 +90,8 @@ struct Client {
     /// The status to register with: the one given at start, then the last one the server
     /// confirmed, so a reconnected user keeps it.
     status: String,
+    /// The server's password, for every `REGISTER` (reconnecting registers again).
+    password: Option<Password>,
     /// The socket was reported readable and not yet read to `WouldBlock`.
     server_ready: bool,
     phase: Phase,
@@ -133,6 +135,7 @@ impl Client {
             signals,
             state: ChatState::new(&config.name),
             status: config.status,
+            password: config.password,
             server_ready: false,
             phase: Phase::Chatting,
             backoff: config.reconnect.then(Backoff::new),

@@ -41,6 +41,8 @@ pub struct Config {
     pub reconnect: bool,
     /// Lines shown before anything else (how the name was chosen, when not by `--name`).
     pub notices: Vec<String>,
+    /// The server's password (`--password-file`), sent with every `REGISTER`.
+    pub password: Option<crate::protocol::Password>,
 }
 
 /// The name used when neither `--name` nor `$USER` gives one.

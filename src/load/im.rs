@@ -2,13 +2,26 @@
 //! `JOIN`; messages are `SEND_MESSAGE` and come back to every member, the sender included,
 //! as `MESSAGE`.
 
-use crate::protocol::{cmd, split_command, ConvId, PresenceMode, Reply, Request};
+use crate::protocol::{cmd, split_command, ConvId, Password, PresenceMode, Reply, Request};
 
 use super::proto::{Event, Member, Protocol};
+use super::Settings;
 
 /// Our own protocol (see `docs/protocol.md`).
-#[derive(Debug, Default, Clone, Copy)]
-pub struct Im;
+#[derive(Debug, Default, Clone)]
+pub struct Im {
+    /// The server's password (`--password-file`), sent with every `REGISTER`.
+    pub password: Option<Password>,
+}
+
+impl Im {
+    /// The protocol as a run's settings want it spoken.
+    pub fn of(settings: &Settings) -> Im {
+        Im {
+            password: settings.password.clone(),
+        }
+    }
+}
 
 impl Protocol for Im {
     /// Whether the answer to `REGISTER` has arrived.
@@ -20,6 +33,7 @@ impl Protocol for Im {
             name: name.to_string(),
             status: None,
             presence: Some(presence),
+            password: self.password.clone(),
         }
         .encode()
     }
@@ -101,7 +115,7 @@ mod tests {
     /// Parses with a fresh state (leaked, so the event may borrow the line; a test's few
     /// bytes).
     fn parse(line: &'static str) -> Event<'static> {
-        Im.parse(Box::leak(Box::new(false)), "u1", line)
+        Im::default().parse(Box::leak(Box::new(false)), "u1", line)
     }
 
     #[test]
@@ -145,8 +159,14 @@ mod tests {
     fn only_the_first_snapshot_naming_the_client_answers_its_register() {
         let mut registered = false;
         let snapshot = "ONLINE_USERS {\"u1\":\"available\"}";
-        assert_eq!(Im.parse(&mut registered, "u1", snapshot), Event::Registered);
-        assert_eq!(Im.parse(&mut registered, "u1", snapshot), Event::Presence);
+        assert_eq!(
+            Im::default().parse(&mut registered, "u1", snapshot),
+            Event::Registered
+        );
+        assert_eq!(
+            Im::default().parse(&mut registered, "u1", snapshot),
+            Event::Presence
+        );
     }
 
     #[test]
@@ -169,9 +189,12 @@ mod tests {
             group: 0,
             leader: true,
         };
-        assert_eq!(Im.form(leader, &names), Some(b"INVITE [\"u1\"]\n".to_vec()));
         assert_eq!(
-            Im.form(
+            Im::default().form(leader, &names),
+            Some(b"INVITE [\"u1\"]\n".to_vec())
+        );
+        assert_eq!(
+            Im::default().form(
                 Member {
                     name: "u1",
                     group: 0,
@@ -182,7 +205,7 @@ mod tests {
             None
         );
         let mut out = Vec::new();
-        Im.message(3, "hi", &mut out);
+        Im::default().message(3, "hi", &mut out);
         assert_eq!(out, b"SEND_MESSAGE [3,\"hi\"]\n");
     }
 }

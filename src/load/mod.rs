@@ -142,6 +142,8 @@ pub struct Settings {
     /// and at the end (Linux `/proc`), for the memory a connection costs, and its CPU time
     /// at the start and the end of the measured window, for the CPU a delivery costs.
     pub server_pid: Option<u32>,
+    /// The server's password (imserver's `--password-file`), for the im clients' `REGISTER`.
+    pub password: Option<crate::protocol::Password>,
 }
 
 impl Default for Settings {
@@ -161,6 +163,7 @@ impl Default for Settings {
             idle: false,
             progress: false,
             server_pid: None,
+            password: None,
         }
     }
 }

@@ -20,8 +20,8 @@ use log::Level;
 
 /// Lines of one kind logged per window, and the window's length: the defaults of Linux's
 /// `printk_ratelimit` (10 lines per 5 s). Ten in a row already say "this is happening a
-/// lot"; the summary says how much. With seven kinds, a flood of everything writes at
-/// most 77 lines per 5 s.
+/// lot"; the summary says how much. With eight kinds, a flood of everything writes at
+/// most 88 lines per 5 s.
 pub const LOG_BURST: u32 = 10;
 pub const LOG_WINDOW_MS: u64 = 5_000;
 
@@ -43,10 +43,12 @@ pub enum Kind {
     PollRegisterFailed,
     /// `announce: ignored a malformed datagram ...`: anyone on the LAN can send them.
     Malformed,
+    /// `banned ADDR ...`: once per ban, but guessers spread over many networks earn many.
+    Banned,
 }
 
 impl Kind {
-    const ALL: [Kind; 7] = [
+    const ALL: [Kind; 8] = [
         Kind::Connect,
         Kind::Register,
         Kind::Disconnect,
@@ -54,12 +56,13 @@ impl Kind {
         Kind::AcceptPaused,
         Kind::PollRegisterFailed,
         Kind::Malformed,
+        Kind::Banned,
     ];
 
     /// The level of the lines, and of the summary that stands for them.
     pub fn level(self) -> Level {
         match self {
-            Kind::AcceptPaused | Kind::PollRegisterFailed => Level::Warn,
+            Kind::AcceptPaused | Kind::PollRegisterFailed | Kind::Banned => Level::Warn,
             _ => Level::Info,
         }
     }
@@ -74,6 +77,7 @@ impl Kind {
             Kind::AcceptPaused => "accept paused/resumed",
             Kind::PollRegisterFailed => "register ... failed",
             Kind::Malformed => "announce: ignored a malformed datagram",
+            Kind::Banned => "banned",
         }
     }
 }

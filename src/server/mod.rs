@@ -2,6 +2,7 @@
 //!
 //! | file | what it holds |
 //! |---|---|
+//! | `admission/` | who may join: the per-address cap, and bans for wrong passwords (pure) |
 //! | `event_loop/` | the loop: one pass (`turn`), its phases in order, the poll timeout rule; the lifecycle of a connection; accept. The only code that touches sockets |
 //! | `chat/` | users, conversations, invitations and presence: the domain, no sockets |
 //! | `outboxes.rs` | every connection's outbox and the set of those with output to write |
@@ -24,6 +25,7 @@ macro_rules! trace {
     };
 }
 
+mod admission;
 mod chat;
 mod dispatch;
 mod event_loop;
@@ -41,6 +43,12 @@ pub mod web;
 use std::io;
 use std::net::SocketAddr;
 
+use crate::protocol::Password;
+
+pub use admission::{
+    AddrKey, BAN_WINDOW_MS, DEFAULT_MAX_CONNECTIONS_PER_IP, MAX_FAILURES, MAX_TRACKED_ADDRESSES,
+    MAX_WRONG_PASSWORDS_PER_CONNECTION,
+};
 pub use chat::{DEFAULT_MAX_MEMBERS, MAX_PENDING_INVITATIONS};
 pub use dispatch::command::{MAX_ERROR_LINE, MAX_LISTED_NAMES};
 pub use dispatch::handlers::MAX_CONVERSATIONS_PER_USER;
@@ -97,6 +105,13 @@ pub struct Config {
     /// Where to listen for protocol lines without TLS while `tls` is on (`--listen-plain`):
     /// for bots and load tests on the same machine. Empty by default.
     pub listen_plain: Vec<SocketAddr>,
+    /// The password `REGISTER` must carry (`--password-file`); `None`: anyone may join.
+    pub password: Option<Password>,
+    /// Connections open at once from one address (an IPv6 /64); 0 is no cap.
+    pub max_connections_per_ip: usize,
+    /// Hold loopback clients to the per-address cap and the bans too (`--limit-loopback`);
+    /// by default they are exempt, so local load tests, bots and the test suite keep working.
+    pub limit_loopback: bool,
 }
 
 /// Where the server's TLS certificate chain and private key are (PEM files), read at start.
@@ -142,6 +157,9 @@ impl Default for Config {
             trace: false,
             tls: None,
             listen_plain: Vec::new(),
+            password: None,
+            max_connections_per_ip: DEFAULT_MAX_CONNECTIONS_PER_IP,
+            limit_loopback: false,
         }
     }
 }

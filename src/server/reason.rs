@@ -31,6 +31,11 @@ pub enum Reason {
     /// Its input was not TLS on a TLS listener, or its handshake failed: it is sent the
     /// TLS alert that says why, and nothing else.
     TlsFailed,
+    /// Its `REGISTER` had a wrong password [`MAX_WRONG_PASSWORDS_PER_CONNECTION`] times
+    /// (the last `ERROR` says so, and is written first).
+    ///
+    /// [`MAX_WRONG_PASSWORDS_PER_CONNECTION`]: super::MAX_WRONG_PASSWORDS_PER_CONNECTION
+    WrongPasswords,
 }
 
 impl Reason {
@@ -75,6 +80,7 @@ impl fmt::Display for Reason {
             Reason::Shutdown => "shutdown",
             Reason::Served => "served",
             Reason::TlsFailed => "TLS failed",
+            Reason::WrongPasswords => "too many wrong passwords",
         })
     }
 }

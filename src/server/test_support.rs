@@ -10,6 +10,8 @@ use super::outboxes::{Outboxes, DEFAULT_MAX_OUTPUT_TOTAL};
 pub struct World {
     pub chat: Chat,
     pub out: Outboxes,
+    /// The server's password (`--password-file`); none by default.
+    pub password: Option<crate::protocol::Password>,
     next_key: usize,
 }
 
@@ -25,6 +27,7 @@ impl World {
         World {
             chat: Chat::new(limits),
             out: Outboxes::new(false, max_output_total),
+            password: None,
             next_key: 0,
         }
     }
@@ -42,6 +45,7 @@ impl World {
         let mut ctx = Ctx {
             chat: &mut self.chat,
             out: &mut self.out,
+            password: self.password.as_ref(),
         };
         dispatch(&mut ctx, key, line)
     }
@@ -64,9 +68,18 @@ impl World {
 
     /// A connection that registered as `name`; its answer is drained.
     pub fn user(&mut self, name: &str) -> usize {
+        self.register(register_line(name, None))
+    }
+
+    /// A connection that registered as `name` with these options (a JSON object).
+    pub fn user_with(&mut self, name: &str, options: &str) -> usize {
+        self.register(register_line(name, Some(options)))
+    }
+
+    fn register(&mut self, line: String) -> usize {
         let key = self.connect();
-        let effect = self.dispatch(key, &format!("REGISTER [\"{name}\"]"));
-        assert_eq!(effect, Effect::Registered, "{name} registered");
+        let effect = self.dispatch(key, &line);
+        assert_eq!(effect, Effect::Registered, "{line}");
         self.drain(key);
         key
     }
@@ -79,5 +92,13 @@ impl World {
     /// The presence broadcast, as the timer runs it.
     pub fn broadcast(&mut self) {
         self.chat.broadcast_presence(&mut self.out);
+    }
+}
+
+/// `REGISTER` for `name`, with its options if any.
+fn register_line(name: &str, options: Option<&str>) -> String {
+    match options {
+        None => format!("REGISTER [\"{name}\"]"),
+        Some(options) => format!("REGISTER [\"{name}\",null,{options}]"),
     }
 }

@@ -121,6 +121,7 @@ impl Client {
                 name: self.state.me.clone(),
                 status: Some(self.status.clone()),
                 presence: None,
+                password: self.password.clone(),
             });
         }
     }

@@ -77,7 +77,7 @@ pub fn run(settings: &Settings) -> Result<Report, LoadError> {
     settings.check().map_err(LoadError::Settings)?;
     match settings.target {
         // The same im adapter; only the transport differs (see `Link`).
-        Target::Im | Target::Ws => Driver::new(Im, settings, None)?.run(),
+        Target::Im | Target::Ws => Driver::new(Im::of(settings), settings, None)?.run(),
         Target::Redis => Driver::new(Redis, settings, None)?.run(),
         Target::Irc => Driver::new(Irc, settings, None)?.run(),
     }

@@ -30,7 +30,9 @@ pub fn run_share(whole: &Settings, share: &Share) -> Result<Part, LoadError> {
     let settings = share.settings(whole);
     settings.check().map_err(LoadError::Settings)?;
     match settings.target {
-        Target::Im | Target::Ws => Driver::new(Im, &settings, Some(share))?.run_part(),
+        Target::Im | Target::Ws => {
+            Driver::new(Im::of(&settings), &settings, Some(share))?.run_part()
+        }
         Target::Redis => Driver::new(Redis, &settings, Some(share))?.run_part(),
         Target::Irc => Driver::new(Irc, &settings, Some(share))?.run_part(),
     }

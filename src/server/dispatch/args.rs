@@ -7,7 +7,7 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::protocol::{ConvId, ConversationsMode, PresenceMode, RegisterOptions};
+use crate::protocol::{ConvId, ConversationsMode, Password, PresenceMode, RegisterOptions};
 
 use super::command::Refusal;
 
@@ -32,13 +32,15 @@ pub trait Arguments: Sized {
 pub struct NoArgs;
 
 /// `[name]`, `[name, status]` or `[name, status, {"presence": mode, "conversations":
-/// mode}]` (either option may be left out); the status may be `null`.
+/// mode, "password": text}]` (any option may be left out); the status may be `null`.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Register {
     pub name: String,
     pub status: Option<String>,
     pub presence: PresenceMode,
     pub conversations: ConversationsMode,
+    /// The server's password, as the client gave it (see `--password-file`).
+    pub password: Option<Password>,
 }
 
 /// `[status]`.
@@ -83,7 +85,7 @@ impl Arguments for NoArgs {
 }
 
 impl Arguments for Register {
-    const USAGE: &'static str = "[\"name\", \"status\"] or [\"name\", \"status\", {\"presence\": \"full\"|\"changes\"|\"none\", \"conversations\": \"full\"|\"changes\"}]";
+    const USAGE: &'static str = "[\"name\", \"status\"] or [\"name\", \"status\", {\"presence\": \"full\"|\"changes\"|\"none\", \"conversations\": \"full\"|\"changes\", \"password\": \"...\"}]";
 
     /// One to three elements of different types, so decoded element by element.
     fn parse(args: Option<&str>) -> Result<Register, String> {
@@ -107,15 +109,17 @@ impl Arguments for Register {
             }
         };
         // An options object names at least one option, as the contract's `{"presence":
-        // MODE}` does.
+        // MODE}` does; a password alone is one.
         if options == RegisterOptions::default() && items_had_options {
-            return Err("bad options (name \"presence\" or \"conversations\")".to_string());
+            let names = "\"presence\", \"conversations\" or \"password\"";
+            return Err(format!("bad options (name {names})"));
         }
         Ok(Register {
             name,
             status,
             presence: options.presence.unwrap_or_default(),
             conversations: options.conversations.unwrap_or_default(),
+            password: options.password,
         })
     }
 }

@@ -5,7 +5,7 @@ use std::borrow::Cow;
 use std::fmt;
 
 use crate::names::BadName;
-use crate::protocol::ConvId;
+use crate::protocol::{ConvId, Password};
 
 use crate::server::chat::Chat;
 use crate::server::outboxes::Outboxes;
@@ -14,6 +14,8 @@ use crate::server::outboxes::Outboxes;
 pub struct Ctx<'a> {
     pub chat: &'a mut Chat,
     pub out: &'a mut Outboxes,
+    /// The password `REGISTER` must carry (`--password-file`), if the server has one.
+    pub password: Option<&'a Password>,
 }
 
 /// What the loop does with the sender after a command: the handler says, the loop does not
@@ -26,6 +28,9 @@ pub enum Effect {
     Registered,
     /// Write what is queued, then close (`GOODBYE`).
     Close,
+    /// `REGISTER` had a wrong or no password (its `ERROR` is queued): the loop counts it
+    /// for the connection and for its address, which the handler cannot see.
+    WrongPassword,
 }
 
 /// Why a command was refused. Rendered to the `ERROR` text in one place (its `Display`);
@@ -41,6 +46,8 @@ pub enum Refusal {
         usage: &'static str,
     },
     AlreadyRegistered,
+    /// The server has a password and `REGISTER` did not carry it.
+    WrongPassword,
     /// The name breaks the name rule (`crate::names`), for this reason.
     BadName(BadName),
     BadStatus,
@@ -120,6 +127,7 @@ impl fmt::Display for Refusal {
                 write!(f, "{}; expected {usage}", cut_middle(why, MAX_WHY_CHARS))
             }
             Refusal::AlreadyRegistered => f.write_str("already registered"),
+            Refusal::WrongPassword => f.write_str("wrong password"),
             Refusal::BadName(why) => write!(f, "bad name: {why}"),
             Refusal::BadStatus => write!(
                 f,

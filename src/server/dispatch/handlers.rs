@@ -41,16 +41,24 @@ fn check_room(ctx: &Ctx, me: usize) -> Result<(), Refusal> {
     }
 }
 
-/// `REGISTER [name, status, options]`: come online, and get `ONLINE_USERS` at once.
+/// `REGISTER [name, status, options]`: come online, and get `ONLINE_USERS` at once. On a
+/// server with a password the password is checked first, so that a client without it
+/// learns nothing else (not even whether a name is taken).
 pub fn register(ctx: &mut Ctx, me: usize, args: Register) -> Outcome {
     let Register {
         name,
         status,
         presence,
         conversations,
+        password,
     } = args;
     if ctx.chat.is_registered(me) {
         return Err(Refusal::AlreadyRegistered);
+    }
+    if let Some(secret) = ctx.password {
+        if !password.is_some_and(|given| secret.matches(given.expose())) {
+            return Err(Refusal::WrongPassword);
+        }
     }
     name_key(&name).map_err(Refusal::BadName)?;
     let status = status.unwrap_or_else(|| DEFAULT_STATUS.to_string());

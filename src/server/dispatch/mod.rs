@@ -100,10 +100,14 @@ pub fn dispatch(ctx: &mut Ctx, me: usize, line: &str) -> Effect {
     }
 }
 
-/// The one place a refusal becomes an `ERROR` line: `"<COMMAND>: <why>"`.
+/// The one place a refusal becomes an `ERROR` line: `"<COMMAND>: <why>"`. A wrong password
+/// is also an effect: the loop counts it.
 fn refuse(ctx: &mut Ctx, me: usize, name: &str, refusal: Refusal) -> Effect {
     ctx.out.send_error(me, &format!("{name}: {refusal}"));
-    Effect::Continue
+    match refusal {
+        Refusal::WrongPassword => Effect::WrongPassword,
+        _ => Effect::Continue,
+    }
 }
 
 #[cfg(test)]

@@ -57,6 +57,7 @@ fn argument_types_decode_what_the_contract_shows_and_refuse_the_rest() {
             status: Some("away".into()),
             presence: PresenceMode::Changes,
             conversations: ConversationsMode::Full,
+            password: None,
         })
     );
     assert_eq!(
@@ -66,6 +67,18 @@ fn argument_types_decode_what_the_contract_shows_and_refuse_the_rest() {
             status: None,
             presence: PresenceMode::Full,
             conversations: ConversationsMode::Changes,
+            password: None,
+        })
+    );
+    // A password alone names an option.
+    assert_eq!(
+        Register::parse(Some("[\"a\",null,{\"password\":\"pw\"}]")),
+        Ok(Register {
+            name: "a".into(),
+            status: None,
+            presence: PresenceMode::Full,
+            conversations: ConversationsMode::Full,
+            password: Some(crate::protocol::Password::new("pw")),
         })
     );
     assert_eq!(
@@ -75,6 +88,7 @@ fn argument_types_decode_what_the_contract_shows_and_refuse_the_rest() {
             status: None,
             presence: PresenceMode::Full,
             conversations: ConversationsMode::Full,
+            password: None,
         })
     );
     let refused = |parse: fn(Option<&str>) -> bool, bad: &[Option<&str>]| {
@@ -104,6 +118,8 @@ fn argument_types_decode_what_the_contract_shows_and_refuse_the_rest() {
             Some("[\"a\",\"b\",{\"presence\":\"loud\"}]"),
             Some("[\"a\",\"b\",{\"presence\":\"full\",\"x\":1}]"),
             Some("[\"a\",\"b\",{}]"),
+            Some("[\"a\",\"b\",{\"password\":5}]"),
+            Some("[\"a\",\"b\",{\"password\":null}]"),
             Some("[\"a\",\"b\",\"full\"]"),
             Some("[\"a\",\"b\",{\"presence\":\"full\"},4]"),
             Some("{\"name\":\"a\"}"),
@@ -173,6 +189,36 @@ fn registration_is_required_and_checked() {
         w.drain(key).last().unwrap(),
         "ERROR \"REGISTER: already registered\""
     );
+}
+
+#[test]
+fn a_server_password_is_checked_before_anything_else_about_the_registration() {
+    let mut w = World::default();
+    w.password = Some(crate::protocol::Password::new("s3cret"));
+    w.user_with("alice", "{\"password\":\"s3cret\"}");
+    let key = w.connect();
+    for line in [
+        "REGISTER [\"alice\"]",
+        "REGISTER [\"bob\",\"away\",{\"password\":\"S3cret\"}]",
+        "REGISTER [\"bob\",null,{\"presence\":\"none\"}]",
+        "REGISTER [\"bob\",null,{\"password\":\"\"}]",
+    ] {
+        assert_eq!(w.dispatch(key, line), Effect::WrongPassword, "{line}");
+        assert!(!w.chat.is_registered(key));
+    }
+    assert_eq!(
+        w.drain(key),
+        ["ERROR \"REGISTER: wrong password\""; 4],
+        "not even a taken name is told"
+    );
+    let ok = "REGISTER [\"bob\",null,{\"password\":\"s3cret\",\"presence\":\"none\"}]";
+    assert_eq!(w.dispatch(key, ok), Effect::Registered);
+}
+
+#[test]
+fn a_server_without_a_password_ignores_one() {
+    let mut w = World::default();
+    w.user_with("alice", "{\"password\":\"anything\"}");
 }
 
 #[test]

@@ -6,7 +6,7 @@ use std::io::{self, ErrorKind};
 use std::net::SocketAddr;
 
 use log::{debug, info, warn};
-use mio::net::TcpListener;
+use mio::net::{TcpListener, TcpStream};
 use mio::{Interest, Poll, Token};
 
 use crate::buffer::{ReadBuf, Wire};
@@ -17,6 +17,7 @@ use super::lifecycle::{State, DISCARD_CHUNK};
 use super::stream::Stream;
 use super::transport::Transport;
 use super::{Config, Conn, Kind, Server, Timer};
+use crate::server::admission::Refused;
 use crate::server::line_rate::Bucket;
 #[cfg(feature = "tls")]
 use crate::tls::TlsStream;
@@ -274,26 +275,22 @@ impl Server {
                 self.accept = Accept::Running;
             }
             let wire = self.listeners[i].wire;
-            if self.conns.len() >= self.config.max_connections {
-                // A fresh socket's send buffer is empty, so this short answer fits in one
-                // write; if it does not, the client just sees the close. A TLS client is
-                // only closed: a refusal must cost no handshake.
-                if !self.listeners[i].tls {
-                    let full = full_answer(wire);
-                    let _ = io::Write::write(&mut socket, &full);
+            let address = match self.admit(addr, now) {
+                Ok(address) => address,
+                Err(why) => {
+                    refuse(&mut socket, wire, why, self.listeners[i].tls);
+                    // A ban was logged once, when it began: a banned guesser reconnecting
+                    // in a loop writes nothing more.
+                    if why != Refused::Banned && self.log.allow(Kind::Refused, now) {
+                        info!("refused {addr}: {why}");
+                    }
+                    continue;
                 }
-                // What the client already sent (a browser's request) is read away, so that
-                // closing sends a FIN and not a reset that could destroy the answer.
-                let _ = io::Read::read(&mut socket, &mut [0; DISCARD_CHUNK]);
-                let _ = socket.shutdown(std::net::Shutdown::Write);
-                if self.log.allow(Kind::Refused, now) {
-                    info!("refused {addr}: server full");
-                }
-                continue;
-            }
+            };
             // Replies are small and latency matters more than packet count.
             let _ = socket.set_nodelay(true);
             let Some(mut stream) = self.stream(i, socket, now) else {
+                self.admission.release(address);
                 continue;
             };
             let key = self.conns.vacant_entry().key();
@@ -306,6 +303,7 @@ impl Server {
                 if self.log.allow(Kind::PollRegisterFailed, now) {
                     warn!("register {addr} failed: {e}");
                 }
+                self.admission.release(address);
                 continue;
             }
             let generation = self.next_generation;
@@ -329,6 +327,8 @@ impl Server {
                 throttled: false,
                 line_since: None,
                 line_timer: None,
+                address,
+                wrong_passwords: 0,
             });
             self.out.open(key, wire);
             trace!(self.config.trace, "accept {addr} as conn {key}");
@@ -360,14 +360,35 @@ impl Server {
     }
 }
 
-/// What a connection refused because the server is full is told, in its listener's form.
-fn full_answer(wire: Wire) -> crate::buffer::Line {
+/// Turns away a connection just accepted: it is told `why` in its listener's form (an
+/// `ERROR` line, or an HTTP answer; nothing on a TLS listener) and closed. Costs no more than the accept did: no
+/// slot, no buffer, no timer.
+fn refuse(socket: &mut TcpStream, wire: Wire, why: Refused, tls: bool) {
+    // A fresh socket's send buffer is empty, so this short answer fits in one write; if it
+    // does not, the client just sees the close. A TLS client is only closed: a refusal
+    // must cost no handshake.
+    if !tls {
+        let _ = io::Write::write(socket, &refusal_answer(wire, why));
+    }
+    // What the client already sent (a browser's request) is read away, so that closing
+    // sends a FIN and not a reset that could destroy the answer.
+    let _ = io::Read::read(socket, &mut [0; DISCARD_CHUNK]);
+    let _ = socket.shutdown(std::net::Shutdown::Write);
+}
+
+/// What a refused connection is told, in its listener's form: a full server is 503 over
+/// HTTP, an address over its share 429 (Too Many Requests).
+fn refusal_answer(wire: Wire, why: Refused) -> crate::buffer::Line {
     #[cfg(feature = "web")]
     if wire == Wire::Http {
-        return crate::server::web::refusal(crate::server::web::Refusal::Full);
+        use crate::server::web::{refusal, Refusal};
+        return refusal(match why {
+            Refused::Full => Refusal::Full,
+            Refused::PerAddress | Refused::Banned => Refusal::TooMany,
+        });
     }
     let _ = wire;
-    encode_error("server full").into()
+    encode_error(why.text()).into()
 }
 
 /// The process or the system is out of file descriptors (or of memory for sockets).

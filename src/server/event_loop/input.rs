@@ -84,6 +84,7 @@ impl Server {
                             let mut ctx = Ctx {
                                 chat: &mut self.chat,
                                 out: &mut self.out,
+                                password: self.config.password.as_ref(),
                             };
                             let effect = dispatch::dispatch(&mut ctx, key, line);
                             self.apply(key, effect, now);

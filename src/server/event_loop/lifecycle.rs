@@ -233,6 +233,7 @@ impl Server {
         self.out.discard(key);
         self.ready.remove(key);
         self.settling.remove(key);
+        self.admission.release(conn.address);
         trace!(self.config.trace, "conn {key}: removed ({reason})");
         // A descriptor is free again: if accept was paused for lack of one, try again.
         self.accept.retry();

@@ -43,6 +43,7 @@
 //! a new edge (epoll(7); not on mio's `poll(2)` backend, see `buffer::SHORT_READ_DRAINS`).
 
 mod accept;
+mod admission;
 mod announce;
 mod input;
 mod lifecycle;
@@ -68,6 +69,7 @@ use slab::Slab;
 use crate::buffer::{ReadBuf, SpareBuffer};
 use crate::wheel::{TimerId, Wheel};
 
+use super::admission::{Admission, Slot};
 use super::chat::{Chat, Limits};
 use super::dispatch::{self, Ctx, Effect};
 use super::keyset::KeySet;
@@ -167,6 +169,10 @@ struct Conn {
     line_since: Option<u64>,
     /// Its `LineDeadline` timer, while one is on the wheel (at most one).
     line_timer: Option<TimerId>,
+    /// Where its address is counted (`admission/`); `None` when exempt (loopback).
+    address: Option<Slot>,
+    /// Wrong passwords it has sent (`REGISTER` on a server with `--password-file`).
+    wrong_passwords: u8,
 }
 
 /// The server: the listeners, the connections, the chat and the timers.
@@ -206,6 +212,8 @@ pub struct Server {
     tls: Option<std::sync::Arc<rustls::ServerConfig>>,
     /// The discovery socket (`--announce`); dropped once shutting down.
     announcer: Option<Announcer>,
+    /// Open connections per address, and bans for wrong passwords.
+    admission: Admission,
 }
 
 impl Server {
@@ -236,6 +244,7 @@ impl Server {
             Some(announce) => Some(Announcer::bind(announce, &listeners, &poll)?),
             None => None,
         };
+        let admission = Admission::new(config.max_connections_per_ip);
         let mut server = Server {
             poll,
             listeners,
@@ -262,6 +271,7 @@ impl Server {
             #[cfg(feature = "tls")]
             tls,
             announcer,
+            admission,
         };
         server.start_announcing();
         Ok(server)
@@ -398,6 +408,7 @@ impl Server {
                 }
             }
             Effect::Close => self.close(key, Reason::Goodbye),
+            Effect::WrongPassword => self.wrong_password(key, now),
         }
     }
 }

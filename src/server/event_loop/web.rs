@@ -93,7 +93,7 @@ pub(super) fn last_words(transport: &Transport, out: &mut Outboxes, key: usize, 
     };
     let status = ws.close_code.unwrap_or(match reason {
         Reason::Shutdown => code::GOING_AWAY,
-        Reason::Timeout | Reason::LineTimeout => code::POLICY,
+        Reason::Timeout | Reason::LineTimeout | Reason::WrongPasswords => code::POLICY,
         _ => code::NORMAL,
     });
     out.send_raw(key, &websocket::close(status).into());

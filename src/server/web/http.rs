@@ -38,6 +38,8 @@ pub enum Refusal {
     TooLarge,
     /// `--max-connections` are open.
     Full,
+    /// Its address has `--max-connections-per-ip` open, or is banned for wrong passwords.
+    TooMany,
 }
 
 impl Refusal {
@@ -50,6 +52,7 @@ impl Refusal {
             Refusal::Version => 426,
             Refusal::TooLarge => 431,
             Refusal::Full => 503,
+            Refusal::TooMany => 429,
         }
     }
 }

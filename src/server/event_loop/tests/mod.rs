@@ -13,6 +13,7 @@ use super::lifecycle::State;
 use super::{Config, Kind, Readiness, Server, MAX_BYTES_PER_WAKE, MAX_FRAMES_PER_WAKE};
 use crate::server::{LOG_BURST, LOG_WINDOW_MS};
 
+mod admission;
 mod announce;
 mod lifecycle;
 mod limits;
