@@ -5,8 +5,10 @@ use std::io::Write;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::error::ErrorKind;
+use clap::{CommandFactory, Parser};
 use imchat::chat_client::{self, discover, exit, Config, DEFAULT_NAME};
+use imchat::cli::TlsArgs;
 use imchat::discovery;
 use imchat::protocol::{DEFAULT_ADDR, DEFAULT_STATUS};
 
@@ -46,10 +48,25 @@ struct Args {
     /// with backoff (0.5 s doubling to 10 s) and registering again.
     #[arg(long)]
     no_reconnect: bool,
+    #[command(flatten)]
+    tls: TlsArgs,
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    if args.discover && args.tls.on() {
+        // A discovered server is an address; TLS needs the name its certificate carries.
+        let why = "--tls needs --server HOST:PORT (the name the certificate carries), \
+                   not --discover";
+        Args::command()
+            .error(ErrorKind::ArgumentConflict, why)
+            .exit();
+    }
+    let tls = (args.tls.client_tls(&args.server)).unwrap_or_else(|why| {
+        Args::command()
+            .error(ErrorKind::ValueValidation, why)
+            .exit()
+    });
     let found = if args.discover {
         discover::discover(args.announce_group, args.announce_interface)
     } else {
@@ -80,5 +97,6 @@ fn main() -> ExitCode {
         status: args.status,
         reconnect: !args.no_reconnect,
         notices,
+        tls,
     }))
 }

@@ -22,6 +22,8 @@ mod tests;
 
 use std::net::SocketAddr;
 
+use crate::client::ClientTls;
+
 pub use event_loop::run;
 pub use state::{clean, ChatState, Output};
 pub use terminal::{InputLines, Typed, MAX_INPUT_LINE};
@@ -41,6 +43,8 @@ pub struct Config {
     pub reconnect: bool,
     /// Lines shown before anything else (how the name was chosen, when not by `--name`).
     pub notices: Vec<String>,
+    /// `--tls`: speak TLS to the server.
+    pub tls: Option<ClientTls>,
 }
 
 /// The name used when neither `--name` nor `$USER` gives one.
