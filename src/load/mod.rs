@@ -60,6 +60,7 @@ pub use series::Second;
 pub use split::{split, Share};
 pub use stats::Stamp;
 
+use crate::client::ClientTls;
 use crate::protocol::PresenceMode;
 
 /// After sending stops, how long the run waits for the last deliveries. Long enough for a
@@ -142,6 +143,8 @@ pub struct Settings {
     /// and at the end (Linux `/proc`), for the memory a connection costs, and its CPU time
     /// at the start and the end of the measured window, for the CPU a delivery costs.
     pub server_pid: Option<u32>,
+    /// `--tls`: every client speaks TLS to the server (`--target im` only).
+    pub tls: Option<ClientTls>,
 }
 
 impl Default for Settings {
@@ -161,6 +164,7 @@ impl Default for Settings {
             idle: false,
             progress: false,
             server_pid: None,
+            tls: None,
         }
     }
 }
@@ -198,6 +202,12 @@ impl Settings {
                         without it (--no-default-features)"
                     .into(),
             );
+        }
+        if self.tls.is_some() && self.target != Target::Im {
+            return Err(format!(
+                "--tls is for --target im only, not --target {}",
+                self.target.name()
+            ));
         }
         if self.clients > u32::MAX as usize {
             return Err(format!(
