@@ -68,13 +68,21 @@ fn the_flag_overrides_rust_log() {
 
 #[test]
 fn rust_log_per_module_hides_what_it_names() {
-    // The accept module's info lines ("connect ...") hidden, the loop's ("register ...")
-    // shown: the listening line the harness waits for is the loop's too.
-    let quiet_accept = "info,imchat::server::event_loop::accept=warn";
-    let server = Server::start_at("127.0.0.1:0", &[("RUST_LOG", quiet_accept)], &[]);
-    let _alice = server.user("alice");
+    // The lifecycle module's info lines ("disconnect ...") hidden, the loop's
+    // ("register ...") shown.
+    let quiet_lifecycle = "info,imchat::server::event_loop::lifecycle=warn";
+    let server = Server::start_at("127.0.0.1:0", &[("RUST_LOG", quiet_lifecycle)], &[]);
+    let mut bob = server.user("bob");
+    let mut alice = server.user("alice");
+    alice.send("GOODBYE");
+    alice.expect_closed();
+    // Bob hears that alice left: her disconnect has been handled, and would have been
+    // logged by now.
+    bob.recv_until("alice gone", |l| {
+        l.starts_with("ONLINE_USERS ") && !l.contains("alice")
+    });
     server.wait_log("register alice");
-    assert!(!server.logs().contains("] connect "), "{}", server.logs());
+    assert!(!server.logs().contains("disconnect "), "{}", server.logs());
 }
 
 #[test]

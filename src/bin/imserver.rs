@@ -111,6 +111,21 @@ struct Args {
     /// learning how it works). The only log that may show what clients send.
     #[arg(long)]
     trace: bool,
+    /// Speak TLS on every --listen and --http address, with this certificate chain (PEM;
+    /// the operator's, e.g. Let's Encrypt's fullchain.pem). Needs --tls-key.
+    #[cfg(feature = "tls")]
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<std::path::PathBuf>,
+    /// The private key of --tls-cert (PEM: PKCS#8, PKCS#1 or SEC1).
+    #[cfg(feature = "tls")]
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<std::path::PathBuf>,
+    /// With TLS on, also listen for protocol lines WITHOUT TLS here (like --listen, a name
+    /// is served on every address it resolves to): for bots and load tests on this machine.
+    #[cfg(feature = "tls")]
+    #[arg(long, value_name = "HOST:PORT", requires = "tls_cert",
+          value_parser = imchat::addr::resolve_all)]
+    listen_plain: Option<::std::vec::Vec<SocketAddr>>,
 }
 
 /// `--http`: `off`, or the addresses a host:port resolves to.
@@ -158,6 +173,17 @@ fn main() -> ExitCode {
             name: args.name.unwrap_or_else(imchat::discovery::host_name),
         }),
         trace: args.trace,
+        #[cfg(feature = "tls")]
+        tls: args
+            .tls_cert
+            .zip(args.tls_key)
+            .map(|(cert, key)| server::TlsFiles { cert, key }),
+        #[cfg(not(feature = "tls"))]
+        tls: None,
+        #[cfg(feature = "tls")]
+        listen_plain: args.listen_plain.unwrap_or_default(),
+        #[cfg(not(feature = "tls"))]
+        listen_plain: Vec::new(),
     };
     raise_file_limit(config.max_connections);
     let server = match server::Server::bind(config) {

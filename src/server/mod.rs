@@ -91,6 +91,19 @@ pub struct Config {
     pub announce: Option<AnnounceConfig>,
     /// Log one line per step of the loop (the teaching trace).
     pub trace: bool,
+    /// The certificate and key every listener of the chat speaks TLS with (`--tls-cert`,
+    /// `--tls-key`, the `tls` feature); `None`: plain TCP.
+    pub tls: Option<TlsFiles>,
+    /// Where to listen for protocol lines without TLS while `tls` is on (`--listen-plain`):
+    /// for bots and load tests on the same machine. Empty by default.
+    pub listen_plain: Vec<SocketAddr>,
+}
+
+/// Where the server's TLS certificate chain and private key are (PEM files), read at start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    pub cert: std::path::PathBuf,
+    pub key: std::path::PathBuf,
 }
 
 /// Default `--line-timeout-ms`: 30 s, as long as a connection has to register. A client
@@ -127,6 +140,8 @@ impl Default for Config {
             allow_origins: Vec::new(),
             announce: None,
             trace: false,
+            tls: None,
+            listen_plain: Vec::new(),
         }
     }
 }

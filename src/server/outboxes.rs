@@ -215,6 +215,14 @@ impl Outboxes {
         }
     }
 
+    /// Marks a connection for writing whatever its outbox holds: its TLS layer has records
+    /// to write (the handshake's, an alert) even if no line is queued.
+    pub fn mark_writable(&mut self, key: usize) {
+        if key < self.slots.len() {
+            self.dirty.insert(key);
+        }
+    }
+
     /// Whether any outbox has output queued that the loop has not tried to write yet (or a
     /// connection was dropped for the total bound and is not closed yet).
     pub fn has_dirty(&self) -> bool {

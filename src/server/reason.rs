@@ -28,6 +28,9 @@ pub enum Reason {
     Shutdown,
     /// An HTTP request was answered (the page's connections close after one request).
     Served,
+    /// Its input was not TLS on a TLS listener, or its handshake failed: it is sent the
+    /// TLS alert that says why, and nothing else.
+    TlsFailed,
 }
 
 impl Reason {
@@ -71,6 +74,7 @@ impl fmt::Display for Reason {
             Reason::Broken => "broken",
             Reason::Shutdown => "shutdown",
             Reason::Served => "served",
+            Reason::TlsFailed => "TLS failed",
         })
     }
 }

@@ -111,8 +111,8 @@ impl Server {
         let addr = line.rsplit("listening on ").next().unwrap().trim();
         server.addr = addr.parse().expect("address in the listening line");
         if page {
-            let line = server.wait_log("web page at http://");
-            let addr = line.rsplit("http://").next().unwrap().trim_end_matches('/');
+            let line = server.wait_log("web page at http");
+            let addr = line.rsplit("://").next().unwrap().trim_end_matches('/');
             server.http = Some(addr.parse().expect("address in the web page line"));
         }
         server
@@ -167,7 +167,8 @@ impl Server {
             .unwrap()
             .iter()
             .filter_map(|l| l.rsplit_once("listening on "))
-            .map(|(_, addr)| addr.trim().parse().expect("address in a listening line"))
+            .map(|(_, rest)| rest.split_whitespace().next().unwrap_or_default())
+            .map(|addr| addr.parse().expect("address in a listening line"))
             .collect()
     }
 

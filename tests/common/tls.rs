@@ -2,7 +2,7 @@
 //! (rcgen), and a blocking TLS client that reads whole lines (rustls's own `StreamOwned`).
 
 use std::fs;
-use std::io::{BufRead, BufReader, ErrorKind, Write};
+use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -93,6 +93,23 @@ impl TlsClient {
         stream.flush().unwrap();
     }
 
+    /// Sends bytes as they are.
+    pub fn send_raw(&mut self, bytes: &[u8]) {
+        let stream = self.stream.get_mut();
+        stream.write_all(bytes).unwrap();
+        stream.flush().unwrap();
+    }
+
+    /// Everything until the end of the stream.
+    pub fn read_to_end(&mut self) -> Vec<u8> {
+        let mut all = Vec::new();
+        match self.stream.read_to_end(&mut all) {
+            Ok(_) => all,
+            Err(e) if e.kind() == ErrorKind::UnexpectedEof => all,
+            Err(e) => panic!("reading to the end over TLS: {e}"),
+        }
+    }
+
     /// The next line, without its newline; `None` at the end of the stream.
     pub fn try_recv(&mut self) -> Option<String> {
         let mut line = String::new();
@@ -109,8 +126,9 @@ impl TlsClient {
         self.try_recv().expect("a line, not the end of the stream")
     }
 
-    /// Lines until one starts with `prefix`, which is returned.
-    pub fn expect(&mut self, prefix: &str) -> String {
+    /// Lines until one starts with `prefix`, which is returned (others, like presence
+    /// broadcasts, are skipped).
+    pub fn wait_for(&mut self, prefix: &str) -> String {
         loop {
             let line = self.recv();
             if line.starts_with(prefix) {

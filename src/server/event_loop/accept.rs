@@ -14,9 +14,12 @@ use crate::protocol::encode_error;
 
 use super::announce::ANNOUNCER;
 use super::lifecycle::{State, DISCARD_CHUNK};
+use super::stream::Stream;
 use super::transport::Transport;
 use super::{Config, Conn, Kind, Server, Timer};
 use crate::server::line_rate::Bucket;
+#[cfg(feature = "tls")]
+use crate::tls::TlsStream;
 
 /// When accept fails for lack of file descriptors, try again after this long (or as soon as
 /// a connection closes), instead of spinning on an accept that keeps failing.
@@ -41,6 +44,8 @@ pub(super) struct Listener {
     waiting: bool,
     /// What its connections speak at first: protocol lines (`--listen`), or HTTP (`--http`).
     pub(super) wire: Wire,
+    /// Its connections speak TLS first (`--tls-cert`).
+    pub(super) tls: bool,
 }
 
 impl Listener {
@@ -54,16 +59,19 @@ impl Listener {
 }
 
 /// Binds and registers every listener: one per `--listen` address, then (the `web`
-/// feature) one per `--http` address.
+/// feature) one per `--http` address, all speaking TLS if the server has a certificate;
+/// then one per `--listen-plain` address, which never does.
 pub(super) fn bind_all(config: &Config, poll: &Poll) -> io::Result<Vec<Listener>> {
-    let mut listeners = bind_listeners(&config.listen, Wire::Lines)?;
+    let tls = config.tls.is_some();
+    let mut listeners = bind_listeners(&config.listen, Wire::Lines, tls)?;
     #[cfg(feature = "web")]
-    listeners.extend(bind_listeners(&config.http, Wire::Http)?);
+    listeners.extend(bind_listeners(&config.http, Wire::Http, tls)?);
     #[cfg(not(feature = "web"))]
     if !config.http.is_empty() {
         let why = "the page (--http) needs the `web` feature, which this build lacks";
         return Err(io::Error::new(ErrorKind::Unsupported, why));
     }
+    listeners.extend(bind_listeners(&config.listen_plain, Wire::Lines, false)?);
     for (i, listener) in listeners.iter_mut().enumerate() {
         (poll.registry()).register(&mut listener.socket, listener_token(i), Interest::READABLE)?;
     }
@@ -74,7 +82,7 @@ pub(super) fn bind_all(config: &Config, poll: &Poll) -> io::Result<Vec<Listener>
 /// the first one got. An address this machine does not have (a name that also resolves to
 /// `::1` where IPv6 is off) is skipped with a warning while another is bound; any other
 /// failure (the port in use, no permission) fails, naming the address.
-fn bind_listeners(addrs: &[SocketAddr], wire: Wire) -> io::Result<Vec<Listener>> {
+fn bind_listeners(addrs: &[SocketAddr], wire: Wire, tls: bool) -> io::Result<Vec<Listener>> {
     let mut unique: Vec<SocketAddr> = Vec::with_capacity(addrs.len());
     for addr in addrs {
         if !unique.contains(addr) {
@@ -96,6 +104,7 @@ fn bind_listeners(addrs: &[SocketAddr], wire: Wire) -> io::Result<Vec<Listener>>
                     socket,
                     waiting: false,
                     wire,
+                    tls,
                 };
                 return Ok(sockets.into_iter().map(listener).collect());
             }
@@ -179,6 +188,29 @@ impl Server {
         addrs_of(&self.listeners, wire)
     }
 
+    /// Says where the server listens, one line per listener: protocol lines first, as
+    /// `listening on ADDR` (what scripts and tests wait for), then the page.
+    pub(super) fn log_listeners(&self) -> io::Result<()> {
+        let tls = self.config.tls.as_ref();
+        for listener in self.listeners.iter().filter(|l| l.wire == Wire::Lines) {
+            let addr = listener.local_addr()?;
+            match (listener.tls, tls) {
+                (true, _) | (false, None) => info!("listening on {addr}"),
+                (false, Some(_)) => info!("listening on {addr} without TLS (--listen-plain)"),
+            }
+        }
+        #[cfg(feature = "web")]
+        for listener in self.listeners.iter().filter(|l| l.wire == Wire::Http) {
+            let scheme = if listener.tls { "https" } else { "http" };
+            info!("web page at {scheme}://{}/", listener.local_addr()?);
+        }
+        if let Some(files) = tls {
+            let cert = files.cert.display();
+            info!("TLS on every --listen and --http address, with the certificate in {cert}");
+        }
+        Ok(())
+    }
+
     /// Phase 1 for a listener's readiness event (`false` if `token` is no listener's). While
     /// paused it is only remembered: the retry serves it.
     pub(super) fn listener_ready(&mut self, token: Token) -> bool {
@@ -244,9 +276,12 @@ impl Server {
             let wire = self.listeners[i].wire;
             if self.conns.len() >= self.config.max_connections {
                 // A fresh socket's send buffer is empty, so this short answer fits in one
-                // write; if it does not, the client just sees the close.
-                let full = full_answer(wire);
-                let _ = io::Write::write(&mut socket, &full);
+                // write; if it does not, the client just sees the close. A TLS client is
+                // only closed: a refusal must cost no handshake.
+                if !self.listeners[i].tls {
+                    let full = full_answer(wire);
+                    let _ = io::Write::write(&mut socket, &full);
+                }
                 // What the client already sent (a browser's request) is read away, so that
                 // closing sends a FIN and not a reset that could destroy the answer.
                 let _ = io::Read::read(&mut socket, &mut [0; DISCARD_CHUNK]);
@@ -256,20 +291,23 @@ impl Server {
                 }
                 continue;
             }
+            // Replies are small and latency matters more than packet count.
+            let _ = socket.set_nodelay(true);
+            let Some(mut stream) = self.stream(i, socket, now) else {
+                continue;
+            };
             let key = self.conns.vacant_entry().key();
             // Both interests, once, for the connection's whole life: a writable edge comes
             // only when a full send buffer drains, so it costs nothing until a write meets
             // `WouldBlock`, and no `reregister` (a system call) is ever needed to ask for it.
             let registry = self.poll.registry();
             let interest = Interest::READABLE | Interest::WRITABLE;
-            if let Err(e) = registry.register(&mut socket, Token(key), interest) {
+            if let Err(e) = registry.register(stream.tcp(), Token(key), interest) {
                 if self.log.allow(Kind::PollRegisterFailed, now) {
                     warn!("register {addr} failed: {e}");
                 }
                 continue;
             }
-            // Replies are small and latency matters more than packet count.
-            let _ = socket.set_nodelay(true);
             let generation = self.next_generation;
             self.next_generation += 1;
             let deadline = now + self.config.register_timeout_ms;
@@ -277,7 +315,7 @@ impl Server {
                 .wheel
                 .insert(deadline, Timer::RegisterDeadline { key, generation });
             self.conns.insert(Conn {
-                socket,
+                stream,
                 input: ReadBuf::new(),
                 transport: Transport::starting(wire),
                 generation,
@@ -298,6 +336,27 @@ impl Server {
                 info!("connect {addr} (conn {key})");
             }
         }
+    }
+}
+
+impl Server {
+    /// A new connection's stream: TLS over it if listener `i` speaks TLS. `None` if rustls
+    /// could not start a session (it is logged, and the connection dropped).
+    fn stream(&mut self, i: usize, socket: mio::net::TcpStream, now: u64) -> Option<Stream> {
+        #[cfg(feature = "tls")]
+        if let Some(config) = self.tls.as_ref().filter(|_| self.listeners[i].tls) {
+            return match rustls::ServerConnection::new(config.clone()) {
+                Ok(session) => Some(Stream::Tls(Box::new(TlsStream::new(socket, session)))),
+                Err(e) => {
+                    if self.log.allow(Kind::PollRegisterFailed, now) {
+                        warn!("TLS session could not start: {e}");
+                    }
+                    None
+                }
+            };
+        }
+        let _ = (i, now);
+        Some(Stream::Plain(socket))
     }
 }
 

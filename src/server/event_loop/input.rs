@@ -18,7 +18,7 @@ use std::io::ErrorKind;
 
 use log::debug;
 
-use crate::buffer::{Drain, Got};
+use crate::buffer::Got;
 
 use super::lifecycle::State;
 use super::transport::{self, Unit, Violation};
@@ -30,6 +30,11 @@ impl Server {
         for key in self.ready.take() {
             if self.serve(key, now) {
                 self.ready.insert(key);
+            }
+            // Reading TLS makes records (the handshake's, and the lines written while it
+            // went on, once it ends): the flush writes them.
+            if self.conns.get(key).is_some_and(|c| c.stream.owes_records()) {
+                self.out.mark_writable(key);
             }
         }
     }
@@ -96,7 +101,7 @@ impl Server {
                     }
                 }
                 Ok(None) if conn.readable => {
-                    match conn.input.read_some(&mut conn.socket, &mut self.spare) {
+                    match conn.input.read_some(&mut conn.stream, &mut self.spare) {
                         Ok(Got { n: 0, .. }) => {
                             trace!(trace, "conn {key}: readable, end of stream");
                             self.close(key, Reason::Closed);
@@ -105,7 +110,7 @@ impl Server {
                             trace!(trace, "conn {key}: readable, read {} bytes", got.n);
                             // On epoll a short read drained the socket: the read after it
                             // would only say `WouldBlock`, and new bytes raise a new edge.
-                            if Drain::after(conn.closed).ends_at(got) {
+                            if conn.stream.drain(conn.closed).ends_at(got) {
                                 conn.readable = false;
                             }
                         }
@@ -115,6 +120,14 @@ impl Server {
                             return false;
                         }
                         Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                        Err(e) if e.kind() == ErrorKind::InvalidData && conn.stream.is_tls() => {
+                            // Not TLS, or a failed handshake: rustls has queued an alert,
+                            // which is all this connection is sent before it closes.
+                            debug!("conn {key}: TLS failed: {e}");
+                            self.out.discard(key);
+                            self.out.mark_writable(key);
+                            self.close(key, Reason::TlsFailed);
+                        }
                         Err(e) => {
                             debug!("conn {key}: read failed: {e}");
                             self.abandon(key, Reason::after_error(&e));

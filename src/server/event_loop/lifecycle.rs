@@ -23,10 +23,8 @@
 //! by the very next pass (`poll_timeout` does not sleep while output is queued).
 
 use std::io::{ErrorKind, Read};
-use std::net::Shutdown;
 
 use log::{debug, info};
-use mio::net::TcpStream;
 
 use super::{Kind, Reason, Server, Timer, MAX_BYTES_PER_WAKE};
 use crate::buffer::ReadBuf;
@@ -195,19 +193,21 @@ impl Server {
                     }
                 }
                 // The flush phase brings it back here once the queue is written.
-                State::Flushing(_) if self.out.queued(key) > 0 => return,
+                State::Flushing(_) if self.out.queued(key) > 0 || conn.stream.owes_records() => {
+                    return
+                }
                 State::Flushing(reason) => {
-                    let _ = conn.socket.shutdown(Shutdown::Write);
+                    conn.stream.shutdown_write();
                     State::Shut(reason)
                 }
                 // A server going down does not wait for every client to close its end; what
                 // the client sent meanwhile is read away once, so that closing does not
                 // send a reset that could destroy the notice still in flight.
                 State::Shut(reason) if reason == Reason::Shutdown => {
-                    drain_until_end(&mut conn.socket);
+                    drain_until_end(conn.stream.tcp());
                     State::Done(reason)
                 }
-                State::Shut(reason) => match drain_until_end(&mut conn.socket) {
+                State::Shut(reason) => match drain_until_end(conn.stream.tcp()) {
                     Drained::End => State::Done(reason),
                     // A readable event, or the linger deadline, brings it back.
                     Drained::Empty => return,
@@ -226,7 +226,7 @@ impl Server {
     /// Deregisters, drops and forgets one connection, everywhere it is known.
     fn remove(&mut self, key: usize, reason: Reason) {
         let mut conn = self.conns.remove(key);
-        let _ = self.poll.registry().deregister(&mut conn.socket);
+        let _ = self.poll.registry().deregister(conn.stream.tcp());
         for timer in [conn.deadline, conn.line_timer].into_iter().flatten() {
             self.wheel.cancel(timer);
         }
@@ -299,7 +299,7 @@ enum Drained {
 /// Reads and discards a closing connection's input, at most [`MAX_BYTES_PER_WAKE`] per
 /// call: a peer that keeps sending after our end is shut gets the same share of a pass as
 /// a reading one, not a loop that lasts as long as it sends.
-fn drain_until_end(socket: &mut TcpStream) -> Drained {
+fn drain_until_end(socket: &mut mio::net::TcpStream) -> Drained {
     let mut scratch = [0u8; DISCARD_CHUNK];
     let mut budget = MAX_BYTES_PER_WAKE;
     while budget > 0 {

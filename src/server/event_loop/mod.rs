@@ -47,6 +47,7 @@ mod announce;
 mod input;
 mod lifecycle;
 mod output;
+mod stream;
 #[cfg(test)]
 mod tests;
 mod timers;
@@ -59,7 +60,6 @@ use std::time::{Duration, Instant};
 
 use log::info;
 use mio::event::Event;
-use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook_mio::v1_0::Signals;
@@ -80,6 +80,7 @@ use accept::{Accept, Listener};
 pub use announce::{AnnounceConfig, ANNOUNCE_INTERVAL_MS, ANSWER_INTERVAL_MS, DATAGRAMS_PER_PASS};
 use announce::{Announcer, ANNOUNCER};
 use lifecycle::{Run, State};
+use stream::Stream;
 use timers::Timer;
 use transport::Transport;
 
@@ -137,7 +138,8 @@ impl From<&Event> for Readiness {
 /// its mio token, its outbox, its user in the chat.
 #[derive(Debug)]
 struct Conn {
-    socket: TcpStream,
+    /// Plain TCP, or TLS over it (`--tls-cert`).
+    stream: Stream,
     input: ReadBuf,
     /// How its input is cut: lines, or (the `web` feature) HTTP, then WebSocket frames.
     transport: Transport,
@@ -198,6 +200,10 @@ pub struct Server {
     /// The page's responses, encoded once (the `web` feature).
     #[cfg(feature = "web")]
     site: crate::server::web::Site,
+    /// The TLS configuration every listener's connections use (`--tls-cert`), loaded at
+    /// start.
+    #[cfg(feature = "tls")]
+    tls: Option<std::sync::Arc<rustls::ServerConfig>>,
     /// The discovery socket (`--announce`); dropped once shutting down.
     announcer: Option<Announcer>,
 }
@@ -207,9 +213,22 @@ impl Server {
     /// addresses this machine lacks) and sets up the poll, the signals and the timers.
     pub fn bind(config: Config) -> io::Result<Server> {
         let poll = Poll::new()?;
+        #[cfg(feature = "tls")]
+        let tls = match &config.tls {
+            Some(files) => Some(
+                crate::tls::server_config(&files.cert, &files.key)
+                    .map_err(|e| io::Error::new(ErrorKind::InvalidInput, e))?,
+            ),
+            None => None,
+        };
+        #[cfg(not(feature = "tls"))]
+        if config.tls.is_some() {
+            let why = "TLS (--tls-cert) needs the `tls` feature, which this build lacks";
+            return Err(io::Error::new(ErrorKind::Unsupported, why));
+        }
         let listeners = accept::bind_all(&config, &poll)?;
         #[cfg(feature = "web")]
-        let site = crate::server::web::Site::new(&config.allow_origins);
+        let site = crate::server::web::Site::new(&config.allow_origins, config.tls.is_some());
         let mut signals = Signals::new([SIGINT, SIGTERM])?;
         poll.registry()
             .register(&mut signals, SIGNALS, Interest::READABLE)?;
@@ -240,6 +259,8 @@ impl Server {
             log_timer: None,
             #[cfg(feature = "web")]
             site,
+            #[cfg(feature = "tls")]
+            tls,
             announcer,
         };
         server.start_announcing();
@@ -249,13 +270,7 @@ impl Server {
     /// Runs the loop until a signal asks it to stop and queued output has drained. Returns
     /// an error only if polling itself fails; one connection's error closes that connection.
     pub fn run(mut self) -> io::Result<()> {
-        for addr in self.local_addrs()? {
-            info!("listening on {addr}");
-        }
-        #[cfg(feature = "web")]
-        for addr in self.http_addrs()? {
-            info!("web page at http://{addr}/");
-        }
+        self.log_listeners()?;
         if let Some(announce) = &self.config.announce {
             let (group, interface, name) = (announce.group, announce.interface, &announce.name);
             info!("announcing to {group} on interface {interface} as {name:?}");
@@ -355,6 +370,11 @@ impl Server {
                     }
                     if event.writable {
                         self.out.mark_dirty(key);
+                        // TLS records the socket did not take wait in rustls, not in the
+                        // outbox, which may be empty.
+                        if conn.stream.owes_records() {
+                            self.out.mark_writable(key);
+                        }
                     }
                 }
             }

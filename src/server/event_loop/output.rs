@@ -21,9 +21,18 @@ impl Server {
                 continue;
             };
             let queued = self.out.queued(key);
-            let Some(written) = self.out.write(key, &mut conn.socket) else {
+            let Some(written) = self.out.write(key, &mut conn.stream) else {
                 continue;
             };
+            // Over TLS, records the socket did not take wait in rustls: written here too,
+            // and a socket that will not take them waits for a writable event.
+            let written = written.and_then(|flushed| {
+                let blocked = conn.stream.write_records()?;
+                Ok(Flushed {
+                    blocked: flushed.blocked || blocked,
+                    ..flushed
+                })
+            });
             let blocked = match written {
                 Ok(Flushed { written, blocked }) => {
                     let how = if blocked { ", then would block" } else { "" };

@@ -115,7 +115,7 @@ fn upgrade(request: &httparse::Request, site: &Site) -> Result<Answer, Refusal> 
     };
     if let Some(origin) = header("Origin") {
         let origin = origin.trim_end_matches('/').to_ascii_lowercase();
-        let own = format!("http://{}", host.to_ascii_lowercase());
+        let own = format!("{}://{}", site.scheme, host.to_ascii_lowercase());
         if origin != own && !site.allow_origins.contains(&origin) {
             return Err(Refusal::Forbidden);
         }

@@ -68,10 +68,14 @@ pub struct Site {
     responses: Vec<(Line, Line)>,
     /// Origins other than the page's own allowed to open a WebSocket (`--allow-origin`).
     allow_origins: Vec<String>,
+    /// The page's own scheme, which its origin carries: `https` when served over TLS.
+    scheme: &'static str,
 }
 
 impl Site {
-    pub fn new(allow_origins: &[String]) -> Site {
+    /// The page, served over TLS or not (`tls`), and the other origins whose pages may open
+    /// a WebSocket.
+    pub fn new(allow_origins: &[String], tls: bool) -> Site {
         let responses = ASSETS
             .iter()
             .map(|(_, content_type, body)| {
@@ -87,6 +91,7 @@ impl Site {
         Site {
             responses,
             allow_origins,
+            scheme: if tls { "https" } else { "http" },
         }
     }
 

@@ -15,13 +15,13 @@ fn upgrade(origin: Option<&str>, extra: &str) -> String {
 fn answer(request: &str) -> Result<Option<(Answer, usize)>, Refusal> {
     read_request(
         request.as_bytes(),
-        &Site::new(&["https://Other.example/".into()]),
+        &Site::new(&["https://Other.example/".into()], false),
     )
 }
 
 #[test]
 fn each_asset_is_served_and_head_gets_only_its_headers() {
-    let site = Site::new(&[]);
+    let site = Site::new(&[], false);
     for (index, (path, content_type, body)) in ASSETS.iter().enumerate() {
         let request = format!("GET {path}?v=2 HTTP/1.1\r\nHost: x\r\n\r\n");
         let (got, used) = answer(&request).unwrap().unwrap();
@@ -151,4 +151,14 @@ fn an_upgrade_from_the_page_itself_or_an_allowed_origin_or_no_browser_is_accepte
     let response = String::from_utf8(switching_protocols("abc").to_vec()).unwrap();
     assert!(response.starts_with("HTTP/1.1 101 Switching Protocols\r\n"));
     assert!(response.contains("Sec-WebSocket-Accept: abc\r\n"));
+}
+
+#[test]
+fn a_page_served_over_tls_has_an_https_origin_and_only_that_one_is_its_own() {
+    let tls = Site::new(&[], true);
+    let request = |origin| upgrade(Some(origin), "");
+    let over_tls = read_request(request("https://chat.local:6680").as_bytes(), &tls);
+    assert!(matches!(over_tls, Ok(Some((Answer::Upgrade { .. }, _)))));
+    let plain_origin = read_request(request("http://chat.local:6680").as_bytes(), &tls);
+    assert_eq!(plain_origin.unwrap_err(), Refusal::Forbidden);
 }

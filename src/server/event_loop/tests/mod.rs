@@ -133,7 +133,7 @@ impl Harness {
         self.server
             .conns
             .iter()
-            .find(|(_, conn)| conn.socket.peer_addr().ok() == Some(ours))
+            .find(|(_, conn)| conn.stream.peer_addr().ok() == Some(ours))
             .map(|(key, _)| key)
     }
 }
