@@ -170,3 +170,6 @@ impl Connection {
         }
     }
 }
+
+#[cfg(all(test, feature = "tls"))]
+mod tests;
