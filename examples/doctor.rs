@@ -8,7 +8,7 @@
 //!
 //! ```text
 //! cargo run --bin imserver &
-//! cargo run --example doctor                      # or: -- --server ADDR --name NAME
+//! cargo run --example doctor                      # or: -- --server ADDR --name NAME [--tls [--ca FILE]]
 //! cargo run --bin imclient -- --name alice        # then: /invite doctor
 //! ```
 //!
