@@ -11,18 +11,18 @@
 //! [`Connection::wants_write`] whether something still waits to go out (the handshake's
 //! records come from reads), and if so flushes, now or on the next writable event.
 
-mod stream;
+mod tls;
 
-pub use stream::ClientTls;
+pub use tls::ClientTls;
 
-use std::io::{self, ErrorKind, Write};
+use std::io::{self, ErrorKind};
 use std::net::SocketAddr;
 
 use mio::net::TcpStream;
 
-use self::stream::Stream;
 use crate::buffer::{Drain, Got, Line, Outbox, ReadBuf, SpareBuffer};
 use crate::protocol::{BadReply, Reply, Request};
+use crate::stream::Stream;
 
 /// Longest line a client accepts from the server. A full `ONLINE_USERS` of many thousands
 /// of users is long, so this is far above the server's default request limit
@@ -60,7 +60,7 @@ impl Connection {
     pub fn from_stream(socket: TcpStream, tls: Option<&ClientTls>) -> io::Result<Connection> {
         let _ = socket.set_nodelay(true);
         Ok(Connection {
-            socket: Stream::new(socket, tls)?,
+            socket: tls::over(socket, tls)?,
             input: ReadBuf::new(),
             spare: SpareBuffer::default(),
             out: Outbox::new(),
@@ -69,7 +69,7 @@ impl Connection {
 
     /// The TCP socket (under TLS, if any), to register with a `mio::Registry`.
     pub fn socket(&mut self) -> &mut TcpStream {
-        self.socket.socket()
+        self.socket.tcp()
     }
 
     /// Queues a request; nothing is written until [`Connection::flush`].
@@ -91,7 +91,7 @@ impl Connection {
     /// Whether [`Connection::flush`] has something to write: queued lines, or TLS records
     /// (the handshake's, made by a read, or lines a full socket did not take).
     pub fn wants_write(&self) -> bool {
-        self.out.queued() > 0 || self.socket.wants_write()
+        self.out.queued() > 0 || self.socket.owes_records()
     }
 
     /// Writes queued output, and any TLS records, until done (`Ok(true)`) or `WouldBlock`
@@ -100,11 +100,7 @@ impl Connection {
         if self.out.flush_to(&mut self.socket)?.blocked {
             return Ok(false);
         }
-        match self.socket.flush() {
-            Ok(()) => Ok(true),
-            Err(e) if e.kind() == ErrorKind::WouldBlock => Ok(false),
-            Err(e) => Err(e),
-        }
+        Ok(!self.socket.write_records()?)
     }
 
     /// Reads until `WouldBlock` or end of stream and parses every complete line. Call it
@@ -163,7 +159,7 @@ impl Connection {
                 Err(e) => {
                     // A TLS failure (a certificate not trusted, say) has queued an alert
                     // that tells the server why; one try to send it before giving up.
-                    let _ = self.socket.flush();
+                    let _ = self.socket.write_records();
                     return Err(e);
                 }
             }
