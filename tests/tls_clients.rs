@@ -96,6 +96,37 @@ fn imclient_over_tls_chats_with_a_plain_user_of_the_same_server_both_ways() {
 }
 
 #[test]
+fn imclient_reconnects_over_tls_to_a_restarted_server() {
+    let certs = Certs::localhost();
+    let mut server = tls_server(&certs);
+    let addr = server.addr;
+    let mut alice = tls_person(&server, "alice", &certs.cert);
+    alice.wait("* registered as alice (available)");
+    server.signal(libc::SIGKILL);
+    server.wait_exit();
+    alice.wait_for("the connection lost", |l| {
+        l.ends_with("; reconnecting in 0.5 s")
+    });
+    // Bound before: the new server gets the same port (mio sets SO_REUSEADDR).
+    let server = tls_server_at(&addr.to_string(), &certs, &[]);
+    alice.wait(&format!("* reconnected to {addr}"));
+    alice.wait("* registered as alice (available)");
+    // Still over TLS: a TLS user hears alice's messages.
+    let mut bob = tls_user(&server, &certs, "bob");
+    alice.wait("* bob came online (available)");
+    alice.type_line("/invite bob");
+    let id = conv_id(&alice.wait_for("started", |l| {
+        l.ends_with("* you started this conversation")
+    }));
+    bob.wait_for(&format!("INVITATION [{id},"));
+    bob.send(&format!("JOIN [{id}]"));
+    alice.wait(&format!("[{id}] * bob joined"));
+    alice.type_line("still private");
+    bob.wait_for(&format!("MESSAGE [{id},\"alice\",\"still private\"]"));
+    assert!(alice.exit().success());
+}
+
+#[test]
 fn imclient_with_a_ca_that_did_not_sign_the_certificate_fails_with_a_certificate_error() {
     let certs = Certs::localhost();
     let stranger = Certs::localhost();
