@@ -83,7 +83,7 @@ impl Connection {
     }
 
     /// Bytes queued and not yet written (TLS records waiting in rustls not counted: they
-    /// are bounded by [`crate::tls::BUFFER_LIMIT`]).
+    /// are bounded by `tls::BUFFER_LIMIT`).
     pub fn queued(&self) -> usize {
         self.out.queued()
     }

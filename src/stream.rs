@@ -2,7 +2,7 @@
 //! and `Write`: what the server's connections and the client's [`crate::client::Connection`]
 //! both hold, so that the read buffer, the framing and the outbox never know which.
 //!
-//! What TLS changes for a loop (see [`crate::tls`]) is asked here: whether a short read
+//! What TLS changes for a loop (see `src/tls.rs`) is asked here: whether a short read
 //! says anything ([`Stream::is_tls`]: over TLS it does not, so such a socket is read until
 //! `WouldBlock`), and whether records wait inside rustls ([`Stream::owes_records`]), which
 //! [`Stream::write_records`] writes, and for which, if the socket will not take them, a
