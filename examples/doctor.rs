@@ -8,7 +8,7 @@
 //!
 //! ```text
 //! cargo run --bin imserver &
-//! cargo run --example doctor                      # or: -- --server ADDR --name NAME
+//! cargo run --example doctor                      # or: -- --server ADDR --name NAME [--tls [--ca FILE]]
 //! cargo run --bin imclient -- --name alice        # then: /invite doctor
 //! ```
 //!
@@ -24,11 +24,11 @@
 
 use std::collections::BTreeSet;
 use std::io::ErrorKind;
-use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
+use imchat::cli::{Server, TlsArgs};
 use imchat::client::Connection;
 use imchat::protocol::{ConvId, PresenceMode, Reply, Request, DEFAULT_ADDR};
 use mio::{Events, Interest, Poll, Token};
@@ -52,11 +52,13 @@ const EXIT_SERVER_GONE: u8 = 3;
 #[command(name = "doctor")]
 struct Args {
     /// Server address, host:port.
-    #[arg(long, default_value = DEFAULT_ADDR, value_parser = imchat::addr::resolve)]
-    server: SocketAddr,
+    #[arg(long, default_value = DEFAULT_ADDR, value_parser = Server::parse)]
+    server: Server,
     /// Name to register.
     #[arg(long, default_value = "doctor")]
     name: String,
+    #[command(flatten)]
+    tls: TlsArgs,
 }
 
 fn main() -> ExitCode {
@@ -77,14 +79,15 @@ fn lost(args: &Args, registered: bool, e: &std::io::Error) -> ExitCode {
         eprintln!("doctor: lost the server: {e}");
         ExitCode::from(EXIT_SERVER_GONE)
     } else {
-        eprintln!("doctor: cannot connect to {}: {e}", args.server);
+        eprintln!("doctor: cannot connect to {}: {e}", args.server.addr);
         ExitCode::from(EXIT_REFUSED)
     }
 }
 
 fn run(args: &Args) -> std::io::Result<ExitCode> {
     let mut poll = Poll::new()?;
-    let mut conn = match Connection::connect(args.server) {
+    let tls = (args.tls.client_tls(&args.server.typed)).map_err(std::io::Error::other)?;
+    let mut conn = match Connection::connect(args.server.addr, tls.as_ref()) {
         Ok(conn) => conn,
         Err(e) => return Ok(lost(args, false, &e)),
     };
@@ -122,15 +125,23 @@ fn run(args: &Args) -> std::io::Result<ExitCode> {
             }
             return Err(e);
         }
+        let mut readable = false;
         for event in events.iter() {
+            if event.token() == SERVER {
+                readable |= event.is_readable() || event.is_read_closed() || event.is_error();
+            }
             if event.token() == SIGNALS && signals.pending().count() > 0 && leaving.is_none() {
                 println!("doctor: signing off");
                 conn.send(&Request::Goodbye);
                 leaving = Some(Instant::now() + GOODBYE_WAIT);
             }
         }
-        // Reading on every wake (not only on readable events) is harmless: receive stops
-        // at WouldBlock, and it re-arms the socket on poll(2).
+        // Only a readable event is a reason to read: a writable one is the flush's, at the
+        // top. (On mio's poll(2) backend a read to `WouldBlock` re-arms writable interest,
+        // which an idle socket fires at once: reading on every wake would spin.)
+        if !readable {
+            continue;
+        }
         let received = match conn.receive() {
             Ok(received) => received,
             Err(e) => return Ok(lost(args, registered, &e)),

@@ -25,6 +25,19 @@ pub fn resolve(host_port: &str) -> Result<SocketAddr, String> {
     resolve_all(host_port).map(|addrs| addrs[0])
 }
 
+/// The host part of `host:port` as typed, without an IPv6 literal's brackets: the name a
+/// TLS client checks the server's certificate against (`localhost`, `127.0.0.1`, `::1`).
+/// Text with no port is all host.
+pub fn host(host_port: &str) -> &str {
+    let host = host_port
+        .rsplit_once(':')
+        .filter(|(host, _)| !host.contains(':') || host.starts_with('['))
+        .map_or(host_port, |(host, _)| host);
+    host.strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -46,5 +59,15 @@ mod tests {
     fn a_missing_port_is_an_error_naming_the_address() {
         let e = resolve("localhost").unwrap_err();
         assert!(e.contains("\"localhost\""), "{e}");
+    }
+
+    #[test]
+    fn the_host_is_what_was_typed_before_the_port() {
+        assert_eq!(host("localhost:6666"), "localhost");
+        assert_eq!(host("chat.example.org:443"), "chat.example.org");
+        assert_eq!(host("127.0.0.1:6666"), "127.0.0.1");
+        assert_eq!(host("[::1]:6666"), "::1");
+        assert_eq!(host("localhost"), "localhost");
+        assert_eq!(host("::1"), "::1");
     }
 }

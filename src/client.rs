@@ -5,6 +5,15 @@
 //! connections. The program registers [`Connection::socket`] in its `Poll`, queues requests
 //! with [`Connection::send`], calls [`Connection::flush`] before it sleeps, and calls
 //! [`Connection::receive`] when the socket is readable.
+//!
+//! With [`ClientTls`] (`--tls`, the `tls` feature) the same connection speaks TLS, and the
+//! program changes in one way only: after a read, as after a flush, it asks
+//! [`Connection::wants_write`] whether something still waits to go out (the handshake's
+//! records come from reads), and if so flushes, now or on the next writable event.
+
+mod tls;
+
+pub use tls::ClientTls;
 
 use std::io::{self, ErrorKind};
 use std::net::SocketAddr;
@@ -13,6 +22,7 @@ use mio::net::TcpStream;
 
 use crate::buffer::{Drain, Got, Line, Outbox, ReadBuf, SpareBuffer};
 use crate::protocol::{BadReply, Reply, Request};
+use crate::stream::Stream;
 
 /// Longest line a client accepts from the server. A full `ONLINE_USERS` of many thousands
 /// of users is long, so this is far above the server's default request limit
@@ -31,7 +41,7 @@ pub struct Received {
 /// One non-blocking connection to an IM server.
 #[derive(Debug)]
 pub struct Connection {
-    socket: TcpStream,
+    socket: Stream,
     input: ReadBuf,
     /// Where the read buffer waits between reads, so it is allocated once.
     spare: SpareBuffer,
@@ -40,25 +50,26 @@ pub struct Connection {
 
 impl Connection {
     /// Starts connecting (non-blocking: the connection completes later, and the first
-    /// writable event says so).
-    pub fn connect(addr: SocketAddr) -> io::Result<Connection> {
-        Ok(Connection::from_stream(TcpStream::connect(addr)?))
+    /// writable event says so), with TLS over it if `tls` is given.
+    pub fn connect(addr: SocketAddr, tls: Option<&ClientTls>) -> io::Result<Connection> {
+        Connection::from_stream(TcpStream::connect(addr)?, tls)
     }
 
-    /// Wraps a connected or connecting non-blocking stream.
-    pub fn from_stream(socket: TcpStream) -> Connection {
+    /// Wraps a connected or connecting non-blocking stream, with TLS over it if `tls` is
+    /// given (the handshake starts at the first flush).
+    pub fn from_stream(socket: TcpStream, tls: Option<&ClientTls>) -> io::Result<Connection> {
         let _ = socket.set_nodelay(true);
-        Connection {
-            socket,
+        Ok(Connection {
+            socket: tls::over(socket, tls)?,
             input: ReadBuf::new(),
             spare: SpareBuffer::default(),
             out: Outbox::new(),
-        }
+        })
     }
 
-    /// The socket, to register with a `mio::Registry`.
+    /// The TCP socket (under TLS, if any), to register with a `mio::Registry`.
     pub fn socket(&mut self) -> &mut TcpStream {
-        &mut self.socket
+        self.socket.tcp()
     }
 
     /// Queues a request; nothing is written until [`Connection::flush`].
@@ -71,15 +82,25 @@ impl Connection {
         self.out.push(line);
     }
 
-    /// Bytes queued and not yet written.
+    /// Bytes queued and not yet written (TLS records waiting in rustls not counted: they
+    /// are bounded by `tls::BUFFER_LIMIT`).
     pub fn queued(&self) -> usize {
         self.out.queued()
     }
 
-    /// Writes queued output until done (`Ok(true)`) or `WouldBlock` (`Ok(false)`: wait for
-    /// a writable event and call again).
+    /// Whether [`Connection::flush`] has something to write: queued lines, or TLS records
+    /// (the handshake's, made by a read, or lines a full socket did not take).
+    pub fn wants_write(&self) -> bool {
+        self.out.queued() > 0 || self.socket.owes_records()
+    }
+
+    /// Writes queued output, and any TLS records, until done (`Ok(true)`) or `WouldBlock`
+    /// (`Ok(false)`: wait for a writable event and call again).
     pub fn flush(&mut self) -> io::Result<bool> {
-        Ok(!self.out.flush_to(&mut self.socket)?.blocked)
+        if self.out.flush_to(&mut self.socket)?.blocked {
+            return Ok(false);
+        }
+        Ok(!self.socket.write_records()?)
     }
 
     /// Reads until `WouldBlock` or end of stream and parses every complete line. Call it
@@ -100,12 +121,19 @@ impl Connection {
 
     /// Like [`Connection::receive_lines`], reading only as far as `drain` says: a program
     /// that knows what its event said (closed or not) can stop at a short read on epoll
-    /// and save the read that would only say `WouldBlock`.
+    /// and save the read that would only say `WouldBlock`. Over TLS a short read says
+    /// nothing (rustls may hold more than it gave), so it reads to `WouldBlock` whatever
+    /// `drain` says.
     pub fn receive_lines_with(
         &mut self,
         drain: Drain,
         mut on_line: impl FnMut(&str),
     ) -> io::Result<bool> {
+        let drain = if self.socket.is_tls() {
+            Drain::ToWouldBlock
+        } else {
+            drain
+        };
         let mut drained = false;
         loop {
             loop {
@@ -128,8 +156,16 @@ impl Connection {
                 Ok(got) => drained = drain.ends_at(got),
                 Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(false),
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
+                Err(e) => {
+                    // A TLS failure (a certificate not trusted, say) has queued an alert
+                    // that tells the server why; one try to send it before giving up.
+                    let _ = self.socket.write_records();
+                    return Err(e);
+                }
             }
         }
     }
 }
+
+#[cfg(all(test, feature = "tls"))]
+mod tests;

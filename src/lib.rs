@@ -18,6 +18,7 @@
 //! | [`chat_client`] | `imclient`'s screen state, commands, terminal I/O and loop |
 //! | [`server`] | the server: event loop, chat state, dispatch table, handlers, presence |
 //! | [`tls`] | TLS over a non-blocking socket, rustls driven sans-IO (the `tls` feature) |
+//! | [`stream`] | a socket, plain TCP or TLS over it: what the server's and the client's connections hold |
 //! | [`load`] | the load generator behind `imload`: simulated im, Redis and IRC clients on one loop |
 //!
 //! The binaries are `imserver` (the server), `imclient` (a terminal chat client) and
@@ -37,6 +38,7 @@ pub mod names;
 pub mod password;
 pub mod protocol;
 pub mod server;
+pub mod stream;
 #[cfg(feature = "tls")]
 pub mod tls;
 #[cfg(feature = "web")]

@@ -126,6 +126,12 @@ fn idle_clients_are_held_until_interrupted() {
     for _ in 0..5 {
         server.wait_log("register ");
     }
+    // The progress lines go on while holding (once a second, like any phase's).
+    let progress = next_line(&lines, &mut child);
+    assert!(
+        progress.contains(" holding ") && progress.contains("connected      5"),
+        "{progress}"
+    );
     // SAFETY: kill(2) on our own child's pid; no memory is involved.
     assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
     assert!(

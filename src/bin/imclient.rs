@@ -6,8 +6,10 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::error::ErrorKind;
+use clap::{CommandFactory, Parser};
 use imchat::chat_client::{self, discover, exit, Config, DEFAULT_NAME};
+use imchat::cli::TlsArgs;
 use imchat::discovery;
 use imchat::protocol::{Password, DEFAULT_ADDR, DEFAULT_STATUS};
 
@@ -51,6 +53,8 @@ struct Args {
     /// contents, one trailing newline taken off (a file, so it never shows in `ps`).
     #[arg(long, value_name = "FILE")]
     password_file: Option<PathBuf>,
+    #[command(flatten)]
+    tls: TlsArgs,
 }
 
 fn main() -> ExitCode {
@@ -62,6 +66,19 @@ fn main() -> ExitCode {
             return ExitCode::from(exit::USAGE);
         }
     };
+    if args.discover && args.tls.on() {
+        // A discovered server is an address; TLS needs the name its certificate carries.
+        let why = "--tls needs --server HOST:PORT (the name the certificate carries), \
+                   not --discover";
+        Args::command()
+            .error(ErrorKind::ArgumentConflict, why)
+            .exit();
+    }
+    let tls = (args.tls.client_tls(&args.server)).unwrap_or_else(|why| {
+        Args::command()
+            .error(ErrorKind::ValueValidation, why)
+            .exit()
+    });
     let found = if args.discover {
         discover::discover(args.announce_group, args.announce_interface)
     } else {
@@ -93,5 +110,6 @@ fn main() -> ExitCode {
         reconnect: !args.no_reconnect,
         notices,
         password,
+        tls,
     }))
 }

@@ -3,12 +3,12 @@
 //! [`imchat::load`] for how it works.
 
 use std::io::Write;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
 use clap::error::ErrorKind;
 use clap::{CommandFactory, Parser, ValueEnum};
+use imchat::cli::{Server, TlsArgs};
 use imchat::load::{self, parse_ip_range, write_hgrm, Report, Settings, Share, Target};
 use imchat::protocol::{Password, PresenceMode};
 
@@ -28,12 +28,15 @@ struct Args {
     /// The server under load, host:port; a name is resolved once, at start, and the first
     /// address it resolves to is used. For `--target ws`, imserver's `--http` address.
     /// [default: 127.0.0.1:6666; with --target ws, 127.0.0.1:6680]
-    #[arg(long, value_name = "HOST:PORT", value_parser = imchat::addr::resolve)]
-    server: Option<SocketAddr>,
+    #[arg(long, value_name = "HOST:PORT", value_parser = Server::parse)]
+    server: Option<Server>,
     /// Which protocol the server speaks: `ws` is imserver's over WebSocket (one text frame
     /// per line; needs the `web` feature, on by default).
     #[arg(long, value_enum, default_value_t = TargetArg::from(Settings::default().target))]
     target: TargetArg,
+    /// `--tls` (`--target im` only): every client speaks TLS, and the report says so.
+    #[command(flatten)]
+    tls: TlsArgs,
     /// Simulated clients, one connection each.
     #[arg(long, default_value_t = Settings::default().clients, value_name = "N")]
     clients: usize,
@@ -268,7 +271,12 @@ fn main() -> ExitCode {
         }
     }
     let target = Target::from(args.target);
-    let server = args.server.unwrap_or_else(|| target.default_server());
+    let server = (args.server.clone()).unwrap_or_else(|| Server::from(target.default_server()));
+    let tls = args
+        .tls
+        .client_tls(&server.typed)
+        .unwrap_or_else(|why| usage_error(why));
+    let server = server.addr;
     if !server.ip().is_loopback() && args.proc_index.is_none() {
         eprintln!("imload: note: {server} is not a loopback address; load only servers you run");
     }
@@ -289,6 +297,7 @@ fn main() -> ExitCode {
         server_pid: args.server_pid,
         password: Password::from_flag(args.password_file.as_deref())
             .unwrap_or_else(|why| usage_error(why)),
+        tls,
     };
     if let Err(why) = settings.check() {
         usage_error(why);

@@ -11,8 +11,9 @@
 //!    into requests or screen lines (not before the registration is accepted, and paused
 //!    while the server is far behind, see [`INPUT_PAUSE_BYTES`]).
 //! 3. **Reconnect?** If the connection was lost and the retry timer is due, connect again.
-//! 4. **Flush.** Write queued requests to the server, then queued lines to the screen, each
-//!    until done or `WouldBlock`.
+//! 4. **Flush.** Write queued requests to the server (over TLS, with the records rustls
+//!    holds: the handshake's come from reads), then queued lines to the screen, each until
+//!    done or `WouldBlock`. Every pass flushes, so a writable event needs no flag.
 //! 5. **Exit?** Once finished and the screen is drained (or has had its chance), return the
 //!    exit code.
 //! 6. **Poll.** Sleep until something is ready; not at all if step 1 or 2 paused with work
@@ -31,7 +32,7 @@ use mio::{Events, Interest, Poll, Token};
 use signal_hook::consts::{SIGCONT, SIGHUP, SIGINT, SIGTERM};
 use signal_hook_mio::v1_0::Signals;
 
-use crate::client::Connection;
+use crate::client::{ClientTls, Connection};
 use crate::protocol::{Password, Request};
 
 use super::state::{ChatState, Output};
@@ -81,6 +82,8 @@ enum Phase {
 struct Client {
     poll: Poll,
     server: SocketAddr,
+    /// `--tls`: how every connection, the first and each reconnection, speaks TLS.
+    tls: Option<ClientTls>,
     /// `None` while disconnected, between a lost connection and the next try.
     conn: Option<Connection>,
     keyboard: Keyboard,
@@ -118,7 +121,7 @@ pub fn run(config: Config) -> u8 {
 impl Client {
     fn start(config: Config) -> io::Result<Client> {
         let poll = Poll::new()?;
-        let conn = connection::connect(&poll, config.server)
+        let conn = connection::connect(&poll, config.server, config.tls.as_ref())
             .map_err(|e| io::Error::new(e.kind(), format!("connect to {}: {e}", config.server)))?;
         // SIGCONT: resumed after Ctrl-Z; see `on_signal`.
         let mut signals = Signals::new([SIGINT, SIGTERM, SIGHUP, SIGCONT])?;
@@ -129,6 +132,7 @@ impl Client {
         let mut client = Client {
             poll,
             server: config.server,
+            tls: config.tls,
             conn: Some(conn),
             keyboard,
             screen,
@@ -184,7 +188,14 @@ impl Client {
             }
             for event in events.iter() {
                 match event.token() {
-                    SERVER => self.server_ready = true,
+                    // A writable event alone reads nothing (the flush at the top of
+                    // the loop writes): on mio's poll(2) backend a read to `WouldBlock`
+                    // re-arms writable interest, which an idle socket fires at once, and
+                    // a read on each would spin the loop.
+                    SERVER => {
+                        self.server_ready |=
+                            event.is_readable() || event.is_read_closed() || event.is_error()
+                    }
                     KEYBOARD => self.keyboard.ready = true,
                     SIGNALS => self.on_signal(),
                     // SCREEN: writable again; the flush at the top of the loop writes.

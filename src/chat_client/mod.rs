@@ -22,6 +22,8 @@ mod tests;
 
 use std::net::SocketAddr;
 
+use crate::client::ClientTls;
+
 pub use event_loop::run;
 pub use state::{clean, ChatState, Output};
 pub use terminal::{InputLines, Typed, MAX_INPUT_LINE};
@@ -43,6 +45,8 @@ pub struct Config {
     pub notices: Vec<String>,
     /// The server's password (`--password-file`), sent with every `REGISTER`.
     pub password: Option<crate::protocol::Password>,
+    /// `--tls`: speak TLS to the server.
+    pub tls: Option<ClientTls>,
 }
 
 /// The name used when neither `--name` nor `$USER` gives one.

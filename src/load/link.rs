@@ -3,7 +3,6 @@
 //! never know which.
 
 use std::io;
-use std::net::SocketAddr;
 
 use mio::net::TcpStream;
 
@@ -12,7 +11,7 @@ use crate::client::Connection;
 
 #[cfg(feature = "web")]
 use super::ws::WsConnection;
-use super::Target;
+use super::Settings;
 
 /// One client's connection, by transport.
 #[derive(Debug)]
@@ -23,16 +22,17 @@ pub enum Link {
 }
 
 impl Link {
-    /// Wraps a connecting socket to `server` for `target`. `--target ws` without the `web`
-    /// feature is refused by `Settings::check` before any socket is opened.
-    pub fn new(target: Target, socket: TcpStream, server: SocketAddr) -> Link {
-        match target {
+    /// Wraps a connecting socket to the server for the run's target, with TLS over it
+    /// for `--tls`. `--target ws` without the `web` feature, and `--tls` with it, are
+    /// refused by `Settings::check` before any socket is opened.
+    pub fn new(settings: &Settings, socket: TcpStream) -> io::Result<Link> {
+        match settings.target {
             #[cfg(feature = "web")]
-            Target::Ws => Link::Ws(WsConnection::new(socket, &server.to_string())),
-            _ => {
-                let _ = server;
-                Link::Tcp(Connection::from_stream(socket))
-            }
+            super::Target::Ws => Ok(Link::Ws(WsConnection::new(
+                socket,
+                &settings.server.to_string(),
+            ))),
+            _ => Connection::from_stream(socket, settings.tls.as_ref()).map(Link::Tcp),
         }
     }
 
@@ -70,6 +70,15 @@ impl Link {
             Link::Tcp(conn) => conn.queued(),
             #[cfg(feature = "web")]
             Link::Ws(conn) => conn.queued(),
+        }
+    }
+
+    /// Whether [`Link::flush`] has something to write (over TLS, records a read made too).
+    pub fn wants_write(&self) -> bool {
+        match self {
+            Link::Tcp(conn) => conn.wants_write(),
+            #[cfg(feature = "web")]
+            Link::Ws(conn) => conn.queued() > 0,
         }
     }
 

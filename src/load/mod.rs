@@ -60,6 +60,7 @@ pub use series::Second;
 pub use split::{split, Share};
 pub use stats::Stamp;
 
+use crate::client::ClientTls;
 use crate::protocol::PresenceMode;
 
 /// After sending stops, how long the run waits for the last deliveries. Long enough for a
@@ -144,6 +145,8 @@ pub struct Settings {
     pub server_pid: Option<u32>,
     /// The server's password (imserver's `--password-file`), for the im clients' `REGISTER`.
     pub password: Option<crate::protocol::Password>,
+    /// `--tls`: every client speaks TLS to the server (`--target im` only).
+    pub tls: Option<ClientTls>,
 }
 
 impl Default for Settings {
@@ -164,6 +167,7 @@ impl Default for Settings {
             progress: false,
             server_pid: None,
             password: None,
+            tls: None,
         }
     }
 }
@@ -201,6 +205,12 @@ impl Settings {
                         without it (--no-default-features)"
                     .into(),
             );
+        }
+        if self.tls.is_some() && self.target != Target::Im {
+            return Err(format!(
+                "--tls is for --target im only, not --target {}",
+                self.target.name()
+            ));
         }
         if self.clients > u32::MAX as usize {
             return Err(format!(

@@ -88,6 +88,7 @@ pub fn run_procs(
     let merged = merge(&parts);
     let header = ReportHeader {
         target: settings.target.name(),
+        tls: settings.tls.is_some(),
         clients: settings.clients,
         members: settings.members.min(settings.clients),
         size: settings.size,

@@ -242,6 +242,8 @@ impl Report {
 #[derive(Debug, Clone, Copy, Serialize)]
 pub struct ReportHeader {
     pub target: &'static str,
+    /// Whether the clients spoke TLS to the server (`--tls`).
+    pub tls: bool,
     pub clients: usize,
     pub members: usize,
     pub size: usize,
@@ -287,6 +289,7 @@ impl Report {
         stats.delivered_measured = delivered;
         let header = ReportHeader {
             target: "im",
+            tls: false,
             clients: 10,
             members: 10,
             size: 64,

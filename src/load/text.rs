@@ -4,7 +4,7 @@
 use std::fmt;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use super::report::{Bound, Held, Progress, Report};
+use super::report::{Bound, Held, Progress, Report, ReportHeader};
 
 fn ms(us: u64) -> f64 {
     us as f64 / 1000.0
@@ -27,18 +27,29 @@ impl fmt::Display for Progress {
     }
 }
 
+/// `im`, or `im over TLS` for `--tls`.
+fn target(h: &ReportHeader) -> String {
+    let tls = if h.tls { " over TLS" } else { "" };
+    format!("{}{tls}", h.target)
+}
+
 impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let h = &self.header;
         if self.held.idle {
-            writeln!(f, "target {}  clients {}  idle", h.target, h.clients)?;
+            writeln!(f, "target {}  clients {}  idle", target(h), h.clients)?;
             write_held(f, &self.held)?;
             return write_errors(f, self);
         }
         writeln!(
             f,
             "target {}  clients {}  members {}  size {} B  offered {:.0} msgs/s  measured {:.1} s",
-            h.target, h.clients, h.members, h.size, h.offered_rate, h.measured_s
+            target(h),
+            h.clients,
+            h.members,
+            h.size,
+            h.offered_rate,
+            h.measured_s
         )?;
         writeln!(f, "| latency (ms) | p50 | p90 | p99 | p99.9 | max |")?;
         writeln!(f, "|---|---:|---:|---:|---:|---:|")?;

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use mio::{Interest, Poll};
 
-use crate::client::Connection;
+use crate::client::{ClientTls, Connection};
 use crate::protocol::Request;
 
 use super::{exit, Client, Output, Phase, SCREEN_PAUSE_BYTES, SERVER};
@@ -68,10 +68,14 @@ pub(super) fn seconds(delay: Duration) -> String {
     }
 }
 
-/// Starts connecting to `server` (the connection completes, or fails, later) and registers
-/// the socket in `poll`.
-pub(super) fn connect(poll: &Poll, server: SocketAddr) -> io::Result<Connection> {
-    let mut conn = Connection::connect(server)?;
+/// Starts connecting to `server` (the connection completes, or fails, later), with TLS
+/// over it for `--tls`, and registers the socket in `poll`.
+pub(super) fn connect(
+    poll: &Poll,
+    server: SocketAddr,
+    tls: Option<&ClientTls>,
+) -> io::Result<Connection> {
+    let mut conn = Connection::connect(server, tls)?;
     poll.registry().register(
         conn.socket(),
         SERVER,
@@ -217,7 +221,7 @@ impl Client {
         if Instant::now() < at {
             return;
         }
-        match connect(&self.poll, self.server) {
+        match connect(&self.poll, self.server, self.tls.as_ref()) {
             Ok(conn) => {
                 self.conn = Some(conn);
                 self.send_register();

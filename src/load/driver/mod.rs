@@ -346,7 +346,11 @@ impl<P: Protocol> Driver<P> {
                     return Ok(true);
                 }
             }
-            Phase::Holding => return Ok(self.interrupted),
+            // Held on to the progress lines below: returning before them left the next
+            // one due in the past, and the poll's timeout at zero (a spin, 100% of a core,
+            // for the whole hold).
+            Phase::Holding if self.interrupted => return Ok(true),
+            Phase::Holding => {}
         }
         if now >= self.next_progress_us {
             self.progress(now);

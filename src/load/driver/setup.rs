@@ -157,7 +157,7 @@ impl<P: Protocol> Driver<P> {
             .register(&mut socket, Token(key), interest)
             .map_err(fail)?;
         let name = self.names[index].clone();
-        let mut conn = Link::new(self.settings.target, socket, server);
+        let mut conn = Link::new(&self.settings, socket).map_err(fail)?;
         conn.send(self.proto.login(&name, self.settings.presence));
         let group = (self.group_offset + index / self.settings.members) as u64;
         self.clients.insert(Client {

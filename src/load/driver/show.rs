@@ -46,6 +46,7 @@ impl<P: Protocol> Driver<P> {
         };
         let header = ReportHeader {
             target: self.settings.target.name(),
+            tls: self.settings.tls.is_some(),
             clients: self.settings.clients,
             members: self.settings.members,
             size: self.settings.size,

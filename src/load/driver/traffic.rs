@@ -54,7 +54,7 @@ impl<P: Protocol> Driver<P> {
             send_end: self.send_end_us,
         };
         let Some(drain) = drain else {
-            if client.conn.queued() > 0 {
+            if client.conn.wants_write() {
                 mark_dirty(&mut self.dirty, key, client);
             }
             return Ok(());
@@ -78,7 +78,7 @@ impl<P: Protocol> Driver<P> {
             Ok(true) => Some("closed by the server".to_string()),
             Err(e) => Some(format!("connection failed: {e}")),
         };
-        if client.conn.queued() > 0 {
+        if client.conn.wants_write() {
             mark_dirty(&mut self.dirty, key, client);
         }
         self.act_on_notes()?;
@@ -164,7 +164,7 @@ impl<P: Protocol> Driver<P> {
             // One message, one write, as a person's client sends it: written now, not
             // gathered with the client's next messages into one `writev` at the flush.
             // Behind output the kernel did not take, it waits for the writable event.
-            let idle = client.conn.queued() == 0;
+            let idle = !client.conn.wants_write();
             client.conn.send_copy(&self.wire);
             if idle {
                 // A failed write shows up as a failed read at the next event.

@@ -136,6 +136,7 @@ fn the_merged_report_counts_what_the_parts_measured() {
     let merged = merge(&[part(&values(4, 50), 50, &[]), part(&values(5, 70), 70, &[])]);
     let header = ReportHeader {
         target: "im",
+        tls: false,
         clients: 20,
         members: 4,
         size: 64,
