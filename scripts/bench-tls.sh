@@ -52,6 +52,7 @@ trap cleanup EXIT
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 \
     -subj /CN=localhost -addext subjectAltName=DNS:localhost,IP:127.0.0.1 \
+    -addext basicConstraints=critical,CA:FALSE \
     -keyout "$WORK/key.pem" -out "$WORK/cert.pem" 2>/dev/null
 
 # run MODE K RATE: one imload run against a fresh server; prints its JSON report.
