@@ -10,6 +10,8 @@
 //! | `loglimit.rs` | the rate limit on log lines that clients can repeat at will |
 //! | `line_rate.rs` | flood control: a token bucket per connection, on lines |
 //! | `reason.rs` | why a connection closes |
+//! | `stats.rs` | the counters the loop bumps (lines, bytes, closes, refusals, passes) |
+//! | `metrics.rs` | `--metrics` (the `metrics` feature): the scrape's request and its OpenMetrics text |
 //! | `logging.rs` | which log lines are shown (`--log-level`, `RUST_LOG`, `--trace`), on stderr |
 //!
 //! Start with `event_loop/mod.rs`: it is written to be read first.
@@ -31,8 +33,11 @@ mod keyset;
 mod line_rate;
 pub mod logging;
 mod loglimit;
+#[cfg(feature = "metrics")]
+mod metrics;
 mod outboxes;
 mod reason;
+pub mod stats;
 #[cfg(test)]
 mod test_support;
 #[cfg(feature = "web")]
@@ -91,6 +96,9 @@ pub struct Config {
     pub announce: Option<AnnounceConfig>,
     /// Log one line per step of the loop (the teaching trace).
     pub trace: bool,
+    /// Where to serve `/metrics` (`--metrics`, the `metrics` feature); empty: nowhere, and
+    /// the loop reads no clock for pass durations.
+    pub metrics: Vec<SocketAddr>,
 }
 
 /// Default `--line-timeout-ms`: 30 s, as long as a connection has to register. A client
@@ -127,6 +135,7 @@ impl Default for Config {
             allow_origins: Vec::new(),
             announce: None,
             trace: false,
+            metrics: Vec::new(),
         }
     }
 }

@@ -5,11 +5,13 @@
 use super::chat::{Chat, Limits};
 use super::dispatch::{dispatch, Ctx, Effect};
 use super::outboxes::{Outboxes, DEFAULT_MAX_OUTPUT_TOTAL};
+use super::stats::Stats;
 
 /// The chat and its outboxes, as the loop holds them, minus the sockets.
 pub struct World {
     pub chat: Chat,
     pub out: Outboxes,
+    pub stats: Stats,
     next_key: usize,
 }
 
@@ -25,6 +27,7 @@ impl World {
         World {
             chat: Chat::new(limits),
             out: Outboxes::new(false, max_output_total),
+            stats: Stats::default(),
             next_key: 0,
         }
     }
@@ -42,6 +45,7 @@ impl World {
         let mut ctx = Ctx {
             chat: &mut self.chat,
             out: &mut self.out,
+            stats: &mut self.stats,
         };
         dispatch(&mut ctx, key, line)
     }

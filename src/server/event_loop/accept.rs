@@ -17,6 +17,7 @@ use super::lifecycle::{State, DISCARD_CHUNK};
 use super::transport::Transport;
 use super::{Config, Conn, Kind, Server, Timer};
 use crate::server::line_rate::Bucket;
+use crate::server::stats::Refused;
 
 /// When accept fails for lack of file descriptors, try again after this long (or as soon as
 /// a connection closes), instead of spinning on an accept that keeps failing.
@@ -54,7 +55,7 @@ impl Listener {
 }
 
 /// Binds and registers every listener: one per `--listen` address, then (the `web`
-/// feature) one per `--http` address.
+/// feature) one per `--http` address, then (the `metrics` feature) one per `--metrics`.
 pub(super) fn bind_all(config: &Config, poll: &Poll) -> io::Result<Vec<Listener>> {
     let mut listeners = bind_listeners(&config.listen, Wire::Lines)?;
     #[cfg(feature = "web")]
@@ -62,6 +63,13 @@ pub(super) fn bind_all(config: &Config, poll: &Poll) -> io::Result<Vec<Listener>
     #[cfg(not(feature = "web"))]
     if !config.http.is_empty() {
         let why = "the page (--http) needs the `web` feature, which this build lacks";
+        return Err(io::Error::new(ErrorKind::Unsupported, why));
+    }
+    #[cfg(feature = "metrics")]
+    listeners.extend(bind_listeners(&config.metrics, Wire::Metrics)?);
+    #[cfg(not(feature = "metrics"))]
+    if !config.metrics.is_empty() {
+        let why = "--metrics needs the `metrics` feature, which this build lacks";
         return Err(io::Error::new(ErrorKind::Unsupported, why));
     }
     for (i, listener) in listeners.iter_mut().enumerate() {
@@ -251,6 +259,7 @@ impl Server {
                 // closing sends a FIN and not a reset that could destroy the answer.
                 let _ = io::Read::read(&mut socket, &mut [0; DISCARD_CHUNK]);
                 let _ = socket.shutdown(std::net::Shutdown::Write);
+                self.stats.refused(Refused::Full);
                 if self.log.allow(Kind::Refused, now) {
                     info!("refused {addr}: server full");
                 }
@@ -294,7 +303,9 @@ impl Server {
             });
             self.out.open(key, wire);
             trace!(self.config.trace, "accept {addr} as conn {key}");
-            if self.log.allow(Kind::Connect, now) {
+            // Scrapes (every 15 s or so) are not the chat's news: not logged at info.
+            let scrape = self.conns.get(key).is_some_and(|c| c.transport.is_scrape());
+            if !scrape && self.log.allow(Kind::Connect, now) {
                 info!("connect {addr} (conn {key})");
             }
         }
@@ -306,6 +317,10 @@ fn full_answer(wire: Wire) -> crate::buffer::Line {
     #[cfg(feature = "web")]
     if wire == Wire::Http {
         return crate::server::web::refusal(crate::server::web::Refusal::Full);
+    }
+    #[cfg(feature = "metrics")]
+    if wire == Wire::Metrics {
+        return crate::server::metrics::refusal(503);
     }
     let _ = wire;
     encode_error("server full").into()

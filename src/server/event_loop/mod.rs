@@ -46,6 +46,8 @@ mod accept;
 mod announce;
 mod input;
 mod lifecycle;
+#[cfg(feature = "metrics")]
+mod metrics;
 mod output;
 #[cfg(test)]
 mod tests;
@@ -75,6 +77,7 @@ use super::line_rate::Bucket;
 use super::loglimit::{Kind, LogLimit};
 use super::outboxes::Outboxes;
 use super::reason::Reason;
+use super::stats::Stats;
 use super::Config;
 use accept::{Accept, Listener};
 pub use announce::{AnnounceConfig, ANNOUNCE_INTERVAL_MS, ANSWER_INTERVAL_MS, DATAGRAMS_PER_PASS};
@@ -200,6 +203,8 @@ pub struct Server {
     site: crate::server::web::Site,
     /// The discovery socket (`--announce`); dropped once shutting down.
     announcer: Option<Announcer>,
+    /// What the loop counts (`stats.rs`), for `--metrics`.
+    stats: Stats,
 }
 
 impl Server {
@@ -241,6 +246,7 @@ impl Server {
             #[cfg(feature = "web")]
             site,
             announcer,
+            stats: Stats::default(),
         };
         server.start_announcing();
         Ok(server)
@@ -255,6 +261,13 @@ impl Server {
         #[cfg(feature = "web")]
         for addr in self.http_addrs()? {
             info!("web page at http://{addr}/");
+        }
+        #[cfg(feature = "metrics")]
+        for addr in self.metrics_addrs()? {
+            info!(
+                "metrics at http://{addr}{}",
+                crate::server::metrics::METRICS_PATH
+            );
         }
         if let Some(announce) = &self.config.announce {
             let (group, interface, name) = (announce.group, announce.interface, &announce.name);
@@ -272,9 +285,14 @@ impl Server {
             }
             ready.clear();
             ready.extend(events.iter().map(Readiness::from));
-            // The clock is read once per pass; every phase uses this one `now`.
-            let now = self.now_ms();
+            // The clock is read once per pass; every phase uses this one `now`. With
+            // `--metrics` on, once more at the end, for the pass's duration.
+            let woke = Instant::now();
+            let now = woke.duration_since(self.started).as_millis() as u64;
             self.turn(&ready, now);
+            if !self.config.metrics.is_empty() {
+                self.stats.pass_time.record(woke.elapsed());
+            }
         }
         info!("shut down");
         Ok(())
@@ -284,6 +302,7 @@ impl Server {
     /// the server started). Tests call it with a clock of their own.
     pub fn turn(&mut self, events: &[Readiness], now: u64) {
         trace!(self.config.trace, "poll returned {} events", events.len());
+        self.stats.passes += 1;
         self.note_readiness(events, now);
         self.serve_ready(now);
         self.serve_announcer(now);
