@@ -8,6 +8,8 @@
 use std::io;
 use std::net::SocketAddr;
 
+use log::info;
+
 use crate::buffer::Wire;
 use crate::server::metrics::{self, Announced, Ask, Snapshot};
 
@@ -20,6 +22,14 @@ impl Server {
     /// The addresses `/metrics` is served on (`--metrics`).
     pub fn metrics_addrs(&self) -> io::Result<Vec<SocketAddr>> {
         addrs_of(&self.listeners, Wire::Metrics)
+    }
+
+    /// Says where the metrics are, at start (tests and operators read the address there).
+    pub(super) fn log_metrics_addrs(&self) -> io::Result<()> {
+        for addr in self.metrics_addrs()? {
+            info!("metrics at http://{addr}{}", metrics::METRICS_PATH);
+        }
+        Ok(())
     }
 
     /// Answers the one request of a connection to the metrics listener, then closes it.

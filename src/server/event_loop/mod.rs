@@ -263,12 +263,7 @@ impl Server {
             info!("web page at http://{addr}/");
         }
         #[cfg(feature = "metrics")]
-        for addr in self.metrics_addrs()? {
-            info!(
-                "metrics at http://{addr}{}",
-                crate::server::metrics::METRICS_PATH
-            );
-        }
+        self.log_metrics_addrs()?;
         if let Some(announce) = &self.config.announce {
             let (group, interface, name) = (announce.group, announce.interface, &announce.name);
             info!("announcing to {group} on interface {interface} as {name:?}");
