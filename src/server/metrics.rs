@@ -139,27 +139,61 @@ impl Snapshot {
     }
 }
 
-/// A metric's name (after the prefix, before the unit), unit, type and help.
-type Desc<'a> = (&'a str, Option<Unit>, MetricType, &'a str);
+/// The unit of byte counts.
+static BYTES: Unit = Unit::Bytes;
+
+/// A metric: its name after the prefix (the unit, if any, follows it), unit, type and help.
+struct Desc {
+    name: &'static str,
+    unit: Option<&'static Unit>,
+    kind: MetricType,
+    help: &'static str,
+}
+
+fn counter(name: &'static str, help: &'static str) -> Desc {
+    Desc::new(MetricType::Counter, name, help)
+}
+
+fn gauge(name: &'static str, help: &'static str) -> Desc {
+    Desc::new(MetricType::Gauge, name, help)
+}
+
+impl Desc {
+    fn new(kind: MetricType, name: &'static str, help: &'static str) -> Desc {
+        let unit = None;
+        Desc {
+            name,
+            unit,
+            kind,
+            help,
+        }
+    }
+
+    fn in_bytes(self) -> Desc {
+        let unit = Some(&BYTES);
+        Desc { unit, ..self }
+    }
+
+    fn start<'e>(
+        &self,
+        encoder: &'e mut DescriptorEncoder,
+    ) -> Result<MetricEncoder<'e>, fmt::Error> {
+        encoder.encode_descriptor(self.name, self.help, self.unit, self.kind)
+    }
+}
 
 /// One metric with one label, and a value per label value.
 fn family<'a>(
     encoder: &mut DescriptorEncoder,
-    (name, unit, kind, help): Desc,
+    desc: Desc,
     label: &str,
     values: impl IntoIterator<Item = (&'a str, u64)>,
 ) -> fmt::Result {
-    let mut metric = encoder.encode_descriptor(name, help, unit.as_ref(), kind)?;
+    let mut metric = desc.start(encoder)?;
     for (value, n) in values {
-        put(&mut metric.encode_family(&[(label, value)])?, kind, n)?;
+        put(&mut metric.encode_family(&[(label, value)])?, desc.kind, n)?;
     }
     Ok(())
-}
-
-/// A metric without labels.
-fn single(encoder: &mut DescriptorEncoder, (name, unit, kind, help): Desc, n: u64) -> fmt::Result {
-    let mut metric = encoder.encode_descriptor(name, help, unit.as_ref(), kind)?;
-    put(&mut metric, kind, n)
 }
 
 /// One value of a counter or a gauge.
@@ -170,102 +204,95 @@ fn put(metric: &mut MetricEncoder, kind: MetricType, n: u64) -> fmt::Result {
     }
 }
 
-use MetricType::{Counter, Gauge};
-
 impl Collector for Snapshot {
     fn encode(&self, mut e: DescriptorEncoder) -> fmt::Result {
         let s = &self.stats;
+        let help = "Lines received, by command word (unknown: no command's; empty: blank)";
         let commands = COMMANDS.iter().map(|c| c.name).chain(LINES_IN_OTHER);
-        let what = (
-            "lines_in",
-            None,
-            Counter,
-            "Lines received, by command word (unknown: no command's; empty: blank)",
-        );
-        family(&mut e, what, "command", commands.zip(s.lines_in))?;
-        let what = (
-            "lines_out",
-            None,
-            Counter,
-            "Lines queued for clients, by command word, one per recipient",
-        );
         family(
             &mut e,
-            what,
+            counter("lines_in", help),
             "command",
-            OUT_WORDS.into_iter().zip(self.lines_out.0),
+            commands.zip(s.lines_in),
         )?;
-        let what = (
-            "received",
-            Some(Unit::Bytes),
-            Counter,
-            "Bytes read from chat connections",
-        );
-        single(&mut e, what, s.bytes_in)?;
-        let what = (
-            "sent",
-            Some(Unit::Bytes),
-            Counter,
-            "Bytes written to chat connections",
-        );
-        single(&mut e, what, s.bytes_out)?;
-        let reasons = REASONS.map(reason_label);
-        let what = ("closes", None, Counter, "Chat connections closed, by why");
-        family(&mut e, what, "reason", reasons.into_iter().zip(s.closes))?;
-        let what = (
-            "slow_readers_dropped",
-            None,
-            Counter,
-            "Connections dropped for not reading their output",
-        );
-        single(&mut e, what, s.slow_readers)?;
-        let refused = Refused::ALL.iter().map(|r| r.label());
-        let what = (
-            "refusals",
-            None,
-            Counter,
-            "Connections refused at accept, by why",
-        );
-        family(&mut e, what, "reason", refused.zip(s.refusals))?;
-        let what = ("passes", None, Counter, "Passes of the event loop");
-        single(&mut e, what, s.passes)?;
-        let what = (
-            "scrapes",
-            None,
-            Counter,
-            "Requests for these metrics answered",
-        );
-        single(&mut e, what, s.scrapes)?;
-        self.encode_pass_times(&mut e)?;
-        self.encode_gauges(&mut e)?;
-        if let Some(a) = self.announced {
-            let what = (
-                "announcements",
-                None,
-                Counter,
-                "ANNOUNCE datagrams sent (--announce)",
-            );
-            single(&mut e, what, a.sent)?;
-            let what = (
-                "discovery_requests",
-                None,
-                Counter,
-                "REQUEST datagrams heard (--announce)",
-            );
-            single(&mut e, what, a.requests)?;
-            let what = (
-                "discovery_malformed",
-                None,
-                Counter,
-                "Malformed datagrams ignored (--announce)",
-            );
-            single(&mut e, what, a.malformed)?;
+        let help = "Lines queued for clients, by command word, one per recipient";
+        let words = OUT_WORDS.into_iter().zip(self.lines_out.0);
+        family(&mut e, counter("lines_out", help), "command", words)?;
+        let help = "Chat connections closed, by why";
+        let reasons = REASONS.map(reason_label).into_iter().zip(s.closes);
+        family(&mut e, counter("closes", help), "reason", reasons)?;
+        let help = "Connections refused at accept, by why (scrapes included)";
+        let refused = Refused::ALL.iter().map(|r| r.label()).zip(s.refusals);
+        family(&mut e, counter("refusals", help), "reason", refused)?;
+        for (desc, n) in self.singles() {
+            put(&mut desc.start(&mut e)?, desc.kind, n)?;
         }
-        Ok(())
+        self.encode_pass_times(&mut e)?;
+        self.encode_connections(&mut e)
     }
 }
 
 impl Snapshot {
+    /// Every metric without labels, with its value.
+    fn singles(&self) -> Vec<(Desc, u64)> {
+        let s = &self.stats;
+        let mut singles = vec![
+            (
+                counter("received", "Bytes read from chat connections").in_bytes(),
+                s.bytes_in,
+            ),
+            (
+                counter("sent", "Bytes written to chat connections").in_bytes(),
+                s.bytes_out,
+            ),
+            (
+                counter(
+                    "slow_readers_dropped",
+                    "Connections dropped for not reading",
+                ),
+                s.slow_readers,
+            ),
+            (counter("passes", "Passes of the event loop"), s.passes),
+            (
+                counter("scrapes", "Requests for these metrics answered"),
+                s.scrapes,
+            ),
+            (gauge("users", "Registered users"), self.users),
+            (
+                gauge(
+                    "conversations",
+                    "Conversations (the last member to leave ends one)",
+                ),
+                self.conversations,
+            ),
+            (
+                gauge("output_queued", "Bytes queued and not yet written").in_bytes(),
+                self.queued_bytes,
+            ),
+            (gauge("timers", "Timers pending on the wheel"), self.timers),
+        ];
+        if let Some(a) = self.announced {
+            singles.extend([
+                (
+                    counter("announcements", "ANNOUNCE datagrams sent (--announce)"),
+                    a.sent,
+                ),
+                (
+                    counter("discovery_requests", "REQUEST datagrams heard (--announce)"),
+                    a.requests,
+                ),
+                (
+                    counter(
+                        "discovery_malformed",
+                        "Malformed datagrams ignored (--announce)",
+                    ),
+                    a.malformed,
+                ),
+            ]);
+        }
+        singles
+    }
+
     fn encode_pass_times(&self, e: &mut DescriptorEncoder) -> fmt::Result {
         let times = &self.stats.pass_time;
         let help = "How long each pass of the event loop took (recorded while --metrics is on)";
@@ -279,34 +306,16 @@ impl Snapshot {
         metric.encode_histogram::<NoLabelSet>(sum, times.count, &buckets, None)
     }
 
-    fn encode_gauges(&self, e: &mut DescriptorEncoder) -> fmt::Result {
-        let help =
-            "Open connections, by transport and state (the scrape's own is transport=metrics)";
-        let mut metric = e.encode_descriptor("connections", help, None, Gauge)?;
+    fn encode_connections(&self, e: &mut DescriptorEncoder) -> fmt::Result {
+        let help = "Open connections, by transport and state (a scrape's is transport=metrics)";
+        let mut metric = gauge("connections", help).start(e)?;
         for (transport, states) in TRANSPORTS.iter().zip(self.connections) {
             for (state, n) in STATES.iter().zip(states) {
                 let labels = [("transport", *transport), ("state", *state)];
                 metric.encode_family(&labels)?.encode_gauge(&n)?;
             }
         }
-        let what = ("users", None, Gauge, "Registered users");
-        single(e, what, self.users)?;
-        let what = (
-            "conversations",
-            None,
-            Gauge,
-            "Conversations with at least one member",
-        );
-        single(e, what, self.conversations)?;
-        let what = (
-            "output_queued",
-            Some(Unit::Bytes),
-            Gauge,
-            "Bytes queued for connections and not yet written",
-        );
-        single(e, what, self.queued_bytes)?;
-        let what = ("timers", None, Gauge, "Timers pending on the wheel");
-        single(e, what, self.timers)
+        Ok(())
     }
 }
 
