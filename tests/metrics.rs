@@ -9,6 +9,7 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Instant;
 
+use common::discovery::{announce_flags, fresh_group, Ear};
 use common::{Client, Server, PATIENCE};
 use openmetrics_parser::openmetrics::parse_openmetrics;
 use openmetrics_parser::{MetricsExposition, OpenMetricsType, OpenMetricsValue};
@@ -240,4 +241,21 @@ fn a_scrape_during_a_flood_is_answered() {
     let m = scrape(metrics);
     let handled = value(&m, "imchat_lines_in", &[("command", "LIST_CONVERSATIONS")]);
     assert_eq!(handled, LINES as f64);
+}
+
+#[test]
+fn discovery_is_counted_when_announcing() {
+    let group = fresh_group();
+    let ear = Ear::join(group);
+    let flags = announce_flags(group, "lab");
+    let (_server, metrics) = server(&flags.iter().map(String::as_str).collect::<Vec<_>>());
+    ear.announce_from("lab");
+    ear.send(b"WHO {}");
+    ear.send(&imchat::discovery::request());
+    let counter = |m: &Exposition, name| value(m, name, &[]);
+    let m = scrape_until(metrics, "the REQUEST and the junk", |m| {
+        counter(m, "imchat_discovery_requests") == 1.0
+            && counter(m, "imchat_discovery_malformed") == 1.0
+    });
+    assert!(counter(&m, "imchat_announcements") >= 1.0);
 }
