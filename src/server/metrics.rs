@@ -100,9 +100,29 @@ pub fn refusal(status: u16) -> Line {
 /// Every kind of connection, as the `transport` label names it.
 pub const TRANSPORTS: [&str; 4] = ["lines", "http", "websocket", "metrics"];
 
+/// A connection's kind, indexing [`TRANSPORTS`] (a build without the `web` feature has no
+/// page connections, and shows none).
+#[derive(Debug, Clone, Copy)]
+pub enum Kind {
+    Lines = 0,
+    #[cfg(feature = "web")]
+    Http = 1,
+    #[cfg(feature = "web")]
+    WebSocket = 2,
+    Metrics = 3,
+}
+
 /// Where a connection is, as the `state` label names it: not (yet) a user, a user, or on
 /// its way out.
 pub const STATES: [&str; 3] = ["unregistered", "registered", "closing"];
+
+/// Where a connection is, indexing [`STATES`].
+#[derive(Debug, Clone, Copy)]
+pub enum Stage {
+    Unregistered,
+    Registered,
+    Closing,
+}
 
 /// The discovery socket's counts (`--announce`).
 #[derive(Debug, Clone, Copy)]
@@ -128,6 +148,12 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
+    /// One open connection, with what is queued for it.
+    pub fn count(&mut self, kind: Kind, stage: Stage, queued: usize) {
+        self.connections[kind as usize][stage as usize] += 1;
+        self.queued_bytes += queued as u64;
+    }
+
     /// The OpenMetrics text, `# EOF` included.
     pub fn encode(self) -> String {
         let mut registry = Registry::with_prefix(PREFIX);

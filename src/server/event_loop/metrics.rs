@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use log::info;
 
 use crate::buffer::Wire;
-use crate::server::metrics::{self, Announced, Ask, Snapshot};
+use crate::server::metrics::{self, Announced, Ask, Kind, Snapshot, Stage};
 
 use super::accept::addrs_of;
 use super::lifecycle::State;
@@ -56,23 +56,21 @@ impl Server {
             timers: self.wheel.len() as u64,
             ..Snapshot::default()
         };
-        // Indices into `metrics::TRANSPORTS` and `metrics::STATES`.
         for (key, conn) in &self.conns {
-            let transport = match conn.transport {
-                Transport::Lines => 0,
+            let kind = match conn.transport {
+                Transport::Lines => Kind::Lines,
                 #[cfg(feature = "web")]
-                Transport::Http => 1,
+                Transport::Http => Kind::Http,
                 #[cfg(feature = "web")]
-                Transport::WebSocket(_) => 2,
-                Transport::Metrics => 3,
+                Transport::WebSocket(_) => Kind::WebSocket,
+                Transport::Metrics => Kind::Metrics,
             };
-            let state = match conn.state {
-                State::Open if self.chat.is_registered(key) => 1,
-                State::Open => 0,
-                _ => 2,
+            let stage = match conn.state {
+                State::Open if self.chat.is_registered(key) => Stage::Registered,
+                State::Open => Stage::Unregistered,
+                _ => Stage::Closing,
             };
-            snapshot.connections[transport][state] += 1;
-            snapshot.queued_bytes += self.out.queued(key) as u64;
+            snapshot.count(kind, stage, self.out.queued(key));
         }
         snapshot.announced = self.announcer.as_ref().map(|a| Announced {
             sent: a.sent,
