@@ -144,6 +144,12 @@ struct Args {
     /// keep working.
     #[arg(long)]
     limit_loopback: bool,
+    /// Serve OpenMetrics text at http://HOST:PORT/metrics (for Prometheus), on a listener
+    /// of its own; off unless given. Like --listen, a name is served on every address it
+    /// resolves to. Keep it off the open network: it shows how busy the server is.
+    #[cfg(feature = "metrics")]
+    #[arg(long, value_name = "HOST:PORT", value_parser = imchat::addr::resolve_all)]
+    metrics: Option<::std::vec::Vec<SocketAddr>>,
 }
 
 /// `--http`: `off`, or the addresses a host:port resolves to.
@@ -212,6 +218,10 @@ fn main() -> ExitCode {
         password,
         max_connections_per_ip: args.max_connections_per_ip,
         limit_loopback: args.limit_loopback,
+        #[cfg(feature = "metrics")]
+        metrics: args.metrics.unwrap_or_default(),
+        #[cfg(not(feature = "metrics"))]
+        metrics: Vec::new(),
     };
     raise_file_limit(config.max_connections);
     let server = match server::Server::bind(config) {

@@ -36,6 +36,10 @@ pub enum Wire {
     /// Each protocol line as one WebSocket text frame, without its `\n`.
     #[cfg(feature = "web")]
     WebSocket,
+    /// A connection to the metrics listener (`--metrics`): like [`Wire::Http`], it carries
+    /// only its response.
+    #[cfg(feature = "metrics")]
+    Metrics,
 }
 
 /// What [`Outbox::flush_to`] did.
@@ -93,6 +97,10 @@ impl Outbox {
     pub fn carries_lines(&self) -> bool {
         #[cfg(feature = "web")]
         if self.wire == Wire::Http {
+            return false;
+        }
+        #[cfg(feature = "metrics")]
+        if self.wire == Wire::Metrics {
             return false;
         }
         true

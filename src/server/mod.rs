@@ -11,6 +11,8 @@
 //! | `loglimit.rs` | the rate limit on log lines that clients can repeat at will |
 //! | `line_rate.rs` | flood control: a token bucket per connection, on lines |
 //! | `reason.rs` | why a connection closes |
+//! | `stats.rs` | the counters the loop bumps (lines, bytes, closes, refusals, passes) |
+//! | `metrics.rs` | `--metrics` (the `metrics` feature): the scrape's request and its OpenMetrics text |
 //! | `logging.rs` | which log lines are shown (`--log-level`, `RUST_LOG`, `--trace`), on stderr |
 //!
 //! Start with `event_loop/mod.rs`: it is written to be read first.
@@ -33,8 +35,11 @@ mod keyset;
 mod line_rate;
 pub mod logging;
 mod loglimit;
+#[cfg(feature = "metrics")]
+mod metrics;
 mod outboxes;
 mod reason;
+pub mod stats;
 #[cfg(test)]
 mod test_support;
 #[cfg(feature = "web")]
@@ -112,6 +117,9 @@ pub struct Config {
     /// Hold loopback clients to the per-address cap and the bans too (`--limit-loopback`);
     /// by default they are exempt, so local load tests, bots and the test suite keep working.
     pub limit_loopback: bool,
+    /// Where to serve `/metrics` (`--metrics`, the `metrics` feature); empty: nowhere, and
+    /// the loop reads no clock for pass durations.
+    pub metrics: Vec<SocketAddr>,
 }
 
 /// Where the server's TLS certificate chain and private key are (PEM files), read at start.
@@ -160,6 +168,7 @@ impl Default for Config {
             password: None,
             max_connections_per_ip: DEFAULT_MAX_CONNECTIONS_PER_IP,
             limit_loopback: false,
+            metrics: Vec::new(),
         }
     }
 }

@@ -18,6 +18,7 @@ use crate::line::live_bytes;
 use crate::protocol::encode_error;
 
 use super::keyset::KeySet;
+use super::stats::LinesOut;
 
 /// Default `--max-output-total`: 256 MiB for all queued output together. The per-connection
 /// limit alone would let ten thousand slow readers hold 80 GB; a small machine (a class's
@@ -55,6 +56,9 @@ pub struct Outboxes {
     max_total: usize,
     /// Connections dropped to keep the total under its bound, for the loop to close.
     evicted: KeySet,
+    /// Lines queued, by command word (raw entries, HTTP responses and WebSocket control
+    /// frames, are no lines).
+    pub sent: LinesOut,
 }
 
 impl Outboxes {
@@ -101,8 +105,8 @@ impl Outboxes {
     }
 
     /// Queues bytes already in the connection's wire form (an HTTP response, a WebSocket
-    /// control frame), under the same bounds as lines.
-    #[cfg(feature = "web")]
+    /// control frame, a scrape's answer), under the same bounds as lines.
+    #[cfg(any(feature = "web", feature = "metrics"))]
     pub fn send_raw(&mut self, key: usize, bytes: &Line) {
         self.queue(key, bytes, true);
     }
@@ -119,6 +123,7 @@ impl Outboxes {
             slot.out.push_raw_reusing(line.clone(), &mut self.spare);
         } else {
             slot.out.push_reusing(line.clone(), &mut self.spare);
+            self.sent.count(line);
         }
         self.entries += 1;
         trace!(self.trace, "conn {key}: queued {} bytes", line.len());
@@ -160,6 +165,7 @@ impl Outboxes {
         self.owed.remove(key);
         if let Some(slot) = self.slots.get_mut(key).filter(|slot| slot.open) {
             slot.out.fill(slot.place, map.clone());
+            self.sent.count(map);
             trace!(self.trace, "conn {key}: queued {} bytes", map.len());
         }
     }

@@ -5,6 +5,7 @@
 use super::chat::{Chat, Limits};
 use super::dispatch::{dispatch, Ctx, Effect};
 use super::outboxes::{Outboxes, DEFAULT_MAX_OUTPUT_TOTAL};
+use super::stats::Stats;
 
 /// The chat and its outboxes, as the loop holds them, minus the sockets.
 pub struct World {
@@ -12,6 +13,7 @@ pub struct World {
     pub out: Outboxes,
     /// The server's password (`--password-file`); none by default.
     pub password: Option<crate::protocol::Password>,
+    pub stats: Stats,
     next_key: usize,
 }
 
@@ -28,6 +30,7 @@ impl World {
             chat: Chat::new(limits),
             out: Outboxes::new(false, max_output_total),
             password: None,
+            stats: Stats::default(),
             next_key: 0,
         }
     }
@@ -46,6 +49,7 @@ impl World {
             chat: &mut self.chat,
             out: &mut self.out,
             password: self.password.as_ref(),
+            stats: &mut self.stats,
         };
         dispatch(&mut ctx, key, line)
     }

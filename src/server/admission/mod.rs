@@ -48,6 +48,18 @@ pub enum Refused {
 }
 
 impl Refused {
+    /// Every reason, in declaration order (`why as usize` indexes the stats' counts).
+    pub const ALL: &'static [Refused] = &[Refused::Full, Refused::PerAddress, Refused::Banned];
+
+    /// The reason as a metrics label value.
+    pub fn label(self) -> &'static str {
+        match self {
+            Refused::Full => "full",
+            Refused::PerAddress => "per_address",
+            Refused::Banned => "banned",
+        }
+    }
+
     /// The `ERROR` text a lines connection is told.
     pub fn text(self) -> &'static str {
         match self {

@@ -234,6 +234,11 @@ impl Chat {
         self.users.len()
     }
 
+    /// How many conversations exist (each has at least one member: the last to leave ends it).
+    pub fn conversation_count(&self) -> usize {
+        self.conversations.len()
+    }
+
     /// Whether presence changed since the last broadcast.
     pub fn presence_changed(&self) -> bool {
         !self.presence.is_empty()

@@ -9,13 +9,16 @@ use crate::protocol::{ConvId, Password};
 
 use crate::server::chat::Chat;
 use crate::server::outboxes::Outboxes;
+use crate::server::stats::Stats;
 
-/// What a handler may touch: the chat, and the outboxes to queue lines on. No socket.
+/// What a handler may touch: the chat, the outboxes to queue lines on, and the counters.
+/// No socket.
 pub struct Ctx<'a> {
     pub chat: &'a mut Chat,
     pub out: &'a mut Outboxes,
     /// The password `REGISTER` must carry (`--password-file`), if the server has one.
     pub password: Option<&'a Password>,
+    pub stats: &'a mut Stats,
 }
 
 /// What the loop does with the sender after a command: the handler says, the loop does not

@@ -59,9 +59,11 @@ pub const COMMANDS: &[Command] = &[
     row!(cmd::LEAVE, registered: true, args::Conv, handlers::leave),
 ];
 
-/// The row for a command word, matched case-insensitively.
-pub fn lookup(word: &str) -> Option<&'static Command> {
-    COMMANDS.iter().find(|c| c.name.eq_ignore_ascii_case(word))
+/// The row of [`COMMANDS`] for a command word, matched case-insensitively.
+fn row(word: &str) -> Option<usize> {
+    COMMANDS
+        .iter()
+        .position(|c| c.name.eq_ignore_ascii_case(word))
 }
 
 /// Unknown words are echoed in an `ERROR` at most this long, upper-cased: enough to
@@ -73,9 +75,12 @@ const MAX_ECHOED_WORD: usize = 32;
 /// connection stays open.
 pub fn dispatch(ctx: &mut Ctx, me: usize, line: &str) -> Effect {
     let Some((word, args)) = split_command(line) else {
+        ctx.stats.line_in(None, true);
         return Effect::Continue;
     };
-    let command = lookup(word);
+    let row = row(word);
+    ctx.stats.line_in(row, false);
+    let command = row.and_then(|row| COMMANDS.get(row));
     // The command's name from the table and the size, never the line's text, nor an unknown
     // word (a user typing chat into a raw connection sends it as the "word"): logs must not
     // hold what users say. Only the teaching trace (`--trace`) may.

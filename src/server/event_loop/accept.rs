@@ -61,7 +61,8 @@ impl Listener {
 
 /// Binds and registers every listener: one per `--listen` address, then (the `web`
 /// feature) one per `--http` address, all speaking TLS if the server has a certificate;
-/// then one per `--listen-plain` address, which never does.
+/// then one per `--listen-plain` address, which never does; then (the `metrics` feature)
+/// one per `--metrics` address, plain HTTP.
 pub(super) fn bind_all(config: &Config, poll: &Poll) -> io::Result<Vec<Listener>> {
     let tls = config.tls.is_some();
     let mut listeners = bind_listeners(&config.listen, Wire::Lines, tls)?;
@@ -73,6 +74,13 @@ pub(super) fn bind_all(config: &Config, poll: &Poll) -> io::Result<Vec<Listener>
         return Err(io::Error::new(ErrorKind::Unsupported, why));
     }
     listeners.extend(bind_listeners(&config.listen_plain, Wire::Lines, false)?);
+    #[cfg(feature = "metrics")]
+    listeners.extend(bind_listeners(&config.metrics, Wire::Metrics, false)?);
+    #[cfg(not(feature = "metrics"))]
+    if !config.metrics.is_empty() {
+        let why = "--metrics needs the `metrics` feature, which this build lacks";
+        return Err(io::Error::new(ErrorKind::Unsupported, why));
+    }
     for (i, listener) in listeners.iter_mut().enumerate() {
         (poll.registry()).register(&mut listener.socket, listener_token(i), Interest::READABLE)?;
     }
@@ -279,6 +287,7 @@ impl Server {
                 Ok(address) => address,
                 Err(why) => {
                     refuse(&mut socket, wire, why, self.listeners[i].tls);
+                    self.stats.refused(why);
                     // A ban was logged once, when it began: a banned guesser reconnecting
                     // in a loop writes nothing more.
                     if why != Refused::Banned && self.log.allow(Kind::Refused, now) {
@@ -332,7 +341,9 @@ impl Server {
             });
             self.out.open(key, wire);
             trace!(self.config.trace, "accept {addr} as conn {key}");
-            if self.log.allow(Kind::Connect, now) {
+            // Scrapes (every 15 s or so) are not the chat's news: not logged at info.
+            let scrape = self.conns.get(key).is_some_and(|c| c.transport.is_scrape());
+            if !scrape && self.log.allow(Kind::Connect, now) {
                 info!("connect {addr} (conn {key})");
             }
         }
@@ -386,6 +397,10 @@ fn refusal_answer(wire: Wire, why: Refused) -> crate::buffer::Line {
             Refused::Full => Refusal::Full,
             Refused::PerAddress | Refused::Banned => Refusal::TooMany,
         });
+    }
+    #[cfg(feature = "metrics")]
+    if wire == Wire::Metrics {
+        return crate::server::metrics::refusal(503);
     }
     let _ = wire;
     encode_error(why.text()).into()

@@ -85,10 +85,13 @@ impl Server {
                                 chat: &mut self.chat,
                                 out: &mut self.out,
                                 password: self.config.password.as_ref(),
+                                stats: &mut self.stats,
                             };
                             let effect = dispatch::dispatch(&mut ctx, key, line);
                             self.apply(key, effect, now);
                         }
+                        #[cfg(feature = "metrics")]
+                        Unit::Scrape(ask) => self.on_scrape(key, ask),
                         #[cfg(feature = "web")]
                         unit => {
                             let event = super::web::Event::of(unit);
@@ -108,6 +111,7 @@ impl Server {
                             self.close(key, Reason::Closed);
                         }
                         Ok(got) => {
+                            self.stats.read(got.n, conn.transport.is_scrape());
                             trace!(trace, "conn {key}: readable, read {} bytes", got.n);
                             // On epoll a short read drained the socket: the read after it
                             // would only say `WouldBlock`, and new bytes raise a new edge.

@@ -157,7 +157,7 @@ impl Server {
             conn.state = match from {
                 State::Open | State::Done(_) => return,
                 State::Closing(reason) => {
-                    if self.log.allow(Kind::Disconnect, now) {
+                    if !conn.transport.is_scrape() && self.log.allow(Kind::Disconnect, now) {
                         match self.chat.user(key) {
                             Some(user) => info!("disconnect {} (conn {key}): {reason}", user.name),
                             None => info!("disconnect conn {key}: {reason}"),
@@ -226,6 +226,7 @@ impl Server {
     /// Deregisters, drops and forgets one connection, everywhere it is known.
     fn remove(&mut self, key: usize, reason: Reason) {
         let mut conn = self.conns.remove(key);
+        self.stats.closed(reason, conn.transport.is_scrape());
         let _ = self.poll.registry().deregister(conn.stream.tcp());
         for timer in [conn.deadline, conn.line_timer].into_iter().flatten() {
             self.wheel.cancel(timer);

@@ -47,6 +47,8 @@ mod admission;
 mod announce;
 mod input;
 mod lifecycle;
+#[cfg(feature = "metrics")]
+mod metrics;
 mod output;
 mod stream;
 #[cfg(test)]
@@ -77,6 +79,7 @@ use super::line_rate::Bucket;
 use super::loglimit::{Kind, LogLimit};
 use super::outboxes::Outboxes;
 use super::reason::Reason;
+use super::stats::Stats;
 use super::Config;
 use accept::{Accept, Listener};
 pub use announce::{AnnounceConfig, ANNOUNCE_INTERVAL_MS, ANSWER_INTERVAL_MS, DATAGRAMS_PER_PASS};
@@ -214,6 +217,8 @@ pub struct Server {
     announcer: Option<Announcer>,
     /// Open connections per address, and bans for wrong passwords.
     admission: Admission,
+    /// What the loop counts (`stats.rs`), for `--metrics`.
+    stats: Stats,
 }
 
 impl Server {
@@ -272,6 +277,7 @@ impl Server {
             tls,
             announcer,
             admission,
+            stats: Stats::default(),
         };
         server.start_announcing();
         Ok(server)
@@ -281,6 +287,8 @@ impl Server {
     /// an error only if polling itself fails; one connection's error closes that connection.
     pub fn run(mut self) -> io::Result<()> {
         self.log_listeners()?;
+        #[cfg(feature = "metrics")]
+        self.log_metrics_addrs()?;
         if let Some(announce) = &self.config.announce {
             let (group, interface, name) = (announce.group, announce.interface, &announce.name);
             info!("announcing to {group} on interface {interface} as {name:?}");
@@ -297,9 +305,14 @@ impl Server {
             }
             ready.clear();
             ready.extend(events.iter().map(Readiness::from));
-            // The clock is read once per pass; every phase uses this one `now`.
-            let now = self.now_ms();
+            // The clock is read once per pass; every phase uses this one `now`. With
+            // `--metrics` on, once more at the end, for the pass's duration.
+            let woke = Instant::now();
+            let now = woke.duration_since(self.started).as_millis() as u64;
             self.turn(&ready, now);
+            if !self.config.metrics.is_empty() {
+                self.stats.pass_time.record(woke.elapsed());
+            }
         }
         info!("shut down");
         Ok(())
@@ -309,6 +322,7 @@ impl Server {
     /// the server started). Tests call it with a clock of their own.
     pub fn turn(&mut self, events: &[Readiness], now: u64) {
         trace!(self.config.trace, "poll returned {} events", events.len());
+        self.stats.passes += 1;
         self.note_readiness(events, now);
         self.serve_ready(now);
         self.serve_announcer(now);

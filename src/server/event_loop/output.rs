@@ -14,6 +14,7 @@ impl Server {
     pub(super) fn flush_dirty(&mut self) {
         self.chat.send_owed_maps(&mut self.out);
         for key in self.out.take_evicted() {
+            self.stats.slow_readers += 1;
             self.abandon(key, Reason::SlowReader);
         }
         for key in self.out.take_dirty() {
@@ -35,6 +36,7 @@ impl Server {
             });
             let blocked = match written {
                 Ok(Flushed { written, blocked }) => {
+                    self.stats.wrote(written, conn.transport.is_scrape());
                     let how = if blocked { ", then would block" } else { "" };
                     let trace = self.config.trace;
                     trace!(
@@ -55,6 +57,7 @@ impl Server {
             // queue no longer grows, and its linger deadline bounds how long it is kept.
             if blocked && conn.state == State::Open && self.out.queued(key) > self.config.max_output
             {
+                self.stats.slow_readers += 1;
                 self.close(key, Reason::SlowReader);
                 continue;
             }

@@ -30,6 +30,9 @@ pub(super) enum Transport {
     /// connections are plain, and this keeps every connection's slot small.
     #[cfg(feature = "web")]
     WebSocket(Box<WsConn>),
+    /// On the metrics listener: waiting for its one request (`metrics.rs`).
+    #[cfg(feature = "metrics")]
+    Metrics,
 }
 
 impl Transport {
@@ -41,7 +44,19 @@ impl Transport {
             Wire::Http => Transport::Http,
             #[cfg(feature = "web")]
             Wire::WebSocket => Transport::WebSocket(Box::default()),
+            #[cfg(feature = "metrics")]
+            Wire::Metrics => Transport::Metrics,
         }
+    }
+
+    /// Whether this is a connection to the metrics listener, whose traffic is not counted
+    /// as the chat's (`stats.rs`).
+    pub(super) fn is_scrape(&self) -> bool {
+        #[cfg(feature = "metrics")]
+        if let Transport::Metrics = self {
+            return true;
+        }
+        false
     }
 
     /// Whether `input` holds a complete unit (or a violation: work too), looked at without
@@ -69,6 +84,8 @@ impl Transport {
                     Err(_) => true,
                 }
             }
+            #[cfg(feature = "metrics")]
+            Transport::Metrics => crate::server::metrics::read_request(input).is_some(),
         }
     }
 
@@ -94,6 +111,9 @@ pub(super) enum Unit<'a> {
     /// that is not one line).
     #[cfg(feature = "web")]
     Frame(Incoming<'a>),
+    /// A complete request on the metrics listener, and what it gets.
+    #[cfg(feature = "metrics")]
+    Scrape(crate::server::metrics::Ask),
 }
 
 impl Unit<'_> {
@@ -107,6 +127,8 @@ impl Unit<'_> {
             Unit::Frame(Incoming::Ping(payload)) => payload.len(),
             #[cfg(feature = "web")]
             Unit::Frame(_) => 0,
+            #[cfg(feature = "metrics")]
+            Unit::Scrape(_) => 0,
         }
     }
 }
@@ -161,5 +183,9 @@ pub(super) fn next_unit<'a>(
                 })
             })
             .map_err(Violation::WebSocket),
+        #[cfg(feature = "metrics")]
+        Transport::Metrics => input
+            .next_with(|bytes| Ok(crate::server::metrics::read_request(bytes)))
+            .map(|ask| ask.map(Unit::Scrape)),
     }
 }

@@ -39,6 +39,8 @@ impl Event {
             Unit::Frame(Incoming::NotOneLine) => Event::NotOneLine,
             Unit::Frame(Incoming::Close(code)) => Event::Close(code),
             Unit::Frame(Incoming::Line(_) | Incoming::Fragment | Incoming::Pong) => Event::Nothing,
+            #[cfg(feature = "metrics")]
+            Unit::Scrape(_) => Event::Nothing,
         }
     }
 }

@@ -151,6 +151,7 @@ fn a_message_to_members_on_both_transports_is_encoded_once() {
         chat: &mut h.server.chat,
         out: &mut h.server.out,
         password: None,
+        stats: &mut h.server.stats,
     };
     crate::server::dispatch::dispatch(&mut ctx, web_key, "SEND_MESSAGE [1,\"hi\"]");
     let line = "MESSAGE [1,\"web\",\"hi\"]\n";
