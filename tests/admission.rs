@@ -6,38 +6,19 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
 use common::imload::{assert_every_message_delivered_once, imload, SMALL_RUN};
 use common::person::Person;
-use common::{Client, Server, PATIENCE};
+use common::{Client, Server, TempFile, PATIENCE};
 
 const PASSWORD: &str = "correct-horse-8d1f";
 const WRONG: &str = "wrong-guess-77a0";
 const WRONG_PASSWORD: &str = "ERROR \"REGISTER: wrong password\"";
 
-/// A file holding `contents`, unique to this test process and `name`; removed when dropped.
-struct TempFile(PathBuf);
-
-impl TempFile {
-    fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
-}
-
 fn password_file(name: &str, contents: &str) -> TempFile {
-    let name = format!("imchat-admission-{}-{name}", std::process::id());
-    let path = std::env::temp_dir().join(name);
-    std::fs::write(&path, contents).unwrap();
-    TempFile(path)
+    TempFile::write(&format!("admission-{name}"), contents)
 }
 
 /// A server with the password, and `flags`.

@@ -107,7 +107,7 @@ function closed(event) {
   if (net.saidGoodbye) return; // we said GOODBYE: the page is going away
   if (net.phase === 'signing-in') {
     // Never got in: the server is not there, or closed on us. Say so beside the form.
-    return signedOut(`Could not reach the server at ${location.host} (${event.reason || `code ${event.code}`}).`);
+    return render(chat.closedBeforeSignIn(`${location.host} (${event.reason || `code ${event.code}`})`));
   }
   if (net.phase === 'in') {
     // The server went away (restart, crash, network): it has taken us out of every
@@ -129,15 +129,17 @@ function scheduleReconnect() {
   }, delay);
 }
 
-/** Back to the sign-in form, with why beside it. */
-function signedOut(why) {
+/** Back to the sign-in form, with why beside it, and the field to fix focused (a refused
+ * password is cleared: it is typed anew, never shown). */
+function signedOut(why, field = 'name') {
   dropSocket();
   clearTimeout(net.timer);
   net.phase = 'out';
   setConnection('signed-out', 'Not signed in.');
   $('#signin').hidden = false;
   showText($('#signin-error'), why);
-  $('#name').focus();
+  if (field === 'password') $('#password').value = '';
+  $(`#${field}`).focus();
 }
 
 /** Stop using the current socket without treating its close as a loss. */
@@ -176,8 +178,9 @@ const RENDER = {
     setConnection('connected', `Connected as ${chat.me}`);
   },
 
-  // A refused name (taken, invalid), also after a reconnect if somebody took it meanwhile.
-  'signin-error': ({ text }) => signedOut(text),
+  // A refused name (taken, invalid) or password, also after a reconnect (somebody took the
+  // name meanwhile, the server restarted with another password), or no connection at all.
+  'signin-error': ({ text, field }) => signedOut(text, field),
 
   me: () => {
     const input = $('#my-status');
@@ -409,6 +412,7 @@ $('#signin').addEventListener('submit', (event) => {
   dropSocket();
   chat.typedName = name;
   chat.status = chat.confirmedStatus = status;
+  chat.password = $('#password').value; // as typed: spaces may be part of it
   net.phase = 'signing-in';
   net.saidGoodbye = false;
   setConnection('connecting', 'Connecting…');

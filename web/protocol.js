@@ -34,10 +34,16 @@ export function encode(command, args) {
  * only the users who changed arrive (PRESENCE), which stays cheap with many users; the
  * page handles "full" snapshots too. Conversations stay in the default "full" mode: a
  * complete CONVERSATIONS map after every join or leave means the members lists are right
- * by construction, with no deltas to get wrong. */
-export function registerLine(name, status) {
-  return encode('REGISTER', [name, status, { presence: 'changes' }]);
+ * by construction, with no deltas to get wrong. A server password (`--password-file`)
+ * goes in the same options, only when one was typed: without one the line is unchanged. */
+export function registerLine(name, status, password) {
+  const options = { presence: 'changes' };
+  if (password) options.password = password;
+  return encode('REGISTER', [name, status, options]);
 }
+
+/** The server's answer to a missing or wrong password (docs/protocol.md). */
+export const WRONG_PASSWORD = 'REGISTER: wrong password';
 
 /** Whether a line is too long for the server to accept (UTF-8 bytes, as the server counts). */
 export function lineTooLong(line) {
@@ -163,6 +169,8 @@ export class Chat {
     this.typedName = ''; // the name as typed at sign-in, sent again on reconnect
     this.me = ''; // our name as the server spells it (set by the first ONLINE_USERS)
     this.status = 'available'; // sent with REGISTER, again on reconnect
+    this.password = ''; // the server password typed at sign-in, for reconnects; never shown
+    this.passwordRefused = false; // the last sign-in got WRONG_PASSWORD
     this.confirmedStatus = 'available'; // the last status the server told everybody
     this.signedIn = false;
     this.users = new Map(); // other online users -> status (self is never in it)
@@ -177,13 +185,25 @@ export class Chat {
     this.nextKey = 1; // local key per pane: ids repeat after a server restart, keys do not
   }
 
-  /** Sign in (or in again after a lost connection) with this name and status. */
-  register(name, status) {
+  /** Sign in (or in again after a lost connection) with this name and status, and the
+   * server password kept from the sign-in form unless another is given. */
+  register(name, status, password = this.password) {
     this.typedName = name;
     this.status = status;
+    this.password = password;
     this.signedIn = false;
     this.inviting = []; // an INVITE typed while disconnected was never sent
-    return [{ type: 'send', line: registerLine(name, status), beforeSignIn: true }];
+    return [{ type: 'send', line: registerLine(name, status, password), beforeSignIn: true }];
+  }
+
+  /** The connection closed before the server accepted REGISTER: back to the form, saying
+   * why. Never a retry: a server that refuses us would only refuse again. After wrong
+   * passwords, the likely why is the server's ban of an address that guessed too often
+   * (it refuses the connection, so no ERROR can say so). */
+  closedBeforeSignIn(where) {
+    const text = `Could not reach the server at ${where}.`;
+    const hint = ' After many wrong passwords a server refuses your address for a while: try again later.';
+    return [{ type: 'signin-error', text: this.passwordRefused ? text + hint : text, field: 'name' }];
   }
 
   /** Apply one parsed server line. */
@@ -197,6 +217,7 @@ export class Chat {
     const changes = [];
     if (!this.signedIn) {
       this.signedIn = true;
+      this.passwordRefused = false;
       this.me = findSelf(users.keys(), this.typedName);
       changes.push({ type: 'signed-in' });
       this.confirmedStatus = null; // so that the status is shown, changed or not
@@ -290,7 +311,12 @@ export class Chat {
   onERROR({ text: errorText }) {
     const { command, id } = errorSubject(errorText);
     const error = (place, extra) => [{ type: 'error', place, text: errorText, ...extra }];
-    if (command === 'REGISTER' && !this.signedIn) return [{ type: 'signin-error', text: errorText }];
+    if (command === 'REGISTER' && !this.signedIn) {
+      // A wrong password is forgotten (no reconnect may send it again); the form asks anew.
+      this.passwordRefused = errorText === WRONG_PASSWORD;
+      if (this.passwordRefused) this.password = '';
+      return [{ type: 'signin-error', text: errorText, field: this.passwordRefused ? 'password' : 'name' }];
+    }
     if (command === 'STATUS') {
       this.status = this.confirmedStatus; // refused: keep the one everybody sees
       return error('status');

@@ -13,6 +13,7 @@ mod driver;
 mod harness;
 mod invitations;
 mod page;
+mod password;
 mod restart;
 mod safety;
 mod screenshot;

@@ -353,6 +353,29 @@ impl Sender {
     }
 }
 
+/// A file holding `contents` (a password file, say), unique to this test process and
+/// `name`; removed when dropped, so runs leave nothing behind in the temporary directory.
+pub struct TempFile(std::path::PathBuf);
+
+impl TempFile {
+    pub fn write(name: &str, contents: &str) -> TempFile {
+        let name = format!("imchat-{}-{name}", std::process::id());
+        let path = std::env::temp_dir().join(name);
+        std::fs::write(&path, contents).unwrap();
+        TempFile(path)
+    }
+
+    pub fn path(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
 /// `INVITATION [7,"alice"]` → 7.
 pub fn invitation_id(line: &str) -> u64 {
     line.strip_prefix("INVITATION [")

@@ -47,6 +47,13 @@ test('lines are encoded as the server expects them', () => {
   assert.equal(lineTooLong(encode('SEND_MESSAGE', [1, 'x'.repeat(1000)])), false);
 });
 
+test('a server password goes in REGISTER\'s options only when one is given', () => {
+  assert.equal(registerLine('alice', 'here', 's3 cret"'), 'REGISTER ["alice","here",{"presence":"changes","password":"s3 cret\\""}]');
+  for (const none of [undefined, '']) {
+    assert.equal(registerLine('alice', 'here', none), 'REGISTER ["alice","here",{"presence":"changes"}]');
+  }
+});
+
 test('reconnect backoff doubles from 0.5 s to at most 10 s', () => {
   assert.deepEqual([0, 1, 2, 3, 4, 5, 6, 50].map(reconnectDelay), [500, 1000, 2000, 4000, 8000, 10000, 10000, 10000]);
 });
@@ -160,6 +167,35 @@ test('a lost connection ends every conversation and keeps name and status for RE
   feed(chat, 'INVITATION [1,"alice"]');
   assert.equal(chat.panes.length, 2);
   assert.notEqual(chat.panes[0].key, chat.panes[1].key);
+});
+
+test('the password is kept for reconnects; a wrong one is refused in the form and forgotten', () => {
+  const chat = new Chat();
+  chat.register('alice', 'here', 'right');
+  feed(chat, 'ONLINE_USERS {"alice":"here"}');
+  chat.connectionLost('connection lost');
+  const again = 'REGISTER ["alice","here",{"presence":"changes","password":"right"}]';
+  assert.deepEqual(sent(chat.register(chat.typedName, chat.status)), [again]);
+  // The server restarted with another password: back to the form, with the password field.
+  assert.deepEqual(feed(chat, 'ERROR "REGISTER: wrong password"'), [{ type: 'signin-error', text: 'REGISTER: wrong password', field: 'password' }]);
+  assert.equal(chat.password, '');
+  assert.deepEqual(sent(chat.register(chat.typedName, chat.status)), ['REGISTER ["alice","here",{"presence":"changes"}]']);
+  // A taken name points at the name, and keeps the password.
+  chat.register('alice', 'here', 'right');
+  assert.equal(feed(chat, 'ERROR "REGISTER: name alice is taken"')[0].field, 'name');
+  assert.equal(chat.password, 'right');
+});
+
+test('a close before sign-in goes back to the form, with a hint about bans after wrong passwords', () => {
+  const chat = new Chat();
+  chat.register('alice', 'here', 'guess');
+  const [plain] = chat.closedBeforeSignIn('h:1 (code 1006)');
+  assert.deepEqual(plain, { type: 'signin-error', text: 'Could not reach the server at h:1 (code 1006).', field: 'name' });
+  feed(chat, 'ERROR "REGISTER: wrong password"');
+  chat.register('alice', 'here', 'guess again');
+  assert.match(chat.closedBeforeSignIn('h:1 (code 1006)')[0].text, /wrong passwords a server refuses your address/);
+  feed(chat, 'ONLINE_USERS {"alice":"here"}'); // in at last: the hint is over
+  assert.equal(chat.closedBeforeSignIn('h:1')[0].text, 'Could not reach the server at h:1.');
 });
 
 test('own status: shown at sign-in, then only when it changes (full snapshots repeat it)', () => {
