@@ -63,8 +63,13 @@ run() {
         load_tls=(--tls --ca "$WORK/cert.pem")
     fi
     taskset -c 0 "$IMSERVER" --listen "127.0.0.1:$PORT" --http off --max-line-rate off \
-        --log-level warn "${tls[@]}" 2>"$WORK/server.log" &
+        --log-level info "${tls[@]}" 2>"$WORK/server.log" &
     SERVER_PID=$!
+    # Loading the certificate takes a moment: imload starts once the server listens.
+    for _ in $(seq 100); do
+        grep -q "listening on" "$WORK/server.log" && break
+        sleep 0.05
+    done
     taskset -c 1 "$IMLOAD" --server "127.0.0.1:$PORT" --clients "$CLIENTS" --members "$k" \
         --size "$SIZE" --rate "$rate" --duration "$DURATION" --warmup "$WARMUP" \
         --server-pid "$SERVER_PID" --json "$WORK/report.json" "${load_tls[@]}" >/dev/null 2>"$WORK/load.log" ||
