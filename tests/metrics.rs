@@ -105,6 +105,11 @@ fn a_scrape_counts_what_the_chat_did() {
     send(&mut alice, &mut sent, "INVITE [\"bob\"]");
     bob.recv_until("the invitation", |l| l.starts_with("INVITATION [1,"));
     send(&mut bob, &mut sent, "JOIN [1]");
+    // Bob is a member before alice speaks: lines of two connections that arrive in one pass
+    // may be served in either order (on poll(2) they are).
+    alice.recv_until("bob joined", |l| {
+        l.starts_with("CONVERSATIONS ") && l.contains("bob")
+    });
     for i in 0..3 {
         send(
             &mut alice,
@@ -258,4 +263,55 @@ fn discovery_is_counted_when_announcing() {
             && counter(m, "imchat_discovery_malformed") == 1.0
     });
     assert!(counter(&m, "imchat_announcements") >= 1.0);
+}
+
+/// What an open network adds: TLS connections, TLS failures, wrong passwords and
+/// per-address refusals, each counted.
+#[cfg(feature = "tls")]
+#[test]
+fn tls_wrong_passwords_and_per_address_refusals_are_counted() {
+    use common::tls::{Certs, TlsClient};
+    let certs = Certs::localhost();
+    let password = common::TempFile::write("metrics-password", "sesame\n");
+    let tls = certs.server_flags();
+    let mut flags: Vec<&str> = tls.iter().map(String::as_str).collect();
+    let password_path = password.path().to_str().unwrap();
+    flags.extend(["--password-file", password_path]);
+    flags.extend(["--max-connections-per-ip", "2", "--limit-loopback"]);
+    let (server, metrics) = server(&flags);
+
+    let mut ann = TlsClient::connect(server.addr, &certs).expect("TLS handshake");
+    ann.send("REGISTER [\"ann\",\"here\",{\"password\":\"guess\"}]");
+    assert_eq!(ann.recv(), "ERROR \"REGISTER: wrong password\"");
+    ann.send("REGISTER [\"ann\",\"here\",{\"password\":\"sesame\"}]");
+    ann.wait_for("ONLINE_USERS ");
+    // Two open from 127.0.0.1 (ann, and a second not yet in its handshake, TLS all the
+    // same): the third is refused.
+    let second = TcpStream::connect(server.addr).unwrap();
+    let mut third = TcpStream::connect(server.addr).unwrap();
+    third.set_read_timeout(Some(PATIENCE)).unwrap();
+    let _ = third.read_to_end(&mut Vec::new());
+    let m = scrape_until(metrics, "the refusal", |m| {
+        value(m, "imchat_refusals", &[("reason", "per_address")]) == 1.0
+    });
+    assert_eq!(value(&m, "imchat_tls_connections", &[]), 2.0);
+    drop(second);
+    scrape_until(metrics, "the second connection gone", |m| {
+        value(m, "imchat_tls_connections", &[]) == 1.0
+    });
+    // Not TLS on the TLS port: a TLS failure, closed.
+    let mut plain = TcpStream::connect(server.addr).unwrap();
+    plain.set_read_timeout(Some(PATIENCE)).unwrap();
+    plain.write_all(b"REGISTER [\"bob\"]\n").unwrap();
+    let _ = plain.read_to_end(&mut Vec::new());
+    drop(plain);
+    let m = scrape_until(metrics, "the TLS failure", |m| {
+        value(m, "imchat_closes", &[("reason", "tls_failed")]) == 1.0
+    });
+    assert_eq!(value(&m, "imchat_wrong_passwords", &[]), 1.0);
+    assert_eq!(value(&m, "imchat_users", &[]), 1.0);
+    assert_eq!(
+        value(&m, "imchat_refusals", &[("reason", "per_address")]),
+        1.0
+    );
 }

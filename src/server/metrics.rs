@@ -144,6 +144,8 @@ pub struct Snapshot {
     pub conversations: u64,
     pub queued_bytes: u64,
     pub timers: u64,
+    /// Open connections that speak TLS (of every transport and state above).
+    pub tls_connections: u64,
     pub announced: Option<Announced>,
 }
 
@@ -282,6 +284,17 @@ impl Snapshot {
             (
                 counter("scrapes", "Requests for these metrics answered"),
                 s.scrapes,
+            ),
+            (
+                counter(
+                    "wrong_passwords",
+                    "REGISTERs refused for a wrong or missing password",
+                ),
+                s.wrong_passwords,
+            ),
+            (
+                gauge("tls_connections", "Open connections speaking TLS"),
+                self.tls_connections,
             ),
             (gauge("users", "Registered users"), self.users),
             (

@@ -51,6 +51,8 @@ pub struct Stats {
     pub pass_time: PassTimes,
     /// `GET /metrics` requests answered.
     pub scrapes: u64,
+    /// `REGISTER`s refused for a wrong or missing password (`--password-file`).
+    pub wrong_passwords: u64,
 }
 
 impl Default for Stats {
@@ -65,6 +67,7 @@ impl Default for Stats {
             passes: 0,
             pass_time: PassTimes::default(),
             scrapes: 0,
+            wrong_passwords: 0,
         }
     }
 }

@@ -283,7 +283,7 @@ impl Server {
                 self.accept = Accept::Running;
             }
             let wire = self.listeners[i].wire;
-            let address = match self.admit(addr, now) {
+            let address = match self.admit(addr, wire, now) {
                 Ok(address) => address,
                 Err(why) => {
                     refuse(&mut socket, wire, why, self.listeners[i].tls);

@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use log::warn;
 
 use super::{Kind, Reason, Server};
+use crate::buffer::Wire;
 use crate::server::admission::{
     key_of, Refused, Slot, BAN_WINDOW_MS, MAX_FAILURES, MAX_WRONG_PASSWORDS_PER_CONNECTION,
 };
@@ -15,10 +16,23 @@ impl Server {
     /// Whether a connection just accepted from `addr` may stay: not when the server is full,
     /// its address has its share open, or its address is banned. Let in, it is counted under
     /// its address (the slot it returns goes back to the admission when it is removed).
-    pub(super) fn admit(&mut self, addr: SocketAddr, now: u64) -> Result<Option<Slot>, Refused> {
+    pub(super) fn admit(
+        &mut self,
+        addr: SocketAddr,
+        wire: Wire,
+        now: u64,
+    ) -> Result<Option<Slot>, Refused> {
         if self.conns.len() >= self.config.max_connections {
             return Err(Refused::Full);
         }
+        // A scrape is the operator's, on a listener of its own: it takes a slot, but no
+        // share of its address (a Prometheus beside a chat client on one address), and a
+        // ban for wrong passwords is about the chat.
+        #[cfg(feature = "metrics")]
+        if wire == Wire::Metrics {
+            return Ok(None);
+        }
+        let _ = wire;
         let key = key_of(addr.ip(), self.config.limit_loopback);
         self.admission.admit(key, now)
     }
@@ -31,6 +45,7 @@ impl Server {
             return;
         };
         conn.wrong_passwords = conn.wrong_passwords.saturating_add(1);
+        self.stats.wrong_passwords += 1;
         let (wrong, address) = (conn.wrong_passwords, conn.address);
         if let Some(banned) = self.admission.wrong_password(address, now) {
             if self.log.allow(Kind::Banned, now) {

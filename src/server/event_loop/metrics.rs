@@ -71,6 +71,7 @@ impl Server {
                 _ => Stage::Closing,
             };
             snapshot.count(kind, stage, self.out.queued(key));
+            snapshot.tls_connections += u64::from(conn.stream.is_tls());
         }
         snapshot.announced = self.announcer.as_ref().map(|a| Announced {
             sent: a.sent,
