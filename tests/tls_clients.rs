@@ -142,6 +142,17 @@ fn imclient_with_a_ca_that_did_not_sign_the_certificate_fails_with_a_certificate
 }
 
 #[test]
+fn imclient_without_tls_on_a_tls_port_says_to_add_tls() {
+    let certs = Certs::localhost();
+    let server = tls_server(&certs);
+    let addr = server.addr.to_string();
+    let out = imclient(&["--server", &addr, "--name", "ann", "--no-reconnect"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("(if it speaks TLS, add --tls)"), "{stdout}");
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+}
+
+#[test]
 fn imclient_checks_the_name_typed_in_server_against_the_certificate() {
     let certs = Certs::localhost();
     // The certificate names localhost and 127.0.0.1, not 127.0.0.2 (loopback too).

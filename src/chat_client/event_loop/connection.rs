@@ -149,6 +149,12 @@ impl Client {
         let registered = self.state.registered();
         let cannot_connect = match &error {
             Some(e) => format!("! cannot connect to {}: {e}", self.server),
+            // A plain client on a TLS port is answered with a TLS alert and a close.
+            None if self.tls.is_none() && cfg!(feature = "tls") => {
+                "! server closed the connection before registering us \
+                 (if it speaks TLS, add --tls)"
+                    .into()
+            }
             None => "! server closed the connection before registering us".into(),
         };
         match self.phase {
