@@ -22,7 +22,7 @@ use crate::discovery::{self, Announce, Datagram, MAX_DATAGRAM};
 use crate::wheel::TimerId;
 use crate::xorshift::XorShift;
 
-use super::accept::{addrs_of, Listener};
+use super::listen::{addrs_of, Listener};
 use super::{Kind, Server, Timer};
 
 /// The discovery socket's token: just below the signals', above the listeners'.

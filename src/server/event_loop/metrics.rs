@@ -13,8 +13,8 @@ use log::info;
 use crate::buffer::Wire;
 use crate::server::metrics::{self, Announced, Ask, Kind, Snapshot, Stage};
 
-use super::accept::addrs_of;
 use super::lifecycle::State;
+use super::listen::addrs_of;
 use super::transport::Transport;
 use super::{Reason, Server};
 

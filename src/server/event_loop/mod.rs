@@ -47,6 +47,7 @@ mod admission;
 mod announce;
 mod input;
 mod lifecycle;
+mod listen;
 #[cfg(feature = "metrics")]
 mod metrics;
 mod output;
@@ -63,8 +64,7 @@ use std::time::{Duration, Instant};
 
 use log::info;
 use mio::event::Event;
-use mio::{Events, Interest, Poll, Token};
-use signal_hook::consts::{SIGINT, SIGTERM};
+use mio::{Events, Poll, Token};
 use signal_hook_mio::v1_0::Signals;
 use slab::Slab;
 
@@ -72,7 +72,7 @@ use crate::buffer::{ReadBuf, SpareBuffer};
 use crate::wheel::{TimerId, Wheel};
 
 use super::admission::{Admission, Slot};
-use super::chat::{Chat, Limits};
+use super::chat::Chat;
 use super::dispatch::{self, Ctx, Effect};
 use super::keyset::KeySet;
 use super::line_rate::Bucket;
@@ -81,10 +81,11 @@ use super::outboxes::Outboxes;
 use super::reason::Reason;
 use super::stats::Stats;
 use super::Config;
-use accept::{Accept, Listener};
+use accept::Accept;
 pub use announce::{AnnounceConfig, ANNOUNCE_INTERVAL_MS, ANSWER_INTERVAL_MS, DATAGRAMS_PER_PASS};
 use announce::{Announcer, ANNOUNCER};
 use lifecycle::{Run, State};
+use listen::Listener;
 use stream::Stream;
 use timers::Timer;
 use transport::Transport;
@@ -113,7 +114,7 @@ const TICK_MS: u64 = 10;
 const WHEEL_SLOTS: usize = 512;
 
 /// The signal pipe's token; the discovery socket's is just below it (`announce.rs`), and
-/// the listeners' count down from below that (`accept.rs`).
+/// the listeners' count down from below that (`listen.rs`).
 const SIGNALS: Token = Token(usize::MAX);
 
 /// One event, as a pass sees it: which socket, and what it is ready for.
@@ -222,67 +223,6 @@ pub struct Server {
 }
 
 impl Server {
-    /// Binds a listener on every address of `config.listen` (see `accept.rs` for port 0 and
-    /// addresses this machine lacks) and sets up the poll, the signals and the timers.
-    pub fn bind(config: Config) -> io::Result<Server> {
-        let poll = Poll::new()?;
-        #[cfg(feature = "tls")]
-        let tls = match &config.tls {
-            Some(files) => Some(
-                crate::tls::server_config(&files.cert, &files.key)
-                    .map_err(|e| io::Error::new(ErrorKind::InvalidInput, e))?,
-            ),
-            None => None,
-        };
-        #[cfg(not(feature = "tls"))]
-        if config.tls.is_some() {
-            let why = "TLS (--tls-cert) needs the `tls` feature, which this build lacks";
-            return Err(io::Error::new(ErrorKind::Unsupported, why));
-        }
-        let listeners = accept::bind_all(&config, &poll)?;
-        #[cfg(feature = "web")]
-        let site = crate::server::web::Site::new(&config.allow_origins, config.tls.is_some());
-        let mut signals = Signals::new([SIGINT, SIGTERM])?;
-        poll.registry()
-            .register(&mut signals, SIGNALS, Interest::READABLE)?;
-        let announcer = match &config.announce {
-            Some(announce) => Some(Announcer::bind(announce, &listeners, &poll)?),
-            None => None,
-        };
-        let admission = Admission::new(config.max_connections_per_ip);
-        let mut server = Server {
-            poll,
-            listeners,
-            signals,
-            conns: Slab::new(),
-            chat: Chat::new(Limits {
-                max_members: config.max_members,
-            }),
-            out: Outboxes::new(config.trace, config.max_output_total),
-            spare: SpareBuffer::default(),
-            wheel: Wheel::new(TICK_MS, WHEEL_SLOTS, 0),
-            config,
-            started: Instant::now(),
-            next_generation: 0,
-            ready: KeySet::default(),
-            settling: KeySet::default(),
-            accept: Accept::Running,
-            run: Run::Serving,
-            presence_timer: None,
-            log: LogLimit::default(),
-            log_timer: None,
-            #[cfg(feature = "web")]
-            site,
-            #[cfg(feature = "tls")]
-            tls,
-            announcer,
-            admission,
-            stats: Stats::default(),
-        };
-        server.start_announcing();
-        Ok(server)
-    }
-
     /// Runs the loop until a signal asks it to stop and queued output has drained. Returns
     /// an error only if polling itself fails; one connection's error closes that connection.
     pub fn run(mut self) -> io::Result<()> {
