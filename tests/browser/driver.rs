@@ -65,6 +65,12 @@ pub struct Browser {
 impl Browser {
     /// Starts chromedriver on a free port and a Chromium session through it.
     pub fn start(label: &str) -> Browser {
+        Browser::start_with(label, &[])
+    }
+
+    /// As [`Browser::start`], with Chromium switches of this browser's own on top of
+    /// [`CHROMIUM_ARGS`] (the one certificate a TLS test trusts, say).
+    pub fn start_with(label: &str, extra_args: &[String]) -> Browser {
         for (path, package) in [(CHROMIUM, "chromium"), (CHROMEDRIVER, "chromium-driver")] {
             assert!(
                 Path::new(path).exists(),
@@ -87,6 +93,7 @@ impl Browser {
         };
         let mut args: Vec<String> = CHROMIUM_ARGS.iter().map(|a| a.to_string()).collect();
         args.push(format!("--user-data-dir={}", browser.profile.0.display()));
+        args.extend_from_slice(extra_args);
         let caps = json!({
             "browserName": "chrome",
             "goog:chromeOptions": { "binary": CHROMIUM, "args": args },

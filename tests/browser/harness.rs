@@ -8,8 +8,9 @@ use serde_json::json;
 
 use crate::driver::Browser;
 
-/// Serves `html` to every request on a loopback port, from a thread; returns the URL.
-fn serve(html: &'static str) -> String {
+/// Serves `html` to every request on a loopback port, from a thread; returns the URL (a
+/// page of an origin of its own).
+pub fn serve(html: &'static str) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}/", listener.local_addr().unwrap());
     std::thread::spawn(move || {

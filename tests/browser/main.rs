@@ -17,6 +17,8 @@ mod password;
 mod restart;
 mod safety;
 mod screenshot;
+#[cfg(feature = "tls")]
+mod tls;
 
 use common::Server;
 

@@ -353,13 +353,16 @@ impl Sender {
     }
 }
 
-/// A file holding `contents` (a password file, say), unique to this test process and
-/// `name`; removed when dropped, so runs leave nothing behind in the temporary directory.
+/// A file holding `contents` (a password file, say), unique to this call (tests of one
+/// process run in parallel: one's file must not go while another's server reads it);
+/// removed when dropped, so runs leave nothing behind in the temporary directory.
 pub struct TempFile(std::path::PathBuf);
 
 impl TempFile {
     pub fn write(name: &str, contents: &str) -> TempFile {
-        let name = format!("imchat-{}-{name}", std::process::id());
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let name = format!("imchat-{}-{n}-{name}", std::process::id());
         let path = std::env::temp_dir().join(name);
         std::fs::write(&path, contents).unwrap();
         TempFile(path)

@@ -8,6 +8,8 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
+use base64::Engine;
+use rcgen::PublicKeyData;
 use rustls::{ClientConnection, StreamOwned};
 
 use super::PATIENCE;
@@ -18,6 +20,9 @@ pub struct Certs {
     dir: PathBuf,
     pub cert: PathBuf,
     pub key: PathBuf,
+    /// The base64 SHA-256 of the certificate's SubjectPublicKeyInfo: how Chromium's
+    /// `--ignore-certificate-errors-spki-list` names the one key a browser is to trust.
+    pub spki_sha256: String,
 }
 
 impl Certs {
@@ -32,7 +37,15 @@ impl Certs {
         let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
         fs::write(&cert, made.cert.pem()).unwrap();
         fs::write(&key, made.signing_key.serialize_pem()).unwrap();
-        Certs { dir, cert, key }
+        let spki = made.signing_key.subject_public_key_info();
+        let digest = ring::digest::digest(&ring::digest::SHA256, &spki);
+        let spki_sha256 = base64::engine::general_purpose::STANDARD.encode(digest);
+        Certs {
+            dir,
+            cert,
+            key,
+            spki_sha256,
+        }
     }
 
     /// A file of the test's own beside the certificate (a second key, a broken file).
