@@ -67,8 +67,9 @@ pub use loglimit::{LOG_BURST, LOG_WINDOW_MS};
 pub use outboxes::DEFAULT_MAX_OUTPUT_TOTAL;
 pub use reason::Reason;
 
-/// Everything the command line can set. Every field is a limit or an interval; see the
-/// README for what each protects against.
+/// Everything the command line can set: where to listen and how (TLS), who may join, the
+/// limits and intervals (the README's flags table says what each protects against), and
+/// what to show (logs, metrics, announcements).
 #[derive(Debug, Clone)]
 pub struct Config {
     /// Where to listen: every address `--listen`'s name resolved to (see `Server::bind`).
