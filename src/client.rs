@@ -129,11 +129,7 @@ impl Connection {
         drain: Drain,
         mut on_line: impl FnMut(&str),
     ) -> io::Result<bool> {
-        let drain = if self.socket.is_tls() {
-            Drain::ToWouldBlock
-        } else {
-            drain
-        };
+        let drain = self.socket.drain(drain);
         let mut drained = false;
         loop {
             loop {

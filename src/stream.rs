@@ -2,9 +2,8 @@
 //! and `Write`: what the server's connections and the client's [`crate::client::Connection`]
 //! both hold, so that the read buffer, the framing and the outbox never know which.
 //!
-//! What TLS changes for a loop (see `src/tls.rs`) is asked here: whether a short read
-//! says anything ([`Stream::is_tls`]: over TLS it does not, so such a socket is read until
-//! `WouldBlock`), and whether records wait inside rustls ([`Stream::owes_records`]), which
+//! What TLS changes for a loop (see `src/tls.rs`) is asked here: how far a readable socket
+//! is read ([`Stream::drain`]: over TLS a short read says nothing, so to `WouldBlock`), and whether records wait inside rustls ([`Stream::owes_records`]), which
 //! [`Stream::write_records`] writes, and for which, if the socket will not take them, a
 //! loop waits for a writable event exactly as for output its outbox holds.
 
@@ -12,6 +11,7 @@ use std::io::{self, IoSlice, Read, Write};
 
 use mio::net::TcpStream;
 
+use crate::buffer::Drain;
 #[cfg(feature = "tls")]
 use crate::tls::TlsStream;
 
@@ -41,6 +41,17 @@ impl Stream {
     /// means.
     pub fn is_tls(&self) -> bool {
         !matches!(self, Stream::Plain(_))
+    }
+
+    /// How far to read after a readable event, given the drain a plain socket would get
+    /// (see [`crate::buffer::SHORT_READ_DRAINS`]): over TLS always to `WouldBlock`, since a
+    /// short read of plaintext may leave records in the kernel.
+    pub fn drain(&self, plain: Drain) -> Drain {
+        if self.is_tls() {
+            Drain::ToWouldBlock
+        } else {
+            plain
+        }
     }
 
     /// Whether TLS records wait to be written (the handshake's, an alert, or lines the

@@ -18,7 +18,7 @@ use std::io::ErrorKind;
 
 use log::debug;
 
-use crate::buffer::Got;
+use crate::buffer::{Drain, Got};
 
 use super::lifecycle::State;
 use super::transport::{self, Unit, Violation};
@@ -115,7 +115,7 @@ impl Server {
                             trace!(trace, "conn {key}: readable, read {} bytes", got.n);
                             // On epoll a short read drained the socket: the read after it
                             // would only say `WouldBlock`, and new bytes raise a new edge.
-                            if conn.stream.drain(conn.closed).ends_at(got) {
+                            if conn.stream.drain(Drain::after(conn.closed)).ends_at(got) {
                                 conn.readable = false;
                             }
                         }

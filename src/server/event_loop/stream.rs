@@ -4,7 +4,7 @@
 //! what differs is said in the few methods the loop asks, there and here:
 //!
 //! * how far a readable event is drained: a short read over TLS says nothing about the
-//!   socket (`src/tls.rs`), so a TLS socket is read until `WouldBlock`;
+//!   socket (`src/tls.rs`), so a TLS socket is read until `WouldBlock` (`Stream::drain`);
 //! * whether records wait inside rustls, which the flush must write and, if the socket will
 //!   not take them, wait for a writable event for, exactly as for output the outbox holds
 //!   (`Stream::owes_records`, `Stream::write_records`);
@@ -14,7 +14,6 @@
 use std::io;
 use std::net::Shutdown;
 
-use crate::buffer::Drain;
 pub(super) use crate::stream::Stream;
 
 impl Stream {
@@ -25,17 +24,6 @@ impl Stream {
             Stream::Plain(socket) => socket.peer_addr(),
             #[cfg(feature = "tls")]
             Stream::Tls(tls) => tls.socket().peer_addr(),
-        }
-    }
-
-    /// How far a readable event's socket is read (see [`crate::buffer::SHORT_READ_DRAINS`]):
-    /// over TLS always to `WouldBlock`, since a short read of plaintext may leave records in
-    /// the kernel.
-    pub(super) fn drain(&self, closed: bool) -> Drain {
-        if self.is_tls() {
-            Drain::ToWouldBlock
-        } else {
-            Drain::after(closed)
         }
     }
 
