@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use imchat::protocol::Password;
+use imchat::server::engine::EngineChoice;
 use imchat::server::{self, logging, AnnounceConfig, Config, LineRate, RateFlag};
 
 // Every default below is read from `Config::default()`, so the library and the command
@@ -150,6 +151,16 @@ struct Args {
     #[cfg(feature = "metrics")]
     #[arg(long, value_name = "HOST:PORT", value_parser = imchat::addr::resolve_all)]
     metrics: Option<::std::vec::Vec<SocketAddr>>,
+    /// Where the state nodes share lives: `memory` (this process alone), or
+    /// `redis://HOST:PORT`, a Redis 7 server that several imserver nodes share to form one
+    /// chat (the `engine` feature; docs/architecture.md, "The Redis engine").
+    #[arg(long, default_value = "memory", value_name = "memory|redis://HOST:PORT",
+          value_parser = EngineChoice::parse)]
+    engine: EngineChoice,
+    /// With `--engine redis`: how long this node's users stay online in Redis after its
+    /// last lease refresh. A node killed without goodbye loses its users this long after.
+    #[arg(long, default_value_t = server::DEFAULT_LEASE_MS, value_name = "MS")]
+    lease_ms: u64,
 }
 
 /// `--http`: `off`, or the addresses a host:port resolves to.
@@ -160,6 +171,10 @@ fn http_addrs(value: &str) -> Result<Vec<SocketAddr>, String> {
     }
     imchat::addr::resolve_all(value)
 }
+
+/// The shortest `--lease-ms` taken: refreshed every third, a lease needs room for a few
+/// of the loop's timer ticks and a round trip to Redis.
+const MIN_LEASE_MS: u64 = 300;
 
 fn main() -> ExitCode {
     let args = Args::parse();
@@ -222,6 +237,9 @@ fn main() -> ExitCode {
         metrics: args.metrics.unwrap_or_default(),
         #[cfg(not(feature = "metrics"))]
         metrics: Vec::new(),
+        engine: args.engine,
+        // A lease shorter than a few passes would be lost to any busy moment.
+        lease_ms: args.lease_ms.max(MIN_LEASE_MS),
     };
     raise_file_limit(config.max_connections);
     let server = match server::Server::bind(config) {

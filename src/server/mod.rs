@@ -5,6 +5,7 @@
 //! | `admission/` | who may join: the per-address cap, and bans for wrong passwords (pure) |
 //! | `event_loop/` | the loop: one pass (`turn`), its phases in order, the poll timeout rule; the lifecycle of a connection; accept. The only code that touches sockets |
 //! | `chat/` | users, conversations, invitations and presence: the domain, no sockets |
+//! | `engine/` | where the shared state lives: this process's memory, or Redis for many nodes |
 //! | `outboxes.rs` | every connection's outbox and the set of those with output to write |
 //! | `dispatch/` | the command table, one argument type per row, the handlers and their effects |
 //! | `keyset.rs` | the set of connection keys the loop keeps its work lists in |
@@ -30,6 +31,7 @@ macro_rules! trace {
 mod admission;
 mod chat;
 mod dispatch;
+pub mod engine;
 mod event_loop;
 mod keyset;
 mod line_rate;
@@ -121,6 +123,12 @@ pub struct Config {
     /// Where to serve `/metrics` (`--metrics`, the `metrics` feature); empty: nowhere, and
     /// the loop reads no clock for pass durations.
     pub metrics: Vec<SocketAddr>,
+    /// Where the state nodes share lives (`--engine`): this process's memory by default,
+    /// or a Redis server that several nodes share.
+    pub engine: engine::EngineChoice,
+    /// How long a node's registrations outlive its last lease refresh in Redis: a node
+    /// killed without a goodbye loses its users this long after, at most.
+    pub lease_ms: u64,
 }
 
 /// Where the server's TLS certificate chain and private key are (PEM files), read at start.
@@ -129,6 +137,11 @@ pub struct TlsFiles {
     pub cert: std::path::PathBuf,
     pub key: std::path::PathBuf,
 }
+
+/// Default `--lease-ms`: 5 s. A node refreshes its lease every third of it, so two
+/// refreshes may be missed (a long pass, a slow Redis) before the node loses its users;
+/// and a node killed with -9 loses them within seconds, as the issue asks.
+pub const DEFAULT_LEASE_MS: u64 = 5_000;
 
 /// Default `--line-timeout-ms`: 30 s, as long as a connection has to register. A client
 /// sends a line in one go (even 64 KiB over a slow link takes seconds); one still
@@ -170,6 +183,8 @@ impl Default for Config {
             max_connections_per_ip: DEFAULT_MAX_CONNECTIONS_PER_IP,
             limit_loopback: false,
             metrics: Vec::new(),
+            engine: engine::EngineChoice::Memory,
+            lease_ms: DEFAULT_LEASE_MS,
         }
     }
 }

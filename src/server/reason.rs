@@ -6,6 +6,9 @@ use std::fmt;
 /// What every connection is told when the server shuts down (SIGINT or SIGTERM).
 pub const SHUTDOWN_NOTICE: &str = "server shutting down";
 
+/// What a registered user is told when its node loses Redis (`Reason::EngineLost`).
+pub const ENGINE_LOST_NOTICE: &str = "this server lost its chat engine (Redis); please reconnect";
+
 /// Why a connection is closing. It is logged, and decides whether queued output is still
 /// written before the socket closes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,6 +39,9 @@ pub enum Reason {
     ///
     /// [`MAX_WRONG_PASSWORDS_PER_CONNECTION`]: super::MAX_WRONG_PASSWORDS_PER_CONNECTION
     WrongPasswords,
+    /// The node lost its link to Redis, or its lease there (`--engine redis`): it cannot
+    /// know what its users missed, so it signs them out to reconnect (the notice says so).
+    EngineLost,
 }
 
 impl Reason {
@@ -62,6 +68,7 @@ impl Reason {
     pub fn notice(self) -> Option<&'static str> {
         match self {
             Reason::Shutdown => Some(SHUTDOWN_NOTICE),
+            Reason::EngineLost => Some(ENGINE_LOST_NOTICE),
             _ => None,
         }
     }
@@ -81,6 +88,7 @@ impl fmt::Display for Reason {
             Reason::Served => "served",
             Reason::TlsFailed => "TLS failed",
             Reason::WrongPasswords => "too many wrong passwords",
+            Reason::EngineLost => "engine lost",
         })
     }
 }

@@ -118,7 +118,7 @@ impl Stats {
 
 /// Every [`Reason`], in declaration order (`reason as usize` indexes it). A new reason
 /// must be added here as well as to [`reason_label`], which the compiler insists on.
-pub const REASONS: [Reason; 11] = [
+pub const REASONS: [Reason; 12] = [
     Reason::Goodbye,
     Reason::Closed,
     Reason::Violation,
@@ -130,6 +130,7 @@ pub const REASONS: [Reason; 11] = [
     Reason::Served,
     Reason::TlsFailed,
     Reason::WrongPasswords,
+    Reason::EngineLost,
 ];
 
 /// A reason as a label value: short, lower case, no spaces.
@@ -146,6 +147,7 @@ pub fn reason_label(reason: Reason) -> &'static str {
         Reason::Served => "served",
         Reason::TlsFailed => "tls_failed",
         Reason::WrongPasswords => "wrong_passwords",
+        Reason::EngineLost => "engine_lost",
     }
 }
 

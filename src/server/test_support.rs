@@ -4,12 +4,14 @@
 
 use super::chat::{Chat, Limits};
 use super::dispatch::{dispatch, Ctx, Effect};
+use super::engine::Engine;
 use super::outboxes::{Outboxes, DEFAULT_MAX_OUTPUT_TOTAL};
 use super::stats::Stats;
 
 /// The chat and its outboxes, as the loop holds them, minus the sockets.
 pub struct World {
     pub chat: Chat,
+    pub engine: Engine,
     pub out: Outboxes,
     /// The server's password (`--password-file`); none by default.
     pub password: Option<crate::protocol::Password>,
@@ -28,6 +30,7 @@ impl World {
     pub fn with_limits(limits: Limits, max_output_total: usize) -> World {
         World {
             chat: Chat::new(limits),
+            engine: Engine::Memory,
             out: Outboxes::new(false, max_output_total),
             password: None,
             stats: Stats::default(),
@@ -47,6 +50,8 @@ impl World {
     pub fn dispatch(&mut self, key: usize, line: &str) -> Effect {
         let mut ctx = Ctx {
             chat: &mut self.chat,
+            engine: &mut self.engine,
+            generation: 0,
             out: &mut self.out,
             password: self.password.as_ref(),
             stats: &mut self.stats,
@@ -90,7 +95,7 @@ impl World {
 
     /// Takes a user offline, as the loop does when its connection closes.
     pub fn retire(&mut self, key: usize) {
-        self.chat.retire(key, &mut self.out);
+        self.engine.retire(&mut self.chat, &mut self.out, key);
     }
 
     /// The presence broadcast, as the timer runs it.

@@ -13,6 +13,7 @@
 mod conversation;
 mod members;
 mod presence;
+mod remote;
 #[cfg(test)]
 mod tests;
 
@@ -72,6 +73,14 @@ pub struct User {
     pub invited: HashSet<ConvId>,
 }
 
+/// Where an online user is: on a connection of this node, or (with the Redis engine) on
+/// another node, known here only by its name and status (`remote.rs`).
+#[derive(Debug)]
+enum Online {
+    Here(usize),
+    There { name: Rc<str>, status: Box<str> },
+}
+
 /// The whole protocol state of the server.
 #[derive(Debug, Default)]
 pub struct Chat {
@@ -79,8 +88,8 @@ pub struct Chat {
     /// Registered users, by connection key.
     users: HashMap<usize, User>,
     /// Online users: the key of the name (`crate::names::name_key`; names are unique under
-    /// it) to connection key. Ordered, so `ONLINE_USERS` lists users in a stable order.
-    names: BTreeMap<Rc<str>, usize>,
+    /// it) to where the user is. Ordered, so `ONLINE_USERS` lists users in a stable order.
+    names: BTreeMap<Rc<str>, Online>,
     conversations: HashMap<ConvId, Conversation>,
     /// The last conversation id handed out; ids start at 1 and are never reused.
     last_conv: ConvId,
@@ -151,7 +160,10 @@ impl Chat {
     /// The connection of the online user whose name is one with `name` under the name rule
     /// (`crate::names`: "STRASSE" finds "straße"). A name the rule refuses is nobody's.
     pub fn find_user(&self, name: &str) -> Option<usize> {
-        self.names.get(&*name_key(name).ok()?).copied()
+        match self.names.get(&*name_key(name).ok()?)? {
+            Online::Here(key) => Some(*key),
+            Online::There { .. } => None,
+        }
     }
 
     pub fn conversation(&self, id: ConvId) -> Option<&Conversation> {
@@ -165,7 +177,7 @@ impl Chat {
             Cow::Borrowed(_) => Rc::clone(&user.name),
             Cow::Owned(folded) => Rc::from(folded),
         };
-        self.names.insert(name_key, key);
+        self.names.insert(name_key, Online::Here(key));
         self.users.insert(key, user);
     }
 
@@ -246,10 +258,22 @@ impl Chat {
 
     /// `ONLINE_USERS` with every online user.
     pub fn online_users(&self) -> Line {
-        presence::online_users(self.names.values().filter_map(|key| {
-            let user = self.users.get(key)?;
-            Some((&*user.name, &*user.status))
-        }))
+        presence::online_users(
+            self.names
+                .values()
+                .filter_map(|online| self.name_status(online)),
+        )
+    }
+
+    /// An online user's name and status, wherever it is.
+    fn name_status<'a>(&'a self, online: &'a Online) -> Option<(&'a str, &'a str)> {
+        match online {
+            Online::Here(key) => {
+                let user = self.users.get(key)?;
+                Some((&user.name, &user.status))
+            }
+            Online::There { name, status } => Some((name, status)),
+        }
     }
 
     /// `ONLINE_USERS` naming one user alone: the registration answer in `none` mode.
@@ -264,11 +288,10 @@ impl Chat {
     /// Sends the changes logged since the last call to every online user, as its presence
     /// mode asks. Net changes only; no change means no message.
     pub fn broadcast_presence(&mut self, out: &mut Outboxes) {
-        let (names, users) = (&self.names, &self.users);
-        let changes = self.presence.take_changes(|name| {
-            let user = users.get(names.get(&*index_key(name))?)?;
+        let changes = std::mem::take(&mut self.presence).take_changes(|name| {
+            let (spelled, status) = self.name_status(self.names.get(&*index_key(name))?)?;
             // Exactly this name: a new user with another spelling is another change.
-            (*user.name == *name).then_some(&*user.status)
+            (spelled == name).then_some(status)
         });
         if changes.is_empty() {
             return;
@@ -276,7 +299,10 @@ impl Chat {
         // Each form is encoded at most once, and only if someone wants it.
         let mut snapshot: Option<Line> = None;
         let mut delta: Option<Line> = None;
-        for &key in self.names.values() {
+        for online in self.names.values() {
+            let Online::Here(key) = *online else {
+                continue;
+            };
             let Some(user) = self.users.get(&key) else {
                 continue;
             };

@@ -8,13 +8,18 @@ use crate::names::BadName;
 use crate::protocol::{ConvId, Password};
 
 use crate::server::chat::Chat;
+use crate::server::engine::Engine;
 use crate::server::outboxes::Outboxes;
 use crate::server::stats::Stats;
 
-/// What a handler may touch: the chat, the outboxes to queue lines on, and the counters.
-/// No socket.
+/// What a handler may touch: the chat, the engine that holds what nodes share, the
+/// outboxes to queue lines on, and the counters. No socket.
 pub struct Ctx<'a> {
     pub chat: &'a mut Chat,
+    pub engine: &'a mut Engine,
+    /// The sender's generation (its key is the handler's `me`): an answer the engine gets
+    /// later goes to this connection and never to a newer one on the same key.
+    pub generation: u64,
     pub out: &'a mut Outboxes,
     /// The password `REGISTER` must carry (`--password-file`), if the server has one.
     pub password: Option<&'a Password>,
@@ -34,6 +39,9 @@ pub enum Effect {
     /// `REGISTER` had a wrong or no password (its `ERROR` is queued): the loop counts it
     /// for the connection and for its address, which the handler cannot see.
     WrongPassword,
+    /// The command went to the engine (Redis): no further line of this connection is
+    /// served until the answer comes back and the loop resumes it.
+    Wait,
 }
 
 /// Why a command was refused. Rendered to the `ERROR` text in one place (its `Display`);
@@ -61,6 +69,10 @@ pub enum Refusal {
     },
     NotInvited(ConvId),
     NotMember(ConvId),
+    /// The engine (Redis) cannot be reached now; the command was not done.
+    EngineUnavailable,
+    /// The engine this server runs on does not have conversations yet.
+    NoConversations,
 
     /// `INVITE` created the conversation without these names.
     LeftOut(Vec<(String, LeftOut)>),
@@ -144,6 +156,12 @@ impl fmt::Display for Refusal {
             }
             Refusal::NotInvited(id) => write!(f, "not invited to conversation {id}"),
             Refusal::NotMember(id) => write!(f, "not a member of conversation {id}"),
+            Refusal::EngineUnavailable => {
+                f.write_str("the chat engine (Redis) is unavailable; try again shortly")
+            }
+            Refusal::NoConversations => {
+                f.write_str("conversations are not available with the Redis engine yet")
+            }
 
             Refusal::LeftOut(names) => {
                 f.write_str("not invited: ")?;

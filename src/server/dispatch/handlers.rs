@@ -9,13 +9,12 @@ use std::collections::HashSet;
 
 use crate::buffer::Line;
 use crate::names::name_key;
-use crate::protocol::{
-    cmd, encode, ConversationsMode, PresenceMode, DEFAULT_STATUS, MAX_STATUS_CHARS,
-};
+use crate::protocol::{cmd, encode, ConversationsMode, DEFAULT_STATUS, MAX_STATUS_CHARS};
 
 use super::args::{Conv, ConvText, Names, NoArgs, Register, Status};
 use super::command::{Ctx, Effect, LeftOut, Outcome, Refusal};
 use crate::server::chat::User;
+use crate::server::engine::Sender;
 
 /// Conversations one user may be in at once, counting those it created. Every conversation
 /// costs memory and a line of each `CONVERSATIONS` map the user receives; without a cap one
@@ -63,25 +62,18 @@ pub fn register(ctx: &mut Ctx, me: usize, args: Register) -> Outcome {
     name_key(&name).map_err(Refusal::BadName)?;
     let status = status.unwrap_or_else(|| DEFAULT_STATUS.to_string());
     check_status(&status)?;
-    if ctx.chat.find_user(&name).is_some() {
-        return Err(Refusal::NameTaken(name));
-    }
-    ctx.chat
-        .add_user(me, User::new(&name, status, presence, conversations));
-    let answer = match presence {
-        PresenceMode::None => ctx.chat.online_users_self_only(me),
-        _ => Some(ctx.chat.online_users()),
+    let me = Sender {
+        key: me,
+        generation: ctx.generation,
     };
-    if let Some(line) = answer {
-        ctx.out.send(me, &line);
-    }
-    Ok(Effect::Registered)
+    let user = User::new(&name, status, presence, conversations);
+    ctx.engine.register(ctx.chat, ctx.out, me, user)
 }
 
 /// `STATUS [status]`: change one's status; everyone hears within one presence interval.
 pub fn status(ctx: &mut Ctx, me: usize, args: Status) -> Outcome {
     check_status(&args.status)?;
-    ctx.chat.set_status(me, args.status);
+    ctx.engine.set_status(ctx.chat, me, args.status);
     Ok(Effect::Continue)
 }
 
@@ -96,6 +88,9 @@ pub fn goodbye(_ctx: &mut Ctx, _me: usize, _args: NoArgs) -> Outcome {
 /// `ERROR`, after the conversation is created with the others. A conversation never
 /// outgrows `--max-members`: names past the room it has are left out as well.
 pub fn invite(ctx: &mut Ctx, me: usize, args: Names) -> Outcome {
+    if !ctx.engine.has_conversations() {
+        return Err(Refusal::NoConversations);
+    }
     check_room(ctx, me)?;
     let room = ctx.chat.limits().max_members.saturating_sub(1);
     let mut invitees: Vec<usize> = Vec::new();

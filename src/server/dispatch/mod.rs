@@ -21,7 +21,7 @@ use log::debug;
 use crate::protocol::{cmd, split_command};
 
 use args::Arguments;
-pub use command::{Ctx, Effect, Refusal};
+pub use command::{Ctx, Effect, Outcome, Refusal};
 
 /// A row's entry point: decodes the arguments into the row's type and runs its handler.
 pub type Run = fn(&mut Ctx, usize, Option<&str>) -> command::Outcome;
@@ -107,7 +107,7 @@ pub fn dispatch(ctx: &mut Ctx, me: usize, line: &str) -> Effect {
 
 /// The one place a refusal becomes an `ERROR` line: `"<COMMAND>: <why>"`. A wrong password
 /// is also an effect: the loop counts it.
-fn refuse(ctx: &mut Ctx, me: usize, name: &str, refusal: Refusal) -> Effect {
+pub fn refuse(ctx: &mut Ctx, me: usize, name: &str, refusal: Refusal) -> Effect {
     ctx.out.send_error(me, &format!("{name}: {refusal}"));
     match refusal {
         Refusal::WrongPassword => Effect::WrongPassword,

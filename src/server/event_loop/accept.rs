@@ -148,6 +148,7 @@ impl Server {
                 deadline: Some(timer),
                 bucket: Bucket::full(self.config.max_line_rate.unwrap_or_default(), now),
                 throttled: false,
+                waiting: false,
                 line_since: None,
                 line_timer: None,
                 address,

@@ -25,8 +25,8 @@ use crate::xorshift::XorShift;
 use super::listen::{addrs_of, Listener};
 use super::{Kind, Server, Timer};
 
-/// The discovery socket's token: just below the signals', above the listeners'.
-pub(super) const ANNOUNCER: Token = Token(usize::MAX - 1);
+/// The discovery socket's token: just below the engine link's, above the listeners'.
+pub(super) const ANNOUNCER: Token = Token(usize::MAX - 2);
 
 /// The mean time between unasked announcements. Each wait is drawn uniformly from half to
 /// one and a half of it, as RTCP does (RFC 3550, 6.3.1): servers started together (after a

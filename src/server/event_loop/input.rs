@@ -53,7 +53,13 @@ impl Server {
         }
         let (mut handled, mut bytes) = (0, 0);
         loop {
-            let Some(conn) = self.conns.get_mut(key).filter(|c| c.state == State::Open) else {
+            // A connection waiting for the engine's answer reads no further line: its
+            // order is kept, and the answer resumes it (`engine.rs`).
+            let Some(conn) = self
+                .conns
+                .get_mut(key)
+                .filter(|c| c.state == State::Open && !c.waiting)
+            else {
                 return false;
             };
             if handled == MAX_FRAMES_PER_WAKE || bytes >= MAX_BYTES_PER_WAKE {
@@ -83,6 +89,8 @@ impl Server {
                             trace!(trace, "conn {key}: frame complete ({} bytes)", line.len());
                             let mut ctx = Ctx {
                                 chat: &mut self.chat,
+                                engine: &mut self.engine,
+                                generation: conn.generation,
                                 out: &mut self.out,
                                 password: self.config.password.as_ref(),
                                 stats: &mut self.stats,

@@ -163,7 +163,7 @@ impl Server {
                             None => info!("disconnect conn {key}: {reason}"),
                         }
                     }
-                    self.chat.retire(key, &mut self.out);
+                    self.engine.retire(&mut self.chat, &mut self.out, key);
                     // Its last line, after what leaving queued: why it is being closed, when
                     // nobody told it where the closing was decided.
                     if let Some(text) = reason.notice() {

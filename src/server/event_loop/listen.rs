@@ -17,6 +17,7 @@ use slab::Slab;
 use crate::buffer::{SpareBuffer, Wire};
 use crate::server::admission::Admission;
 use crate::server::chat::{Chat, Limits};
+use crate::server::engine::Engine;
 use crate::server::keyset::KeySet;
 use crate::server::loglimit::LogLimit;
 use crate::server::outboxes::Outboxes;
@@ -161,6 +162,18 @@ fn is_not_here(e: &io::Error) -> bool {
     e.kind() == ErrorKind::AddrNotAvailable || e.raw_os_error() == Some(libc::EAFNOSUPPORT)
 }
 
+/// The engine `--engine` chose. Without the `engine` feature, `EngineChoice::parse` has
+/// already refused anything but memory.
+fn engine_for(config: &Config) -> Engine {
+    match &config.engine {
+        #[cfg(feature = "engine")]
+        crate::server::engine::EngineChoice::Redis { addr, .. } => Engine::Redis(Box::new(
+            crate::server::engine::redis::Redis::new(*addr, config.lease_ms),
+        )),
+        _ => Engine::Memory,
+    }
+}
+
 impl Server {
     /// Binds a listener on every address of `config.listen` (see `bind_listeners` for port 0 and
     /// addresses this machine lacks) and sets up the poll, the signals and the timers.
@@ -198,6 +211,7 @@ impl Server {
             chat: Chat::new(Limits {
                 max_members: config.max_members,
             }),
+            engine: engine_for(&config),
             out: Outboxes::new(config.trace, config.max_output_total),
             spare: SpareBuffer::default(),
             wheel: Wheel::new(TICK_MS, WHEEL_SLOTS, 0),
@@ -220,6 +234,8 @@ impl Server {
             stats: Stats::default(),
         };
         server.start_announcing();
+        #[cfg(feature = "engine")]
+        server.start_engine(0);
         Ok(server)
     }
 

@@ -45,6 +45,8 @@
 mod accept;
 mod admission;
 mod announce;
+#[cfg(feature = "engine")]
+mod engine;
 mod input;
 mod lifecycle;
 mod listen;
@@ -74,6 +76,7 @@ use crate::wheel::{TimerId, Wheel};
 use super::admission::{Admission, Slot};
 use super::chat::Chat;
 use super::dispatch::{self, Ctx, Effect};
+use super::engine::Engine;
 use super::keyset::KeySet;
 use super::line_rate::Bucket;
 use super::loglimit::{Kind, LogLimit};
@@ -113,8 +116,9 @@ const TICK_MS: u64 = 10;
 /// slot for their turn.
 const WHEEL_SLOTS: usize = 512;
 
-/// The signal pipe's token; the discovery socket's is just below it (`announce.rs`), and
-/// the listeners' count down from below that (`listen.rs`).
+/// The signal pipe's token; the engine's link to Redis is just below it (`engine.rs`), the
+/// discovery socket below that (`announce.rs`), and the listeners' count down from below
+/// that (`listen.rs`).
 const SIGNALS: Token = Token(usize::MAX);
 
 /// One event, as a pass sees it: which socket, and what it is ready for.
@@ -169,6 +173,9 @@ struct Conn {
     /// Out of tokens: its `Unthrottle` timer is on the wheel, and until it fires the
     /// connection is not served.
     throttled: bool,
+    /// Its last command went to the engine (Redis) and the answer is not back: until it
+    /// is, the connection is not served (`engine.rs`).
+    waiting: bool,
     /// When the unfinished line in `input` was first seen; `None` between lines.
     line_since: Option<u64>,
     /// Its `LineDeadline` timer, while one is on the wheel (at most one).
@@ -187,6 +194,8 @@ pub struct Server {
     signals: Signals,
     conns: Slab<Conn>,
     chat: Chat,
+    /// Where the state nodes share lives: here (memory), or Redis (`engine.rs`).
+    engine: Engine,
     out: Outboxes,
     /// The read buffer that connections hand on to each other (see [`SpareBuffer`]).
     spare: SpareBuffer,
@@ -265,15 +274,19 @@ impl Server {
         self.stats.passes += 1;
         self.note_readiness(events, now);
         self.serve_ready(now);
+        #[cfg(feature = "engine")]
+        self.serve_engine(now);
         self.serve_announcer(now);
         for timer in self.wheel.advance(now) {
             self.fire(timer, now);
         }
         self.flush_dirty();
+        #[cfg(feature = "engine")]
+        self.flush_engine(now);
         self.settle(now);
         self.accept_pending(now);
         self.schedule_log_summary();
-        if self.run == Run::Stopping && self.conns.is_empty() {
+        if self.run == Run::Stopping && self.conns.is_empty() && self.engine_settled() {
             self.run = Run::Stopped;
         }
     }
@@ -287,6 +300,7 @@ impl Server {
             || self.out.has_dirty()
             || !self.settling.is_empty()
             || self.chat.has_lapsing()
+            || self.engine_has_work()
     }
 
     /// How long the next poll may sleep: not at all while work is pending (libuv's
@@ -300,6 +314,17 @@ impl Server {
         Some(Duration::from_millis(deadline.saturating_sub(now)))
     }
 
+    /// Without the `engine` feature there is no link: nothing to wait for.
+    #[cfg(not(feature = "engine"))]
+    fn engine_has_work(&self) -> bool {
+        false
+    }
+
+    #[cfg(not(feature = "engine"))]
+    fn engine_settled(&mut self) -> bool {
+        true
+    }
+
     /// Milliseconds since the server started: the loop's clock.
     fn now_ms(&self) -> u64 {
         self.started.elapsed().as_millis() as u64
@@ -310,6 +335,8 @@ impl Server {
         for event in events {
             match event.token {
                 SIGNALS => self.on_signal(now),
+                #[cfg(feature = "engine")]
+                engine::ENGINE => self.engine_ready(event.readable, event.writable, now),
                 ANNOUNCER => {
                     if let Some(announcer) = self.announcer.as_mut() {
                         announcer.readable = true;
@@ -327,7 +354,7 @@ impl Server {
                         // tokens (its timer serves it); a closing one may have reached its
                         // peer's end of stream.
                         match conn.state {
-                            State::Open if conn.throttled => false,
+                            State::Open if conn.throttled || conn.waiting => false,
                             State::Open => self.ready.insert(key),
                             _ => self.settling.insert(key),
                         };
@@ -363,6 +390,11 @@ impl Server {
             }
             Effect::Close => self.close(key, Reason::Goodbye),
             Effect::WrongPassword => self.wrong_password(key, now),
+            Effect::Wait => {
+                if let Some(conn) = self.conns.get_mut(key) {
+                    conn.waiting = true;
+                }
+            }
         }
     }
 }

@@ -37,6 +37,12 @@ pub(super) enum Timer {
     AcceptRetry,
     ShutdownDeadline,
     LogSummary,
+    /// The next attempt to connect to Redis (`engine.rs`).
+    #[cfg(feature = "engine")]
+    EngineConnect,
+    /// The node's lease in Redis is due for its refresh (`engine.rs`).
+    #[cfg(feature = "engine")]
+    EngineLease,
 }
 
 impl Server {
@@ -70,6 +76,10 @@ impl Server {
                 self.log_timer = None;
                 self.log.end_windows(now);
             }
+            #[cfg(feature = "engine")]
+            Timer::EngineConnect => self.engine_connect(now),
+            #[cfg(feature = "engine")]
+            Timer::EngineLease => self.engine_lease(now),
         }
     }
 }

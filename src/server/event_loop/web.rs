@@ -94,7 +94,7 @@ pub(super) fn last_words(transport: &Transport, out: &mut Outboxes, key: usize, 
         return;
     };
     let status = ws.close_code.unwrap_or(match reason {
-        Reason::Shutdown => code::GOING_AWAY,
+        Reason::Shutdown | Reason::EngineLost => code::GOING_AWAY,
         Reason::Timeout | Reason::LineTimeout | Reason::WrongPasswords => code::POLICY,
         _ => code::NORMAL,
     });

@@ -149,6 +149,8 @@ fn a_message_to_members_on_both_transports_is_encoded_once() {
     let web_key = h.server.conns.iter().map(|(k, _)| k).next().unwrap();
     let mut ctx = crate::server::dispatch::Ctx {
         chat: &mut h.server.chat,
+        engine: &mut h.server.engine,
+        generation: 0,
         out: &mut h.server.out,
         password: None,
         stats: &mut h.server.stats,

@@ -1,0 +1,407 @@
+//! The Redis engine: several nodes, one chat.
+//!
+//! What every node must agree on lives in Redis: which names are online, on which node, and
+//! their statuses. Every decision that reads and writes it is one of the node's Redis
+//! Functions (`functions.lua`, loaded by the node each time it connects), so two nodes
+//! never both give out one name. Presence changes are published on one channel; every node
+//! subscribes, keeps the other nodes' users by name and status (`chat/remote.rs`), and
+//! broadcasts to its own users once per interval, as one node does.
+//!
+//! A node holds its users on a lease: it refreshes the lease every third of `--lease-ms`,
+//! and each refresh also takes offline a batch of the users of nodes whose lease ended (a
+//! node killed with -9). The node talks to Redis over one connection (`link.rs`), where
+//! answers come back in the order of the requests, and published messages (RESP3 pushes)
+//! in between, in Redis's order.
+//!
+//! When the link breaks, or the lease ends, the node cannot know what it missed: it signs
+//! every registered user out (an `ERROR` says why, and the connection closes), refuses
+//! `REGISTER` until Redis is back, connects again with a growing delay, and on success
+//! ends its old lease at once, so that its old names are free again for its users'
+//! reconnections.
+
+mod link;
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+
+use log::{info, warn};
+use mio::{Registry, Token};
+use redis_protocol::resp3::types::OwnedFrame;
+
+use crate::names::name_key;
+use crate::server::chat::{Chat, User};
+use crate::server::dispatch::{Effect, Outcome, Refusal};
+
+use super::Sender;
+pub use link::{Link, MAX_INPUT, MAX_OUTPUT};
+
+/// The node's functions. Their library's name carries the version (`imchat_v1`), and so
+/// does every function's, so that nodes of two versions sharing a Redis never call each
+/// other's.
+const LIBRARY: &str = include_str!("functions.lua");
+
+/// The channel presence changes are published on (`[node, name, status or null]`).
+const PRESENCE_CHANNEL: &str = "im:presence";
+
+/// The first delay before connecting again after a failure; it doubles at each failure in
+/// a row. Short, so a Redis restart costs little.
+pub const MIN_BACKOFF_MS: u64 = 100;
+
+/// The longest delay between attempts: a Redis that is down for long is tried every few
+/// seconds, not hammered.
+pub const MAX_BACKOFF_MS: u64 = 5_000;
+
+/// What an answer is for, in the order the requests were sent.
+#[derive(Debug)]
+enum Pending {
+    Hello,
+    Load,
+    NodeJoin,
+    Online,
+    Lease,
+    /// A waiting `REGISTER`: the user goes online here if Redis gives it the name.
+    Register {
+        me: Sender,
+        user: User,
+    },
+    /// Nothing waits for it (a status, a retirement, an old lease ended).
+    Done,
+}
+
+/// What an answer asks of the loop.
+#[derive(Debug)]
+pub enum Event {
+    /// The name is this user's on every node: it joins the chat here.
+    Registered { me: Sender, user: User },
+    /// A waiting command was refused.
+    Refused {
+        me: Sender,
+        command: &'static str,
+        refusal: Refusal,
+    },
+}
+
+/// The node's side of the Redis engine.
+#[derive(Debug)]
+pub struct Redis {
+    link: Link,
+    lease_ms: u64,
+    /// This node's id in Redis, once Redis gave it one over the current link.
+    node: Option<u64>,
+    /// The id this node had before its link broke, whose lease is ended at the next connect.
+    previous: Option<u64>,
+    pending: VecDeque<Pending>,
+    /// The delay before the next attempt to connect.
+    backoff_ms: u64,
+    /// When the lease was last refreshed (the loop's clock).
+    leased_at: u64,
+    /// Events for the loop, taken by [`Redis::take_events`].
+    events: Vec<Event>,
+}
+
+impl Redis {
+    pub fn new(addr: SocketAddr, lease_ms: u64) -> Redis {
+        Redis {
+            link: Link::new(addr),
+            lease_ms,
+            node: None,
+            previous: None,
+            pending: VecDeque::new(),
+            backoff_ms: MIN_BACKOFF_MS,
+            leased_at: 0,
+            events: Vec::new(),
+        }
+    }
+
+    pub fn link(&mut self) -> &mut Link {
+        &mut self.link
+    }
+
+    /// This node's id, while it has one.
+    pub fn node(&self) -> Option<u64> {
+        self.node
+    }
+
+    /// How often the lease is refreshed: a third of it, so two refreshes may be late.
+    pub fn lease_interval_ms(&self) -> u64 {
+        (self.lease_ms / 3).max(1)
+    }
+
+    /// Connects, and queues the handshake: RESP3, the functions, the presence channel, a
+    /// node id, and the users already online. An old lease of this node's is ended.
+    pub fn connect(&mut self, registry: &Registry, token: Token) -> std::io::Result<()> {
+        self.link.connect(registry, token)?;
+        self.send(&[b"HELLO", b"3"], Pending::Hello);
+        self.send(
+            &[b"FUNCTION", b"LOAD", b"REPLACE", LIBRARY.as_bytes()],
+            Pending::Load,
+        );
+        // A subscription is answered by a push, not a reply: nothing pends for it.
+        self.link
+            .command(&[b"SUBSCRIBE", PRESENCE_CHANNEL.as_bytes()]);
+        let lease = self.lease_ms.to_string();
+        self.fcall("node_join", &[lease.as_bytes()], Pending::NodeJoin);
+        self.fcall("online", &[], Pending::Online);
+        if let Some(old) = self.previous.take() {
+            self.fcall("node_leave", &[old.to_string().as_bytes()], Pending::Done);
+        }
+        Ok(())
+    }
+
+    /// The link broke (or Redis said this node's lease ended): everything in flight is
+    /// lost. Waiting commands are refused, the node forgets its id and the other nodes'
+    /// users, and says how long to wait before connecting again.
+    pub fn fail(&mut self, registry: &Registry, chat: &mut Chat, why: &str) -> u64 {
+        let addr = self.link.addr();
+        let delay = self.backoff_ms;
+        warn!("engine: lost Redis at {addr} ({why}); signing this node's users out; connecting again in {delay} ms");
+        self.link.reset(registry);
+        for pending in self.pending.drain(..) {
+            if let Pending::Register { me, .. } = pending {
+                self.events.push(Event::Refused {
+                    me,
+                    command: crate::protocol::cmd::REGISTER,
+                    refusal: Refusal::EngineUnavailable,
+                });
+            }
+        }
+        self.previous = self.node.take().or(self.previous);
+        chat.forget_remote_users();
+        self.backoff_ms = (self.backoff_ms * 2).min(MAX_BACKOFF_MS);
+        delay
+    }
+
+    /// `REGISTER`: Redis decides whether the name is free on every node.
+    pub fn register(&mut self, me: Sender, user: User) -> Outcome {
+        let Some(node) = self.node else {
+            return Err(Refusal::EngineUnavailable);
+        };
+        let key = name_key(&user.name).map_err(Refusal::BadName)?.into_owned();
+        let (node, name, status) = (
+            node.to_string(),
+            user.name.to_string(),
+            user.status.to_string(),
+        );
+        let args: [&[u8]; 4] = [
+            node.as_bytes(),
+            key.as_bytes(),
+            name.as_bytes(),
+            status.as_bytes(),
+        ];
+        self.fcall("register", &args, Pending::Register { me, user });
+        Ok(Effect::Wait)
+    }
+
+    /// `STATUS`: published to every node; this node applies it itself at once.
+    pub fn set_status(&mut self, chat: &Chat, me: usize, status: &str) {
+        let (Some(node), Some(user)) = (self.node, chat.user(me)) else {
+            return;
+        };
+        if let Ok(key) = name_key(&user.name) {
+            let node = node.to_string();
+            let args: [&[u8]; 3] = [node.as_bytes(), key.as_bytes(), status.as_bytes()];
+            self.fcall("status", &args, Pending::Done);
+        }
+    }
+
+    /// A user of this node goes offline: its name is free on every node.
+    pub fn retire(&mut self, chat: &Chat, key: usize) {
+        if let Some(user) = chat.user(key) {
+            let name = user.name.clone();
+            self.retire_name(&name);
+        }
+    }
+
+    /// Frees a name this node holds in Redis (also one whose connection went away while
+    /// its `REGISTER` was in flight).
+    pub fn retire_name(&mut self, name: &str) {
+        let (Some(node), Ok(key)) = (self.node, name_key(name)) else {
+            return;
+        };
+        let node = node.to_string();
+        self.fcall("retire", &[node.as_bytes(), key.as_bytes()], Pending::Done);
+    }
+
+    /// The lease timer. `Err`: the lease was not refreshed in time (Redis hangs): the link
+    /// is to be failed.
+    pub fn lease_due(&mut self, now: u64) -> Result<(), String> {
+        let Some(node) = self.node else {
+            return Ok(());
+        };
+        if now.saturating_sub(self.leased_at) > self.lease_ms {
+            return Err(format!("lease not refreshed for {} ms", self.lease_ms));
+        }
+        let (node, lease) = (node.to_string(), self.lease_ms.to_string());
+        self.fcall(
+            "node_lease",
+            &[node.as_bytes(), lease.as_bytes()],
+            Pending::Lease,
+        );
+        Ok(())
+    }
+
+    /// Ends this node's lease (on shutdown, once its users are retired).
+    pub fn leave(&mut self) {
+        if let Some(node) = self.node.take() {
+            self.fcall("node_leave", &[node.to_string().as_bytes()], Pending::Done);
+        }
+    }
+
+    /// Whether the link has work for the next pass without a new event: frames left over,
+    /// or commands queued and not yet tried.
+    pub fn link_has_work(&self) -> bool {
+        self.link.readable || self.link.wants_flush()
+    }
+
+    /// Whether requests are still unanswered.
+    pub fn has_pending(&self) -> bool {
+        !self.pending.is_empty()
+    }
+
+    /// The events the answers so far asked for.
+    pub fn take_events(&mut self) -> Vec<Event> {
+        std::mem::take(&mut self.events)
+    }
+
+    /// One frame from Redis: a push (a published message) or the answer to the oldest
+    /// request. `Err` says why the link must be failed.
+    pub fn on_frame(&mut self, frame: OwnedFrame, chat: &mut Chat, now: u64) -> Result<(), String> {
+        if let OwnedFrame::Push { data, .. } = &frame {
+            self.on_push(data, chat);
+            return Ok(());
+        }
+        let Some(pending) = self.pending.pop_front() else {
+            return Err("an answer to no request".into());
+        };
+        let error = error_text(&frame);
+        match pending {
+            Pending::Hello | Pending::Load => {
+                if let Some(why) = error {
+                    return Err(format!("Redis 7 or newer is needed: {why}"));
+                }
+            }
+            Pending::NodeJoin => match frame {
+                OwnedFrame::Number { data, .. } if data > 0 => {
+                    let node = data as u64;
+                    self.node = Some(node);
+                    self.leased_at = now;
+                    self.backoff_ms = MIN_BACKOFF_MS;
+                    info!(
+                        "engine: connected to Redis at {} as node {node}",
+                        self.link.addr()
+                    );
+                }
+                _ => return Err(format!("no node id: {frame:?}")),
+            },
+            Pending::Online => {
+                let entries = items(&frame)
+                    .iter()
+                    .filter_map(|e| text(e))
+                    .filter_map(entry);
+                let own = self.node;
+                let users: Vec<Entry> = entries.filter(|e| Some(e.node) != own).collect();
+                chat.set_remote_users(users.iter().map(|e| (&*e.name, &*e.status)));
+            }
+            Pending::Lease => match error {
+                None => self.leased_at = now,
+                Some(why) => return Err(why),
+            },
+            Pending::Register { me, user } => match (error, text(&frame)) {
+                (None, Some("OK")) => self.events.push(Event::Registered { me, user }),
+                (None, Some("TAKEN")) => self.events.push(Event::Refused {
+                    me,
+                    command: crate::protocol::cmd::REGISTER,
+                    refusal: Refusal::NameTaken(user.name.to_string()),
+                }),
+                (error, _) => {
+                    self.events.push(Event::Refused {
+                        me,
+                        command: crate::protocol::cmd::REGISTER,
+                        refusal: Refusal::EngineUnavailable,
+                    });
+                    return Err(error.unwrap_or_else(|| format!("{frame:?}")));
+                }
+            },
+            Pending::Done => {
+                if let Some(why) = error.filter(|why| why.starts_with("LOST")) {
+                    return Err(why);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A published message. Only presence is published so far; this node's own changes
+    /// are applied when it makes them, and skipped here.
+    fn on_push(&mut self, data: &[OwnedFrame], chat: &mut Chat) {
+        let [kind, channel, payload] = data else {
+            return; // subscribe confirmations: three elements too, but not "message"
+        };
+        if text(kind) != Some("message") || text(channel) != Some(PRESENCE_CHANNEL) {
+            return;
+        }
+        let Some(payload) = text(payload) else {
+            return;
+        };
+        let Ok((node, name, status)) =
+            serde_json::from_str::<(u64, String, Option<String>)>(payload)
+        else {
+            return;
+        };
+        if Some(node) != self.node {
+            chat.remote_presence(&name, status.as_deref());
+        }
+    }
+
+    /// Queues `FCALL imchat_v1_<name> 0 args...`, with what its answer is for.
+    fn fcall(&mut self, name: &str, args: &[&[u8]], pending: Pending) {
+        let function = format!("imchat_v1_{name}");
+        let mut command: Vec<&[u8]> = vec![b"FCALL", function.as_bytes(), b"0"];
+        command.extend_from_slice(args);
+        self.send(&command, pending);
+    }
+
+    fn send(&mut self, command: &[&[u8]], pending: Pending) {
+        self.link.command(command);
+        self.pending.push_back(pending);
+    }
+}
+
+/// One online user as `im:online` holds it.
+#[derive(Debug, serde::Deserialize)]
+struct Entry {
+    node: u64,
+    name: String,
+    status: String,
+}
+
+fn entry(json: &str) -> Option<Entry> {
+    serde_json::from_str(json).ok()
+}
+
+/// A string frame's text.
+fn text(frame: &OwnedFrame) -> Option<&str> {
+    match frame {
+        OwnedFrame::BlobString { data, .. } | OwnedFrame::SimpleString { data, .. } => {
+            std::str::from_utf8(data).ok()
+        }
+        _ => None,
+    }
+}
+
+/// An error frame's text.
+fn error_text(frame: &OwnedFrame) -> Option<String> {
+    match frame {
+        OwnedFrame::SimpleError { data, .. } => Some(data.clone()),
+        OwnedFrame::BlobError { data, .. } => Some(String::from_utf8_lossy(data).into_owned()),
+        _ => None,
+    }
+}
+
+/// An aggregate frame's elements (none for any other frame).
+fn items(frame: &OwnedFrame) -> &[OwnedFrame] {
+    match frame {
+        OwnedFrame::Array { data, .. } | OwnedFrame::Push { data, .. } => data,
+        _ => &[],
+    }
+}
