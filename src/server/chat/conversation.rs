@@ -61,6 +61,15 @@ impl Conversation {
         }
     }
 
+    /// Puts `new` in `old`'s place in the join order (a member going offline that stays
+    /// as a proxy until Redis says it left: `mirror.rs`).
+    pub fn replace_member(&mut self, old: usize, new: usize) {
+        if let Some(place) = self.place.remove(&old) {
+            self.place.insert(new, place);
+            self.order.insert(place, new);
+        }
+    }
+
     pub fn remove_member(&mut self, key: usize) {
         if let Some(place) = self.place.remove(&key) {
             self.order.remove(&place);

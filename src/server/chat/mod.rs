@@ -12,6 +12,7 @@
 
 mod conversation;
 mod members;
+mod mirror;
 mod presence;
 mod remote;
 #[cfg(test)]
@@ -98,6 +99,9 @@ pub struct Chat {
     /// Ended conversations whose invitations have still to lapse, with those invitees
     /// (some may be offline by now, their keys even reused: nothing to lapse then).
     lapsing: VecDeque<(ConvId, Vec<usize>)>,
+    /// Members on other nodes of the conversations this node mirrors (the Redis engine),
+    /// under keys of their own above every connection's (`mirror.rs`).
+    proxies: mirror::Proxies,
 }
 
 /// The name-index key of a name `register` accepted. Such a name always has a key; the
@@ -152,9 +156,13 @@ impl Chat {
         self.users.contains_key(&key)
     }
 
-    /// The name of a registered connection ("" for one that is not).
+    /// The name of a registered connection, or of a member on another node ("" for
+    /// neither).
     pub fn name(&self, key: usize) -> &str {
-        self.user(key).map_or("", |user| &user.name)
+        match self.user(key) {
+            Some(user) => &user.name,
+            None => self.proxies.name(key),
+        }
     }
 
     /// The connection of the online user whose name is one with `name` under the name rule
