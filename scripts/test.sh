@@ -4,13 +4,22 @@
 #
 # The browser tests (tests/browser) drive Debian's headless Chromium through its WebDriver,
 # chromedriver; both are installed here from Debian's packages when missing (lib/browser.sh).
-# A test that still finds either missing fails, naming this script: nothing is skipped.
+# The Redis tests (tests/common/redis.rs) start their own redis-server on 127.0.0.1 and
+# inspect it with redis-cli; Debian's redis-server (which brings redis-tools, redis-cli's
+# package) is installed here when missing.
+# A test that still finds any of them missing fails, naming this script: nothing is
+# skipped.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=lib/packages.sh
+source "$ROOT/scripts/lib/packages.sh"
 # shellcheck source=lib/browser.sh
 source "$ROOT/scripts/lib/browser.sh"
 
 install_browser
+if ! command -v redis-server >/dev/null || ! command -v redis-cli >/dev/null; then
+    install_packages redis-server
+fi
 cd "$ROOT"
 
 # The page's model (web/protocol.js) has unit tests of its own, run by Node's built-in

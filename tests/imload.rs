@@ -240,3 +240,39 @@ fn more_members_than_clients_is_refused_not_shrunk() {
         assert!(stderr.contains(what), "{flags:?}: {stderr}");
     }
 }
+
+#[test]
+fn redis_target_run_delivers_every_message_once_and_again_after_a_restart() {
+    let mut redis = common::redis::Redis::start();
+    assert_eq!(redis.command(&["PING"]), "PONG");
+    let addr = redis.addr().to_string();
+    let flags = [&SMALL_RUN[..], &["--target", "redis"]].concat();
+    let (output, report) = imload(&addr, &flags, "redis");
+    assert!(
+        output.status.success(),
+        "{}\nredis-server:\n{}",
+        String::from_utf8_lossy(&output.stderr),
+        redis.logs()
+    );
+    assert_every_message_delivered_once(&report.expect("a JSON report"), 3);
+
+    // Killed and started again on the same port, empty: it answers there again.
+    redis.command(&["SET", "before", "1"]);
+    let port = redis.port();
+    redis.restart();
+    assert_eq!(redis.port(), port);
+    assert_eq!(redis.url(), format!("redis://127.0.0.1:{port}"));
+    assert_eq!(redis.command(&["PING"]), "PONG");
+    assert_eq!(
+        redis.command(&["EXISTS", "before"]),
+        "0",
+        "nothing persisted"
+    );
+    let (output, report) = imload(&addr, &flags, "redis-restarted");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_every_message_delivered_once(&report.expect("a JSON report"), 3);
+}

@@ -9,7 +9,7 @@ use std::process::{Command, ExitCode};
 use clap::error::ErrorKind;
 use clap::{CommandFactory, Parser, ValueEnum};
 use imchat::cli::{Server, TlsArgs};
-use imchat::load::{self, parse_ip_range, write_hgrm, Report, Settings, Share, Target};
+use imchat::load::{self, parse_ip_range, write_hgrm, Node, Report, Settings, Share, Target};
 use imchat::protocol::{Password, PresenceMode};
 
 // Every default below is read from `Settings::default()`, so the library and the command
@@ -27,9 +27,11 @@ use imchat::protocol::{Password, PresenceMode};
 struct Args {
     /// The server under load, host:port; a name is resolved once, at start, and the first
     /// address it resolves to is used. For `--target ws`, imserver's `--http` address.
-    /// [default: 127.0.0.1:6666; with --target ws, 127.0.0.1:6680]
-    #[arg(long, value_name = "HOST:PORT", value_parser = Server::parse)]
-    server: Option<Server>,
+    /// Several, comma-separated (A,B,C: the nodes of one chat), share the clients
+    /// round-robin: client i connects to server i mod n, so a conversation's members are
+    /// on different nodes. [default: 127.0.0.1:6666; with --target ws, 127.0.0.1:6680]
+    #[arg(long, value_name = "HOST:PORT[,...]", value_parser = parse_servers)]
+    server: Option<Servers>,
     /// Which protocol the server speaks: `ws` is imserver's over WebSocket (one text frame
     /// per line; needs the `web` feature, on by default).
     #[arg(long, value_enum, default_value_t = TargetArg::from(Settings::default().target))]
@@ -84,9 +86,10 @@ struct Args {
     /// The server's process id: its resident memory (VmRSS in /proc/PID/status, Linux) is
     /// read before connecting and at the end, and the growth is reported; its CPU time
     /// (/proc/PID/stat) is read at the start and the end of the measured window, and the
-    /// report gives it per delivery.
-    #[arg(long, value_name = "PID")]
-    server_pid: Option<u32>,
+    /// report gives it per delivery. Several, comma-separated (the nodes of a multi-node
+    /// run): the report sums them, and lists each.
+    #[arg(long, value_name = "PID[,...]", value_parser = parse_pids)]
+    server_pid: Option<Pids>,
     /// Run as N processes (not threads), for machines with more cores than one imload
     /// can use: each takes its share of the clients in whole conversations and of
     /// --rate, all start sending at one instant, and one report merges theirs (counts
@@ -152,6 +155,40 @@ fn usage_error(message: impl std::fmt::Display) -> ! {
 /// The addresses of `--source-ips` (one value, so clap does not take it for a list).
 #[derive(Debug, Clone)]
 struct IpRange(Vec<std::net::IpAddr>);
+
+/// The servers of `--server`, each resolved once, in the order given.
+#[derive(Debug, Clone)]
+struct Servers(Vec<Server>);
+
+/// The process ids of `--server-pid`, in the order given.
+#[derive(Debug, Clone)]
+struct Pids(Vec<u32>);
+
+/// Splits a comma-separated flag value; an empty element (`A,,B`, a trailing comma) is a
+/// mistake, said with its place, not skipped.
+fn list<T>(text: &str, parse: impl Fn(&str) -> Result<T, String>) -> Result<Vec<T>, String> {
+    let items: Vec<&str> = text.split(',').map(str::trim).collect();
+    let one = items.len() == 1;
+    (items.iter().enumerate())
+        .map(|(i, item)| match item {
+            _ if one => parse(item),
+            &"" => Err(format!("{text:?}: item {} of the list is empty", i + 1)),
+            _ => parse(item).map_err(|why| format!("item {} of {text:?}: {why}", i + 1)),
+        })
+        .collect()
+}
+
+fn parse_servers(text: &str) -> Result<Servers, String> {
+    list(text, Server::parse).map(Servers)
+}
+
+fn parse_pids(text: &str) -> Result<Pids, String> {
+    let pid = |item: &str| {
+        item.parse::<u32>()
+            .map_err(|_| format!("{item:?} is not a process id"))
+    };
+    list(text, pid).map(Pids)
+}
 
 /// `--target`: [`Target`] as clap sees it (the library does not depend on clap).
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -263,7 +300,8 @@ fn main() -> ExitCode {
     if is_stdout(&args.json) && is_stdout(&args.hgrm) {
         usage_error("--json - and --hgrm - cannot both take stdout");
     }
-    if let Some(pid) = args.server_pid {
+    let server_pids = args.server_pid.clone().map(|p| p.0).unwrap_or_default();
+    for &pid in &server_pids {
         if load::rss_kb(pid).is_none() {
             usage_error(format!(
                 "--server-pid {pid}: cannot read its memory (no such process, or no /proc/{pid}/status)"
@@ -271,17 +309,25 @@ fn main() -> ExitCode {
         }
     }
     let target = Target::from(args.target);
-    let server = (args.server.clone()).unwrap_or_else(|| Server::from(target.default_server()));
-    let tls = args
-        .tls
-        .client_tls(&server.typed)
-        .unwrap_or_else(|why| usage_error(why));
-    let server = server.addr;
-    if !server.ip().is_loopback() && args.proc_index.is_none() {
-        eprintln!("imload: note: {server} is not a loopback address; load only servers you run");
+    let servers = (args.server.clone().map(|s| s.0))
+        .unwrap_or_else(|| vec![Server::from(target.default_server())]);
+    let servers: Vec<Node> = (servers.iter())
+        .map(|server| Node {
+            addr: server.addr,
+            // Each certificate must carry the name of its own address as typed.
+            tls: (args.tls.client_tls(&server.typed)).unwrap_or_else(|why| usage_error(why)),
+        })
+        .collect();
+    // Said once, by the parent of a --procs run.
+    let remote = servers.iter().filter(|n| !n.addr.ip().is_loopback());
+    for node in remote.filter(|_| args.proc_index.is_none()) {
+        eprintln!(
+            "imload: note: {} is not a loopback address; load only servers you run",
+            node.addr
+        );
     }
     let settings = Settings {
-        server,
+        servers,
         target,
         clients: args.clients,
         members: args.members,
@@ -294,10 +340,9 @@ fn main() -> ExitCode {
         presence: args.presence.into(),
         idle: args.idle,
         progress: true,
-        server_pid: args.server_pid,
+        server_pids,
         password: Password::from_flag(args.password_file.as_deref())
             .unwrap_or_else(|why| usage_error(why)),
-        tls,
     };
     if let Err(why) = settings.check() {
         usage_error(why);

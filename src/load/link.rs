@@ -11,7 +11,7 @@ use crate::client::Connection;
 
 #[cfg(feature = "web")]
 use super::ws::WsConnection;
-use super::Settings;
+use super::{Node, Settings};
 
 /// One client's connection, by transport.
 #[derive(Debug)]
@@ -22,17 +22,14 @@ pub enum Link {
 }
 
 impl Link {
-    /// Wraps a connecting socket to the server for the run's target, with TLS over it
+    /// Wraps a connecting socket to server `node` for the run's target, with TLS over it
     /// for `--tls`. `--target ws` without the `web` feature, and `--tls` with it, are
     /// refused by `Settings::check` before any socket is opened.
-    pub fn new(settings: &Settings, socket: TcpStream) -> io::Result<Link> {
+    pub fn new(settings: &Settings, node: &Node, socket: TcpStream) -> io::Result<Link> {
         match settings.target {
             #[cfg(feature = "web")]
-            super::Target::Ws => Ok(Link::Ws(WsConnection::new(
-                socket,
-                &settings.server.to_string(),
-            ))),
-            _ => Connection::from_stream(socket, settings.tls.as_ref()).map(Link::Tcp),
+            super::Target::Ws => Ok(Link::Ws(WsConnection::new(socket, &node.addr.to_string()))),
+            _ => Connection::from_stream(socket, node.tls.as_ref()).map(Link::Tcp),
         }
     }
 

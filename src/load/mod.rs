@@ -10,6 +10,7 @@
 //! | `stats.rs` | payload stamps, loss/duplicate/reorder tracking, histograms |
 //! | `report.rs` | progress lines and the final report (table and JSON) |
 //! | `split.rs`, `procs.rs`, `merge.rs` | `--procs N`: the clients shared in whole groups, the processes started together, their parts merged into one report |
+//! | `nodes.rs` | `--server A,B,C`: which server each client connects to (round-robin), and `--server-pid`'s processes summed |
 //!
 //! A run has four phases. **Setup**: open N connections at `connect_rate` (ws: each
 //! upgraded to a WebSocket before anything else is sent), log each in,
@@ -31,6 +32,7 @@ mod im;
 mod irc;
 mod link;
 mod merge;
+mod nodes;
 mod procs;
 mod proto;
 mod redis;
@@ -51,6 +53,7 @@ pub use driver::{run, run_share};
 pub use hgrm::write_hgrm;
 pub use irc::{parse_irc, IrcLine};
 pub use merge::{merge, Part};
+pub use nodes::{clients_per_node, node_of, Node, ServerClients, ServerProcess};
 pub use procs::run_procs;
 pub use proto::Event;
 pub use redis::{encode_command, Frame, RespError, RespReader};
@@ -60,7 +63,6 @@ pub use series::Second;
 pub use split::{split, Share};
 pub use stats::Stamp;
 
-use crate::client::ClientTls;
 use crate::protocol::PresenceMode;
 
 /// After sending stops, how long the run waits for the last deliveries. Long enough for a
@@ -114,8 +116,10 @@ impl Target {
 /// Everything a run needs; `imload`'s flags map onto it one to one.
 #[derive(Debug, Clone)]
 pub struct Settings {
-    /// The server under load.
-    pub server: SocketAddr,
+    /// The servers under load, at least one: client `i` connects to server `i % n`
+    /// ([`node_of`]), so that several nodes of one chat share the clients and the
+    /// deliveries cross between them.
+    pub servers: Vec<Node>,
     pub target: Target,
     /// Simulated clients, one connection each.
     pub clients: usize,
@@ -139,20 +143,19 @@ pub struct Settings {
     pub idle: bool,
     /// Print a progress line to stderr once a second.
     pub progress: bool,
-    /// The server's process, when known: its resident memory is read before connecting
-    /// and at the end (Linux `/proc`), for the memory a connection costs, and its CPU time
-    /// at the start and the end of the measured window, for the CPU a delivery costs.
-    pub server_pid: Option<u32>,
+    /// The servers' processes, when known: their resident memory is read before
+    /// connecting and at the end (Linux `/proc`), for the memory a connection costs, and
+    /// their CPU time at the start and the end of the measured window, for the CPU a
+    /// delivery costs; the report sums them and lists each.
+    pub server_pids: Vec<u32>,
     /// The server's password (imserver's `--password-file`), for the im clients' `REGISTER`.
     pub password: Option<crate::protocol::Password>,
-    /// `--tls`: every client speaks TLS to the server (`--target im` only).
-    pub tls: Option<ClientTls>,
 }
 
 impl Default for Settings {
     fn default() -> Settings {
         Settings {
-            server: Target::Im.default_server(),
+            servers: vec![Node::plain(Target::Im.default_server())],
             target: Target::Im,
             clients: 100,
             members: 10,
@@ -165,14 +168,18 @@ impl Default for Settings {
             presence: PresenceMode::None,
             idle: false,
             progress: false,
-            server_pid: None,
+            server_pids: Vec::new(),
             password: None,
-            tls: None,
         }
     }
 }
 
 impl Settings {
+    /// Whether the clients speak TLS (`--tls`: to every server).
+    pub fn tls(&self) -> bool {
+        self.servers.iter().any(|node| node.tls.is_some())
+    }
+
     /// The smallest `size` this run's messages can have: its longest stamp (see [`Stamp`]),
     /// with the largest sender number, sequence number and times (µs since sending started,
     /// the queued time with a digit to spare for a generator that falls behind) it can
@@ -199,6 +206,9 @@ impl Settings {
         if self.clients == 0 {
             return Err("--clients must be at least 1".into());
         }
+        if self.servers.is_empty() {
+            return Err("--server needs at least one HOST:PORT".into());
+        }
         if self.target == Target::Ws && !cfg!(feature = "web") {
             return Err(
                 "--target ws needs the `web` feature, and this imload was built \
@@ -206,7 +216,7 @@ impl Settings {
                     .into(),
             );
         }
-        if self.tls.is_some() && self.target != Target::Im {
+        if self.tls() && self.target != Target::Im {
             return Err(format!(
                 "--tls is for --target im only, not --target {}",
                 self.target.name()

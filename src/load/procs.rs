@@ -9,7 +9,7 @@
 //! writing its [`Part`] (one JSON line); the parent merges them (see `merge.rs`) into the
 //! report one process would have written.
 //!
-//! The parent reads `--server-pid` itself, around the common window. A child that fails
+//! The parent reads `--server-pid`'s processes itself, around the common window. A child that fails
 //! fails the run (its error is on the shared stderr); the parent then kills the others.
 //! SIGINT and SIGTERM are forwarded to the children, which end the run as one process
 //! would (early, with a report, once sending has started). A child whose stdin closes (the
@@ -26,7 +26,9 @@ use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook_mio::v1_0::Signals;
 
 use super::merge::{merge, Part};
+use super::nodes::sum_all;
 use super::report::{bound, Held, Report, ReportHeader};
+use super::rss::cpu_spent;
 use super::split::{split, Share};
 use super::text::rfc3339;
 use super::{cpu_s, rss_kb, LoadError, Settings};
@@ -66,8 +68,8 @@ pub fn run_procs(
     settings.check().map_err(LoadError::Settings)?;
     let shares = split(settings, procs, std::process::id()).map_err(LoadError::Settings)?;
     let started_wall = SystemTime::now();
-    let pid = settings.server_pid;
-    let rss_before_kb = pid.and_then(rss_kb);
+    let pids = &settings.server_pids;
+    let rss_before_kb: Vec<Option<u64>> = pids.iter().map(|&p| rss_kb(p)).collect();
     let mut children = Vec::with_capacity(procs);
     let mut result = spawn(&shares, &command, &mut children)
         .and_then(|()| Parent::new(settings, &mut children)?.wait());
@@ -88,7 +90,7 @@ pub fn run_procs(
     let merged = merge(&parts);
     let header = ReportHeader {
         target: settings.target.name(),
-        tls: settings.tls.is_some(),
+        tls: settings.tls(),
         clients: settings.clients,
         members: settings.members.min(settings.clients),
         size: settings.size,
@@ -101,21 +103,19 @@ pub fn run_procs(
         setup_s: merged.setup_s,
         connections_held: merged.connections_held,
         held_s: merged.held_s,
-        server_pid: pid,
-        server_rss_kb_before: rss_before_kb,
-        server_rss_kb_after: rss_after_kb,
+        server_pid: pids.first().copied(),
+        server_rss_kb_before: sum_all(&rss_before_kb),
+        server_rss_kb_after: sum_all(&rss_after_kb),
     };
     let mut stats = merged.stats();
     let (expected, echoes) = (merged.expected, merged.expected_echoes);
     let mut report = Report::new(&mut stats, header, held, expected, echoes);
     report.timestamp = rfc3339(started_wall);
-    report.server = settings.server.to_string();
+    let rss = [&rss_before_kb[..], &rss_after_kb[..]];
+    report.set_servers(&settings.servers, settings.clients, pids, rss);
     report.procs = procs;
-    let server_cpu = match server_cpu_s {
-        [Some(start), Some(end)] => Some(end - start),
-        _ => None,
-    };
-    report.set_cpu(merged.measured_s, server_cpu, merged.imload_cpu_s);
+    let server_cpu = cpu_spent(&server_cpu_s);
+    report.set_cpu(merged.measured_s, &server_cpu, merged.imload_cpu_s);
     // The busiest process, not the sum, says whether imload was the limit.
     report.imload_cpu_share = merged.imload_cpu_share;
     report.bound = bound(report.server_cpu_share, report.imload_cpu_share);
@@ -168,12 +168,13 @@ struct Parent<'a> {
     signals: Signals,
     /// When the measured window starts and sending ends, once the start is set.
     window: Option<(Instant, Instant)>,
-    /// The server's CPU time at the start and the end of the measured window, and how
-    /// many of the two reads were made (a read may find nothing).
-    server_cpu_s: [Option<f64>; 2],
+    /// Each server process's CPU time at the start and the end of the measured window,
+    /// and how many of the two reads were made (a read may find nothing).
+    server_cpu_s: [Vec<Option<f64>>; 2],
     server_reads: usize,
-    /// The server's resident memory at the end of sending, with every connection held.
-    rss_after_kb: Option<u64>,
+    /// Each server process's resident memory at the end of sending, with every
+    /// connection held.
+    rss_after_kb: Vec<Option<u64>>,
     interrupted: bool,
 }
 
@@ -194,16 +195,17 @@ impl<'a> Parent<'a> {
             poll,
             signals,
             window: None,
-            server_cpu_s: [None; 2],
+            server_cpu_s: Default::default(),
             server_reads: 0,
-            rss_after_kb: None,
+            rss_after_kb: Vec::new(),
             interrupted: false,
         })
     }
 
     /// Until every child has written its part: the server's CPU time around the window,
     /// and its memory at the end of sending.
-    fn wait(mut self) -> Result<([Option<f64>; 2], Option<u64>), LoadError> {
+    #[allow(clippy::type_complexity)]
+    fn wait(mut self) -> Result<([Vec<Option<f64>>; 2], Vec<Option<u64>>), LoadError> {
         let mut events = Events::with_capacity(self.children.len() + 1);
         while self.children.iter().any(|p| p.part.is_none()) {
             let timeout = self
@@ -317,27 +319,31 @@ impl<'a> Parent<'a> {
     /// When the server is to be read next, if it is.
     fn next_server_read(&self) -> Option<Instant> {
         let (measure, end) = self.window?;
-        self.settings.server_pid?;
+        if self.settings.server_pids.is_empty() {
+            return None;
+        }
         [measure, end].get(self.server_reads).copied()
     }
 
     /// Reads the server's CPU time as the window starts and ends (or a signal ends it).
     fn read_server(&mut self) {
-        let (Some((measure, end)), Some(pid)) = (self.window, self.settings.server_pid) else {
+        let pids = &self.settings.server_pids;
+        let (Some((measure, end)), false) = (self.window, pids.is_empty()) else {
             return;
         };
+        let cpu = || pids.iter().map(|&pid| cpu_s(pid)).collect();
         let now = Instant::now();
         if self.server_reads == 0 && self.interrupted && now < measure {
             // Stopped before the window: nothing to measure, as in one process.
             self.server_reads = 2;
         }
         if self.server_reads == 0 && now >= measure {
-            self.server_cpu_s[0] = cpu_s(pid);
+            self.server_cpu_s[0] = cpu();
             self.server_reads = 1;
         }
         if self.server_reads == 1 && (now >= end || self.interrupted) {
-            self.server_cpu_s[1] = cpu_s(pid);
-            self.rss_after_kb = rss_kb(pid);
+            self.server_cpu_s[1] = cpu();
+            self.rss_after_kb = pids.iter().map(|&pid| rss_kb(pid)).collect();
             self.server_reads = 2;
         }
     }

@@ -4,6 +4,7 @@
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
+use super::nodes::{server_clients, sum_all, Node, ServerClients, ServerProcess};
 use super::series::Second;
 use super::stats::Stats;
 
@@ -92,10 +93,14 @@ impl Percentiles {
 /// The outcome of a run, as printed and as written with `--json`.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
-    /// imload's version, when the run started (RFC 3339, UTC) and what it ran against.
+    /// imload's version, when the run started (RFC 3339, UTC) and what it ran against:
+    /// the server's address, or with several (`--server A,B,C`) all of them joined by
+    /// commas.
     pub imload_version: &'static str,
     pub timestamp: String,
     pub server: String,
+    /// Every server, with how many clients connected to it.
+    pub servers: Vec<ServerClients>,
     /// imload processes that made the run (`--procs`; 1 unless asked).
     pub procs: usize,
     #[serde(flatten)]
@@ -132,9 +137,10 @@ pub struct Report {
     pub message_bytes: u64,
     pub presence_bytes: u64,
     pub other_bytes: u64,
-    /// The server's CPU time in the measured window (`--server-pid`, Linux), and that
-    /// divided by the window's deliveries to other members (the senders' echoes are in
-    /// the time too, as in `scripts/bench-peers.sh`); `None` when not measured.
+    /// The server's CPU time in the measured window (`--server-pid`, Linux; with several
+    /// processes, their sum), and that divided by the window's deliveries to other members
+    /// (the senders' echoes are in the time too, as in `scripts/bench-peers.sh`); `None`
+    /// when not measured.
     pub server_cpu_measured_s: Option<f64>,
     pub server_cpu_us_per_delivery: Option<f64>,
     /// imload's own CPU time in the measured window (getrusage, user and system; summed
@@ -142,11 +148,16 @@ pub struct Report {
     pub imload_cpu_s: f64,
     pub imload_cpu_us_per_delivery: Option<f64>,
     /// CPU time over the window's wall time: imload's busiest process (0..1, one thread
-    /// each), and the server (`None` when not measured).
+    /// each), and the server's processes summed (`None` when not measured; several may
+    /// use more than one core together).
     pub imload_cpu_share: f64,
     pub server_cpu_share: Option<f64>,
-    /// Which side limited the run, from the two shares (see [`bound`]).
+    /// Which side limited the run (see [`bound`]), from imload's share and the busiest
+    /// server process's: one node at its core limits a run whose clients it shares.
     pub bound: Bound,
+    /// Each process of `--server-pid`, in its order: its own CPU and memory, of which the
+    /// server fields above are the sums. Empty without `--server-pid`.
+    pub server_processes: Vec<ServerProcess>,
     pub latency_corrected_us: Percentiles,
     pub latency_uncorrected_us: Percentiles,
     /// The measured window second by second.
@@ -170,6 +181,7 @@ impl Report {
             imload_version: env!("CARGO_PKG_VERSION"),
             timestamp: String::new(),
             server: String::new(),
+            servers: Vec::new(),
             procs: 1,
             header,
             held,
@@ -203,6 +215,7 @@ impl Report {
             imload_cpu_share: 0.0,
             server_cpu_share: None,
             bound: Bound::Unknown,
+            server_processes: Vec::new(),
             latency_corrected_us: Percentiles::of(&stats.corrected),
             latency_uncorrected_us: Percentiles::of(&stats.uncorrected),
             per_second: stats.series.finish(),
@@ -210,10 +223,41 @@ impl Report {
         }
     }
 
-    /// Fills in the CPU fields from the measured window's CPU times, seconds: the server's
-    /// (when measured) and one imload process's, over `window_s` of wall time.
-    pub fn set_cpu(&mut self, window_s: f64, server_s: Option<f64>, imload_s: f64) {
+    /// Names the run's servers with their clients, and `--server-pid`'s processes with
+    /// their memory before and after (kB, in `pids`' order); [`Report::set_cpu`] adds
+    /// their CPU.
+    pub fn set_servers(
+        &mut self,
+        nodes: &[Node],
+        clients: usize,
+        pids: &[u32],
+        rss_kb: [&[Option<u64>]; 2],
+    ) {
+        let addrs: Vec<String> = nodes.iter().map(|n| n.addr.to_string()).collect();
+        self.server = addrs.join(",");
+        self.servers = server_clients(nodes, clients);
+        let rss = |end: usize, i: usize| rss_kb[end].get(i).copied().flatten();
+        self.server_processes = (pids.iter().enumerate())
+            .map(|(i, &pid)| ServerProcess {
+                pid,
+                cpu_measured_s: None,
+                cpu_share: None,
+                rss_kb_before: rss(0, i),
+                rss_kb_after: rss(1, i),
+            })
+            .collect();
+    }
+
+    /// Fills in the CPU fields from the measured window's CPU times, seconds: each server
+    /// process's (`--server-pid`'s order; `None` where not measured) and one imload
+    /// process's, over `window_s` of wall time.
+    pub fn set_cpu(&mut self, window_s: f64, server_each: &[Option<f64>], imload_s: f64) {
         let window_s = window_s.max(f64::MIN_POSITIVE);
+        let server_s = sum_all(server_each);
+        for (process, cpu) in self.server_processes.iter_mut().zip(server_each) {
+            process.cpu_measured_s = *cpu;
+            process.cpu_share = cpu.map(|cpu| cpu / window_s);
+        }
         let per_delivery = |cpu: f64| {
             (self.delivered_measured > 0).then(|| cpu * 1e6 / self.delivered_measured as f64)
         };
@@ -223,9 +267,11 @@ impl Report {
         self.imload_cpu_us_per_delivery = per_delivery(imload_s);
         // One thread uses one core at most; more is the two clocks disagreeing by a hair.
         self.imload_cpu_share = (imload_s / window_s).min(1.0);
-        // Not capped: a server with threads of its own may use more than a core.
+        // Not capped: a server with threads of its own, or several, may use more than a
+        // core.
         self.server_cpu_share = server_s.map(|cpu| cpu / window_s);
-        self.bound = bound(self.server_cpu_share, self.imload_cpu_share);
+        let busiest = server_s.and(server_each.iter().flatten().copied().reduce(f64::max));
+        self.bound = bound(busiest.map(|cpu| cpu / window_s), self.imload_cpu_share);
     }
 
     /// Whether the run delivered everything, once, with no error.
@@ -264,7 +310,8 @@ pub struct Held {
     pub connections_held: usize,
     pub held_s: f64,
     /// The server's resident memory before the first connection and at the end, kB
-    /// (`--server-pid`, Linux); `None` when not measured.
+    /// (`--server-pid`, Linux; with several processes, their sum, and `server_pid` the
+    /// first of them); `None` when not measured.
     pub server_pid: Option<u32>,
     pub server_rss_kb_before: Option<u64>,
     pub server_rss_kb_after: Option<u64>,
@@ -311,57 +358,4 @@ impl Report {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_server_is_the_limit_only_when_it_used_its_core_and_imload_did_not() {
-        let cases = [
-            (Some(0.95), 0.2, Bound::Server),
-            (Some(0.99), 0.94, Bound::Server),
-            (Some(0.99), 0.99, Bound::Both),
-            (Some(0.95), 0.95, Bound::Both),
-            (Some(1.3), 0.5, Bound::Server),
-            (Some(0.94), 0.97, Bound::Generator),
-            (Some(0.60), 0.95, Bound::Generator),
-            (Some(0.60), 0.94, Bound::Neither),
-            (Some(0.0), 0.0, Bound::Neither),
-            (None, 0.96, Bound::Generator),
-            (None, 0.94, Bound::Unknown),
-        ];
-        for (server, imload, expected) in cases {
-            assert_eq!(bound(server, imload), expected, "{server:?}, {imload}");
-        }
-    }
-
-    #[test]
-    fn cpu_fields_are_each_sides_time_over_the_window() {
-        let mut report = Report::sample(4_000, 2.0, Some(42));
-        report.set_cpu(2.0, Some(1.0), 0.5);
-        assert_eq!(report.server_cpu_share, Some(0.5));
-        assert_eq!(report.imload_cpu_share, 0.25);
-        assert_eq!(report.server_cpu_us_per_delivery, Some(250.0));
-        assert_eq!(report.imload_cpu_us_per_delivery, Some(125.0));
-        assert_eq!(report.bound, Bound::Neither);
-        let json = serde_json::to_value(&report).unwrap();
-        assert_eq!(json["bound"], "neither");
-        assert_eq!(json["procs"], 1);
-        assert_eq!(json["imload_cpu_s"], 0.5);
-        assert_eq!(json["server_cpu_measured_s"], 1.0);
-
-        // Without the server's time nothing is said of it; imload alone can still be
-        // found to be the limit. One thread is one core at most.
-        report.set_cpu(2.0, None, 2.001);
-        assert_eq!(
-            (report.server_cpu_share, report.imload_cpu_share),
-            (None, 1.0)
-        );
-        assert_eq!(report.bound, Bound::Generator);
-        assert!(serde_json::to_value(&report).unwrap()["server_cpu_share"].is_null());
-
-        let mut silent = Report::sample(0, 2.0, None);
-        silent.set_cpu(2.0, None, 0.1);
-        assert_eq!(silent.imload_cpu_us_per_delivery, None);
-        assert_eq!(silent.bound, Bound::Unknown);
-    }
-}
+mod tests;

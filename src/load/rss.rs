@@ -54,14 +54,14 @@ fn parse_cpu_ticks(stat: &str) -> Option<u64> {
     Some(utime + stime)
 }
 
-/// imload's CPU time and the server's (`--server-pid`), seconds, read when the measured
-/// window starts (0) and when sending stops (1), with when they were read (µs since the
-/// start): what each side spent on the window's traffic.
+/// imload's CPU time and each server process's (`--server-pid`), seconds, read when the
+/// measured window starts (0) and when sending stops (1), with when they were read (µs
+/// since the start): what each side spent on the window's traffic.
 #[derive(Default)]
 pub struct CpuWindow {
     at_us: [u64; 2],
     imload_s: [Option<f64>; 2],
-    server_s: [Option<f64>; 2],
+    server_s: [Vec<Option<f64>>; 2],
 }
 
 impl CpuWindow {
@@ -71,25 +71,31 @@ impl CpuWindow {
 
     /// Reads both sides' times at the window's start (`end` 0) or its end (1); `now` is
     /// µs since the run's start.
-    pub fn read(&mut self, end: usize, now: u64, server_pid: Option<u32>) {
+    pub fn read(&mut self, end: usize, now: u64, server_pids: &[u32]) {
         self.at_us[end] = now;
         self.imload_s[end] = Some(own_cpu_s());
-        self.server_s[end] = server_pid.and_then(cpu_s);
+        self.server_s[end] = server_pids.iter().map(|&pid| cpu_s(pid)).collect();
     }
 
-    /// The window's wall time, seconds, and each side's CPU time in it; `None` if the
-    /// window never ended (or never began).
-    pub fn spent(&self) -> Option<(f64, Option<f64>, f64)> {
+    /// The window's wall time, seconds, each server process's CPU time in it (in
+    /// `--server-pid`'s order; `None` for one not read at both ends) and imload's; `None`
+    /// if the window never ended (or never began).
+    pub fn spent(&self) -> Option<(f64, Vec<Option<f64>>, f64)> {
         let [Some(i0), Some(i1)] = self.imload_s else {
             return None;
         };
-        let server = match self.server_s {
-            [Some(s0), Some(s1)] => Some(s1 - s0),
-            _ => None,
-        };
         let wall = self.at_us[1].saturating_sub(self.at_us[0]) as f64 / 1e6;
-        Some((wall, server, i1 - i0))
+        Some((wall, cpu_spent(&self.server_s), i1 - i0))
     }
+}
+
+/// Each process's CPU time between two reads of them all.
+pub fn cpu_spent([start, end]: &[Vec<Option<f64>>; 2]) -> Vec<Option<f64>> {
+    start
+        .iter()
+        .zip(end)
+        .map(|(s0, s1)| Some((*s1)? - (*s0)?))
+        .collect()
 }
 
 #[cfg(test)]

@@ -29,7 +29,8 @@ pub struct Share {
 impl Share {
     /// The settings this process runs: its clients, its share of the message and connect
     /// rates, no progress lines (the parent speaks for the run) and no `--server-pid` (the
-    /// parent reads the server once, around the common window).
+    /// parent reads the servers once, around the common window). Every server stays: a
+    /// client's is chosen by its number in the whole run.
     pub fn settings(&self, whole: &Settings) -> Settings {
         let part = self.clients as f64 / whole.clients as f64;
         Settings {
@@ -39,7 +40,7 @@ impl Share {
             rate: whole.rate * part,
             connect_rate: whole.connect_rate * part,
             progress: false,
-            server_pid: None,
+            server_pids: Vec::new(),
             ..whole.clone()
         }
     }
@@ -160,5 +161,28 @@ mod tests {
         };
         assert!(split(&idle, 2, 1).unwrap_err().contains("--idle"));
         assert_eq!(split(&idle, 1, 1).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn every_share_keeps_every_server_and_deals_its_clients_as_one_process() {
+        use super::super::{node_of, Node};
+        let servers: Vec<Node> = (1..=3)
+            .map(|port| Node::plain(std::net::SocketAddr::from(([127, 0, 0, 1], port))))
+            .collect();
+        let whole = Settings {
+            servers,
+            server_pids: vec![1, 2],
+            ..settings(25, 10, 100.0)
+        };
+        let mut dealt = Vec::new();
+        for share in split(&whole, 3, 1).unwrap() {
+            let part = share.settings(&whole);
+            assert_eq!(part.servers.len(), 3);
+            assert!(part.server_pids.is_empty(), "the parent reads the servers");
+            // The driver's rule: a client's number in the whole run picks its server.
+            dealt.extend((0..share.clients).map(|c| node_of(share.first + c, 3)));
+        }
+        let alone: Vec<usize> = (0..25).map(|c| node_of(c, 3)).collect();
+        assert_eq!(dealt, alone);
     }
 }

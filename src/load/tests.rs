@@ -45,6 +45,10 @@ fn settings_refuse_what_they_used_to_clamp() {
     );
     for bad in [
         Settings {
+            servers: Vec::new(),
+            ..ok.clone()
+        },
+        Settings {
             duration: 0.0,
             ..ok.clone()
         },
@@ -87,7 +91,10 @@ fn ws_runs_default_to_imservers_http_address() {
         Target::Im.default_server().to_string(),
         crate::protocol::DEFAULT_ADDR
     );
-    assert_eq!(Settings::default().server, Target::Im.default_server());
+    assert_eq!(
+        Settings::default().servers[0].addr,
+        Target::Im.default_server()
+    );
     #[cfg(feature = "web")]
     assert_eq!(
         Target::Ws.default_server().to_string(),

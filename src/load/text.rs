@@ -4,7 +4,7 @@
 use std::fmt;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use super::report::{Bound, Held, Progress, Report, ReportHeader};
+use super::report::{Bound, Progress, Report, ReportHeader};
 
 fn ms(us: u64) -> f64 {
     us as f64 / 1000.0
@@ -38,7 +38,8 @@ impl fmt::Display for Report {
         let h = &self.header;
         if self.held.idle {
             writeln!(f, "target {}  clients {}  idle", target(h), h.clients)?;
-            write_held(f, &self.held)?;
+            write_servers(f, self)?;
+            write_held(f, self)?;
             return write_errors(f, self);
         }
         writeln!(
@@ -51,6 +52,7 @@ impl fmt::Display for Report {
             h.offered_rate,
             h.measured_s
         )?;
+        write_servers(f, self)?;
         writeln!(f, "| latency (ms) | p50 | p90 | p99 | p99.9 | max |")?;
         writeln!(f, "|---|---:|---:|---:|---:|---:|")?;
         for (name, p) in [
@@ -103,8 +105,34 @@ impl fmt::Display for Report {
             "bytes received: messages {}  presence {}  other {}",
             self.message_bytes, self.presence_bytes, self.other_bytes
         )?;
-        write_held(f, &self.held)?;
+        write_held(f, self)?;
         write_errors(f, self)
+    }
+}
+
+/// Every server with its clients: `server 127.0.0.1:6666 (100 clients)`, or with several
+/// `servers 127.0.0.1:7001 (34 clients), 127.0.0.1:7002 (33 clients), ...`.
+fn write_servers(f: &mut fmt::Formatter<'_>, r: &Report) -> fmt::Result {
+    let plural = if r.servers.len() > 1 { "s" } else { "" };
+    write!(f, "server{plural} ")?;
+    for (i, s) in r.servers.iter().enumerate() {
+        let comma = if i > 0 { ", " } else { "" };
+        write!(f, "{comma}{} ({} clients)", s.server, s.clients)?;
+    }
+    writeln!(f)
+}
+
+/// `pid 42`, or `pids 42, 43 summed` for several server processes.
+fn pids(r: &Report) -> String {
+    let mut pids: Vec<String> = (r.server_processes.iter())
+        .map(|p| p.pid.to_string())
+        .collect();
+    if pids.is_empty() {
+        pids.extend(r.held.server_pid.map(|pid| pid.to_string()));
+    }
+    match &pids[..] {
+        [one] => format!("pid {one}"),
+        _ => format!("pids {} summed", pids.join(", ")),
     }
 }
 
@@ -117,6 +145,22 @@ fn percent(share: f64) -> String {
 fn write_cpu(f: &mut fmt::Formatter<'_>, r: &Report) -> fmt::Result {
     write!(f, "CPU in the measured window: ")?;
     match (r.server_cpu_measured_s, r.server_cpu_share) {
+        (Some(cpu), Some(share)) if r.server_processes.len() > 1 => {
+            let busiest = (r.server_processes.iter())
+                .filter_map(|p| p.cpu_share)
+                .fold(0.0, f64::max);
+            write!(
+                f,
+                "servers ({}) {cpu:.2} s ({} of a core, the busiest at {}",
+                pids(r),
+                percent(share),
+                percent(busiest)
+            )?;
+            if let Some(per) = r.server_cpu_us_per_delivery {
+                write!(f, ", {per:.3} µs per delivery")?;
+            }
+            write!(f, "); ")?;
+        }
         (Some(cpu), Some(share)) => {
             write!(f, "server {cpu:.2} s ({} of a core", percent(share))?;
             if let Some(per) = r.server_cpu_us_per_delivery {
@@ -164,7 +208,8 @@ fn write_cpu(f: &mut fmt::Formatter<'_>, r: &Report) -> fmt::Result {
 }
 
 /// The connections, the setup time and the server's memory.
-fn write_held(f: &mut fmt::Formatter<'_>, held: &Held) -> fmt::Result {
+fn write_held(f: &mut fmt::Formatter<'_>, r: &Report) -> fmt::Result {
+    let held = &r.held;
     match held.setup_s {
         Some(setup) => writeln!(
             f,
@@ -173,7 +218,7 @@ fn write_held(f: &mut fmt::Formatter<'_>, held: &Held) -> fmt::Result {
         )?,
         None => writeln!(f, "setup did not finish")?,
     }
-    let (Some(pid), Some(before), Some(after)) = (
+    let (Some(_), Some(before), Some(after)) = (
         held.server_pid,
         held.server_rss_kb_before,
         held.server_rss_kb_after,
@@ -186,7 +231,8 @@ fn write_held(f: &mut fmt::Formatter<'_>, held: &Held) -> fmt::Result {
     };
     write!(
         f,
-        "server RSS (pid {pid}): {before} kB before connecting, {after} kB at the end: {:+} kB",
+        "server RSS ({}): {before} kB before connecting, {after} kB at the end: {:+} kB",
+        pids(r),
         after as i64 - before as i64
     )?;
     if let Some(per) = held.rss_bytes_per_connection() {
@@ -270,7 +316,13 @@ mod tests {
     /// The report's CPU line, for a run of 1,000,000 deliveries in 2 s.
     fn cpu_line(server_pid: Option<u32>, server_s: Option<f64>, imload_s: f64) -> String {
         let mut report = Report::sample(1_000_000, 2.0, server_pid);
-        report.set_cpu(2.0, server_s, imload_s);
+        let pids: Vec<u32> = server_pid.into_iter().collect();
+        report.set_servers(&[], 10, &pids, [&[], &[]]);
+        report.set_cpu(
+            2.0,
+            &pids.iter().map(|_| server_s).collect::<Vec<_>>(),
+            imload_s,
+        );
         let text = report.to_string();
         let line = text
             .lines()
@@ -328,7 +380,7 @@ mod tests {
     #[test]
     fn a_run_of_several_processes_shows_the_busiest_ones_share() {
         let mut report = Report::sample(1_000_000, 2.0, None);
-        report.set_cpu(2.0, None, 0.8);
+        report.set_cpu(2.0, &[], 0.8);
         report.procs = 4;
         report.imload_cpu_s = 3.0;
         assert!(

@@ -7,6 +7,7 @@ pub mod discovery;
 pub mod example;
 pub mod imload;
 pub mod person;
+pub mod redis;
 #[cfg(feature = "tls")]
 pub mod tls;
 #[cfg(feature = "web")]

@@ -148,7 +148,10 @@ struct Driver<P: Protocol> {
     clients: Slab<Client<P::State>>,
     /// Every client's name, by client number (also for clients not yet opened).
     names: Vec<String>,
-    /// The number of the first group in the whole run (not 0 for a share of `--procs`).
+    /// The numbers of the first client and the first group in the whole run (not 0 for a
+    /// share of `--procs`): a client's server, and its group's name, are those of the
+    /// whole run.
+    first_client: usize,
     group_offset: usize,
     /// `--procs`: waiting for the parent's common start once setup is done.
     gate: Option<part::Gate>,
@@ -168,8 +171,9 @@ struct Driver<P: Protocol> {
     started: Instant,
     /// The same moment on the wall clock, for the report's timestamp.
     started_wall: SystemTime,
-    /// The server's resident memory before the first connection (`--server-pid`), kB.
-    rss_before_kb: Option<u64>,
+    /// Each server process's resident memory before the first connection
+    /// (`--server-pid`), kB.
+    rss_before_kb: Vec<Option<u64>>,
     /// CPU times when the measured window started and when sending stopped.
     cpu: CpuWindow,
     phase: Phase,
@@ -227,6 +231,7 @@ impl<P: Protocol> Driver<P> {
             wake,
             clients: Slab::with_capacity(n),
             names: names(first, n, run),
+            first_client: first,
             group_offset: share.map_or(0, |s| s.first_group),
             gate: share.map(|_| part::Gate::default()),
             group_registered: vec![0; n.div_ceil(k)],
@@ -239,7 +244,11 @@ impl<P: Protocol> Driver<P> {
             stats: Stats::new(),
             started,
             started_wall: SystemTime::now(),
-            rss_before_kb: settings.server_pid.and_then(super::rss_kb),
+            rss_before_kb: settings
+                .server_pids
+                .iter()
+                .map(|&p| super::rss_kb(p))
+                .collect(),
             cpu: CpuWindow::default(),
             phase: Phase::Setup,
             setup_us: None,
@@ -302,6 +311,11 @@ impl<P: Protocol> Driver<P> {
             }
             self.flush();
         }
+    }
+
+    /// The server client `key` connects to.
+    fn node(&self, key: usize) -> &super::Node {
+        server_of(&self.settings, self.first_client + key)
     }
 
     fn now_us(&self) -> u64 {
@@ -372,6 +386,11 @@ impl<P: Protocol> Driver<P> {
             let _ = client.conn.flush();
         }
     }
+}
+
+/// The server client number `client` (in the whole run) connects to (see `nodes.rs`).
+fn server_of(settings: &Settings, client: usize) -> &super::Node {
+    &settings.servers[super::node_of(client, settings.servers.len())]
 }
 
 fn mark_dirty<S>(dirty: &mut Vec<usize>, key: usize, client: &mut Client<S>) {

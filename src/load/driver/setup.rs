@@ -143,12 +143,12 @@ impl<P: Protocol> Driver<P> {
         let index = self.clients.len();
         let ips = &self.settings.source_ips;
         let source = (!ips.is_empty()).then(|| ips[index % ips.len()]);
-        let server = self.settings.server;
+        let node = self.node(index).clone();
         let fail = |source| LoadError::Connect {
-            addr: server,
+            addr: node.addr,
             source,
         };
-        let mut socket = open_socket(server, source).map_err(fail)?;
+        let mut socket = open_socket(node.addr, source).map_err(fail)?;
         let key = self.clients.vacant_entry().key();
         debug_assert_eq!(key, index, "keys are client numbers");
         let interest = Interest::READABLE | Interest::WRITABLE;
@@ -157,7 +157,7 @@ impl<P: Protocol> Driver<P> {
             .register(&mut socket, Token(key), interest)
             .map_err(fail)?;
         let name = self.names[index].clone();
-        let mut conn = Link::new(&self.settings, socket).map_err(fail)?;
+        let mut conn = Link::new(&self.settings, &node, socket).map_err(fail)?;
         conn.send(self.proto.login(&name, self.settings.presence));
         let group = (self.group_offset + index / self.settings.members) as u64;
         self.clients.insert(Client {

@@ -1,7 +1,9 @@
 //! What the loop shows: a progress line once a second, and the final report.
 
+use super::super::nodes::sum_all;
 use super::super::proto::Protocol;
 use super::super::report::{Held, Progress, Report, ReportHeader};
+use super::super::rss_kb;
 use super::super::text::rfc3339;
 use super::{Driver, Phase, PROGRESS_EVERY_US};
 
@@ -46,7 +48,7 @@ impl<P: Protocol> Driver<P> {
         };
         let header = ReportHeader {
             target: self.settings.target.name(),
-            tls: self.settings.tls.is_some(),
+            tls: self.settings.tls(),
             clients: self.settings.clients,
             members: self.settings.members,
             size: self.settings.size,
@@ -55,22 +57,25 @@ impl<P: Protocol> Driver<P> {
             measured_s: s(measured_us),
         };
         // Read before the connections close (they close when the driver is dropped).
-        let pid = self.settings.server_pid;
+        let pids = &self.settings.server_pids;
+        let rss_after_kb: Vec<Option<u64>> = pids.iter().map(|&p| rss_kb(p)).collect();
         let held = Held {
             idle: self.settings.idle,
             setup_s: self.setup_us.map(s),
             connections_held: self.clients.len(),
             held_s: self.setup_us.map_or(0.0, |setup| s(now - setup)),
-            server_pid: pid,
-            server_rss_kb_before: self.rss_before_kb,
-            server_rss_kb_after: pid.and_then(super::super::rss_kb),
+            server_pid: pids.first().copied(),
+            server_rss_kb_before: sum_all(&self.rss_before_kb),
+            server_rss_kb_after: sum_all(&rss_after_kb),
         };
         let (expected, echoes) = (self.expected, self.expected_echoes);
         let mut report = Report::new(&mut self.stats, header, held, expected, echoes);
         report.timestamp = rfc3339(self.started_wall);
-        report.server = self.settings.server.to_string();
+        let (nodes, clients) = (&self.settings.servers, self.settings.clients);
+        let rss = [&self.rss_before_kb[..], &rss_after_kb[..]];
+        report.set_servers(nodes, clients, pids, rss);
         if let Some((wall_s, server_s, imload_s)) = self.cpu.spent() {
-            report.set_cpu(wall_s, server_s, imload_s);
+            report.set_cpu(wall_s, &server_s, imload_s);
         }
         report
     }

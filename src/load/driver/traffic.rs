@@ -6,7 +6,9 @@ use super::super::stats::{Arrival, Stamp, Stats, Tracker};
 use super::super::LoadError;
 use super::super::DRAIN_PATIENCE_MS;
 use super::setup::connected;
-use super::{mark_dirty, Client, Driver, Note, Phase, Stage, MAX_SENDS_PER_PASS, MAX_UNSENT_BYTES};
+use super::{
+    mark_dirty, server_of, Client, Driver, Note, Phase, Stage, MAX_SENDS_PER_PASS, MAX_UNSENT_BYTES,
+};
 use crate::buffer::Drain;
 
 impl<P: Protocol> Driver<P> {
@@ -41,10 +43,11 @@ impl<P: Protocol> Driver<P> {
                 }
                 Ok(false) => return Ok(()),
                 Err(source) => {
+                    let server = server_of(&self.settings, self.first_client + key);
                     return Err(LoadError::Connect {
-                        addr: self.settings.server,
+                        addr: server.addr,
                         source,
-                    })
+                    });
                 }
             }
         }
@@ -99,14 +102,14 @@ impl<P: Protocol> Driver<P> {
     /// due, and the end of sending (then the drain). Returns whether the run is over.
     pub(super) fn advance_sending(&mut self, now: u64) -> bool {
         if now >= self.measure_start_us && !self.cpu.started() {
-            self.cpu.read(0, self.now_us(), self.settings.server_pid);
+            self.cpu.read(0, self.now_us(), &self.settings.server_pids);
         }
         self.send_due(now);
         if now < self.send_end_us && !self.interrupted {
             return false;
         }
         if self.cpu.started() {
-            self.cpu.read(1, self.now_us(), self.settings.server_pid);
+            self.cpu.read(1, self.now_us(), &self.settings.server_pids);
         }
         self.send_end_us = self.send_end_us.min(now);
         self.stats.series.end_at(self.send_end_us);
