@@ -5,15 +5,12 @@
 //! queue encoded lines. A line meant for several connections is encoded once and the same
 //! bytes are queued for each.
 
-use std::collections::HashSet;
-
-use crate::buffer::Line;
 use crate::names::name_key;
-use crate::protocol::{cmd, encode, ConversationsMode, DEFAULT_STATUS, MAX_STATUS_CHARS};
+use crate::protocol::{ConversationsMode, DEFAULT_STATUS, MAX_STATUS_CHARS};
 
 use super::args::{Conv, ConvText, Names, NoArgs, Register, Status};
-use super::command::{Ctx, Effect, LeftOut, Outcome, Refusal};
-use crate::server::chat::User;
+use super::command::{Ctx, Effect, Outcome, Refusal};
+use crate::server::chat::{Chat, User};
 use crate::server::engine::Sender;
 
 /// Conversations one user may be in at once, counting those it created. Every conversation
@@ -31,8 +28,8 @@ fn check_status(status: &str) -> Result<(), Refusal> {
 }
 
 /// Whether `me` may be in one more conversation.
-fn check_room(ctx: &Ctx, me: usize) -> Result<(), Refusal> {
-    match ctx.chat.user(me) {
+pub(crate) fn check_room(chat: &Chat, me: usize) -> Result<(), Refusal> {
+    match chat.user(me) {
         Some(user) if user.joined.len() < MAX_CONVERSATIONS_PER_USER => Ok(()),
         _ => Err(Refusal::TooManyConversations {
             limit: MAX_CONVERSATIONS_PER_USER,
@@ -62,10 +59,7 @@ pub fn register(ctx: &mut Ctx, me: usize, args: Register) -> Outcome {
     name_key(&name).map_err(Refusal::BadName)?;
     let status = status.unwrap_or_else(|| DEFAULT_STATUS.to_string());
     check_status(&status)?;
-    let me = Sender {
-        key: me,
-        generation: ctx.generation,
-    };
+    let me = sender(ctx, me);
     let user = User::new(&name, status, presence, conversations);
     ctx.engine.register(ctx.chat, ctx.out, me, user)
 }
@@ -88,37 +82,9 @@ pub fn goodbye(_ctx: &mut Ctx, _me: usize, _args: NoArgs) -> Outcome {
 /// `ERROR`, after the conversation is created with the others. A conversation never
 /// outgrows `--max-members`: names past the room it has are left out as well.
 pub fn invite(ctx: &mut Ctx, me: usize, args: Names) -> Outcome {
-    if !ctx.engine.has_conversations() {
-        return Err(Refusal::NoConversations);
-    }
-    check_room(ctx, me)?;
-    let room = ctx.chat.limits().max_members.saturating_sub(1);
-    let mut invitees: Vec<usize> = Vec::new();
-    let mut seen = HashSet::new();
-    let mut left_out = Vec::new();
-    for name in args.names {
-        match ctx.chat.find_user(&name) {
-            Some(key) if key == me => left_out.push((name, LeftOut::Yourself)),
-            Some(key) if !seen.insert(key) => {}
-            Some(key) if !ctx.chat.may_be_invited(key) => {
-                left_out.push((name, LeftOut::TooManyInvitations))
-            }
-            Some(_) if invitees.len() == room => left_out.push((name, LeftOut::Full)),
-            Some(key) => invitees.push(key),
-            None => left_out.push((name, LeftOut::NotOnline)),
-        }
-    }
-    let id = ctx.chat.create_conversation(me, &invitees);
-    let invitation = Line::from(encode(cmd::INVITATION, &(id, ctx.chat.name(me))));
-    ctx.out.send(me, &invitation);
-    for key in invitees {
-        ctx.out.send(key, &invitation);
-    }
-    if left_out.is_empty() {
-        Ok(Effect::Continue)
-    } else {
-        Err(Refusal::LeftOut(left_out))
-    }
+    check_room(ctx.chat, me)?;
+    let me = sender(ctx, me);
+    ctx.engine.invite(ctx.chat, ctx.out, me, args.names)
 }
 
 /// `LIST_CONVERSATIONS`: the sender's `CONVERSATIONS` map, and nobody else's.
@@ -130,35 +96,25 @@ pub fn list_conversations(ctx: &mut Ctx, me: usize, _args: NoArgs) -> Outcome {
 /// `JOIN [id]`: accept an invitation; every member then hears of it. A member joining
 /// again (the inviter, say) changes nothing and just gets its map (or the member list).
 pub fn join(ctx: &mut Ctx, me: usize, Conv { id }: Conv) -> Outcome {
-    let Some(conv) = ctx.chat.conversation(id) else {
-        return Err(Refusal::NotInvited(id));
-    };
-    if conv.is_member(me) {
+    if ctx.chat.conversation(id).is_some_and(|conv| conv.is_member(me)) {
         match ctx.chat.user(me).map(|user| user.conversations) {
             Some(ConversationsMode::Changes) => ctx.chat.send_members(me, id, ctx.out),
             _ => ctx.chat.send_conversations(me, ctx.out),
         }
         return Ok(Effect::Continue);
     }
-    if !ctx.chat.is_invited(me, id) {
-        return Err(Refusal::NotInvited(id));
-    }
-    check_room(ctx, me)?;
-    ctx.chat.join(me, id, ctx.out);
-    Ok(Effect::Continue)
+    let me = sender(ctx, me);
+    ctx.engine.join(ctx.chat, ctx.out, me, id)
 }
 
 /// `SEND_MESSAGE [id, text]`: `MESSAGE` to every member, the sender included, in the order
 /// the server accepts them: all members see one order.
 pub fn send_message(ctx: &mut Ctx, me: usize, ConvText { id, text }: ConvText) -> Outcome {
-    let Some(conv) = ctx.chat.conversation(id).filter(|c| c.is_member(me)) else {
+    if !ctx.chat.conversation(id).is_some_and(|c| c.is_member(me)) {
         return Err(Refusal::NotMember(id));
-    };
-    let line = Line::from(encode(cmd::MESSAGE, &(id, ctx.chat.name(me), &text)));
-    for member in conv.members() {
-        ctx.out.send(member, &line);
     }
-    Ok(Effect::Continue)
+    let me = sender(ctx, me);
+    ctx.engine.send_message(ctx.chat, ctx.out, me, id, &text)
 }
 
 /// `LEAVE [id]`: the remaining members and the leaver each hear of it.
@@ -166,8 +122,16 @@ pub fn leave(ctx: &mut Ctx, me: usize, Conv { id }: Conv) -> Outcome {
     if !ctx.chat.conversation(id).is_some_and(|c| c.is_member(me)) {
         return Err(Refusal::NotMember(id));
     }
-    ctx.chat.leave(me, id, ctx.out);
-    Ok(Effect::Continue)
+    let me = sender(ctx, me);
+    ctx.engine.leave(ctx.chat, ctx.out, me, id)
+}
+
+/// The sender as the engine knows it: its key and generation.
+fn sender(ctx: &Ctx, key: usize) -> Sender {
+    Sender {
+        key,
+        generation: ctx.generation,
+    }
 }
 
 #[cfg(test)]

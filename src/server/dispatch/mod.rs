@@ -21,7 +21,7 @@ use log::debug;
 use crate::protocol::{cmd, split_command};
 
 use args::Arguments;
-pub use command::{Ctx, Effect, Outcome, Refusal};
+pub use command::{Ctx, Effect, LeftOut, Outcome, Refusal};
 
 /// A row's entry point: decodes the arguments into the row's type and runs its handler.
 pub type Run = fn(&mut Ctx, usize, Option<&str>) -> command::Outcome;

@@ -25,6 +25,7 @@ pub mod redis;
 use std::fmt;
 use std::net::{SocketAddr, ToSocketAddrs};
 
+use crate::protocol::ConvId;
 use crate::server::chat::{Chat, User};
 use crate::server::dispatch::{Effect, Outcome};
 use crate::server::outboxes::Outboxes;
@@ -133,17 +134,50 @@ impl Engine {
     /// Takes a connection's user (if it has one) offline: the loop calls it once per
     /// connection, when it settles the connection's closing.
     pub fn retire(&mut self, chat: &mut Chat, out: &mut Outboxes, key: usize) {
-        #[cfg(feature = "engine")]
-        if let Engine::Redis(redis) = self {
-            redis.retire(chat, key);
+        match self {
+            Engine::Memory => chat.retire(key, out),
+            #[cfg(feature = "engine")]
+            Engine::Redis(redis) => redis.retire(chat, out, key),
         }
-        chat.retire(key, out);
     }
 
-    /// Whether conversations can be had on this engine. The Redis engine keeps names and
-    /// presence so far; conversations across nodes are its next part.
-    pub fn has_conversations(&self) -> bool {
-        matches!(self, Engine::Memory)
+    /// `INVITE [names]` from a user with room for one more conversation.
+    pub fn invite(&mut self, chat: &mut Chat, out: &mut Outboxes, me: Sender, names: Vec<String>) -> Outcome {
+        match self {
+            Engine::Memory => memory::invite(chat, out, me.key, names),
+            #[cfg(feature = "engine")]
+            Engine::Redis(redis) => redis.invite(me, names),
+        }
+    }
+
+    /// `JOIN [id]` from a user not yet a member of `id`.
+    pub fn join(&mut self, chat: &mut Chat, out: &mut Outboxes, me: Sender, id: ConvId) -> Outcome {
+        match self {
+            Engine::Memory => memory::join(chat, out, me.key, id),
+            #[cfg(feature = "engine")]
+            Engine::Redis(redis) => redis.join(chat, me, id),
+        }
+    }
+
+    /// `SEND_MESSAGE [id, text]` from a member of `id`.
+    pub fn send_message(&mut self, chat: &mut Chat, out: &mut Outboxes, me: Sender, id: ConvId, text: &str) -> Outcome {
+        match self {
+            Engine::Memory => memory::send_message(chat, out, me.key, id, text),
+            #[cfg(feature = "engine")]
+            Engine::Redis(redis) => redis.send_message(chat, me, id, text),
+        }
+    }
+
+    /// `LEAVE [id]` from a member of `id`.
+    pub fn leave(&mut self, chat: &mut Chat, out: &mut Outboxes, me: Sender, id: ConvId) -> Outcome {
+        match self {
+            Engine::Memory => {
+                chat.leave(me.key, id, out);
+                Ok(Effect::Continue)
+            }
+            #[cfg(feature = "engine")]
+            Engine::Redis(redis) => redis.leave(chat, me, id),
+        }
     }
 }
 

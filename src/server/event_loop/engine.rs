@@ -67,7 +67,7 @@ impl Server {
             match redis.link().next_frame() {
                 Ok(Some(frame)) => {
                     handled += 1;
-                    if let Err(why) = redis.on_frame(frame, &mut self.chat, now) {
+                    if let Err(why) = redis.on_frame(frame, &mut self.chat, &mut self.out, now) {
                         failure = Some(why);
                     }
                 }
@@ -115,7 +115,7 @@ impl Server {
         let Engine::Redis(redis) = &mut self.engine else {
             return true;
         };
-        redis.leave();
+        redis.sign_off();
         !redis.link().is_up() || !redis.link_has_work() && !redis.has_pending()
     }
 
@@ -191,11 +191,11 @@ impl Server {
                 }
                 (me, Ok(welcome(&mut self.chat, &mut self.out, me.key, user)))
             }
-            Event::Refused {
+            Event::Answered {
                 me,
                 command,
-                refusal,
-            } => (me, Err((command, refusal))),
+                outcome,
+            } => (me, outcome.map_err(|refusal| (command, refusal))),
         };
         if !self.is_current(me.key, me.generation) {
             return;

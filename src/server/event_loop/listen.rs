@@ -168,7 +168,7 @@ fn engine_for(config: &Config) -> Engine {
     match &config.engine {
         #[cfg(feature = "engine")]
         crate::server::engine::EngineChoice::Redis { addr, .. } => Engine::Redis(Box::new(
-            crate::server::engine::redis::Redis::new(*addr, config.lease_ms),
+            crate::server::engine::redis::Redis::new(*addr, config.lease_ms, config.max_members),
         )),
         _ => Engine::Memory,
     }

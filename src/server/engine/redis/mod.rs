@@ -19,18 +19,20 @@
 //! ends its old lease at once, so that its old names are free again for its users'
 //! reconnections.
 
+mod answers;
 mod link;
+mod requests;
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
 
 use log::{info, warn};
 use mio::{Registry, Token};
 use redis_protocol::resp3::types::OwnedFrame;
 
-use crate::names::name_key;
+use crate::protocol::{cmd, ConvId};
 use crate::server::chat::{Chat, User};
-use crate::server::dispatch::{Effect, Outcome, Refusal};
+use crate::server::dispatch::{Outcome, Refusal};
 
 use super::Sender;
 pub use link::{Link, MAX_INPUT, MAX_OUTPUT};
@@ -58,12 +60,18 @@ enum Pending {
     Load,
     NodeJoin,
     Online,
+    /// A lease refresh (or a further batch of reaping): `MORE` asks for another batch.
     Lease,
     /// A waiting `REGISTER`: the user goes online here if Redis gives it the name.
-    Register {
-        me: Sender,
-        user: User,
-    },
+    Register { me: Sender, user: User },
+    /// A waiting `INVITE`'s new conversation id; the invitation itself is sent next.
+    ConvId { me: Sender, names: Vec<(String, String)> },
+    /// A waiting `INVITE`: the names left out.
+    Invite { me: Sender, id: ConvId },
+    /// A waiting `JOIN`: the member list, or a refusal.
+    Join { me: Sender, id: ConvId },
+    /// A waiting `SEND_MESSAGE` or `LEAVE`: done, or not a member.
+    Member { me: Sender, id: ConvId, command: &'static str },
     /// Nothing waits for it (a status, a retirement, an old lease ended).
     Done,
 }
@@ -73,11 +81,12 @@ enum Pending {
 pub enum Event {
     /// The name is this user's on every node: it joins the chat here.
     Registered { me: Sender, user: User },
-    /// A waiting command was refused.
-    Refused {
+    /// A waiting command is answered: the connection resumes with this outcome (a
+    /// refusal is sent as the `ERROR` for `command`).
+    Answered {
         me: Sender,
         command: &'static str,
-        refusal: Refusal,
+        outcome: Outcome,
     },
 }
 
@@ -97,10 +106,17 @@ pub struct Redis {
     leased_at: u64,
     /// Events for the loop, taken by [`Redis::take_events`].
     events: Vec<Event>,
+    /// The conversations whose channels this node is subscribed to.
+    subscribed: HashSet<ConvId>,
+    /// This node's `JOIN`s and `INVITE`s in flight, by conversation: while one is, the
+    /// channel stays subscribed even with no member here, or its events would be missed.
+    joining: HashMap<ConvId, u32>,
+    /// Members one conversation may have (`--max-members`).
+    max_members: usize,
 }
 
 impl Redis {
-    pub fn new(addr: SocketAddr, lease_ms: u64) -> Redis {
+    pub fn new(addr: SocketAddr, lease_ms: u64, max_members: usize) -> Redis {
         Redis {
             link: Link::new(addr),
             lease_ms,
@@ -110,6 +126,9 @@ impl Redis {
             backoff_ms: MIN_BACKOFF_MS,
             leased_at: 0,
             events: Vec::new(),
+            subscribed: HashSet::new(),
+            joining: HashMap::new(),
+            max_members,
         }
     }
 
@@ -156,70 +175,33 @@ impl Redis {
         let delay = self.backoff_ms;
         warn!("engine: lost Redis at {addr} ({why}); signing this node's users out; connecting again in {delay} ms");
         self.link.reset(registry);
-        for pending in self.pending.drain(..) {
-            if let Pending::Register { me, .. } = pending {
-                self.events.push(Event::Refused {
-                    me,
-                    command: crate::protocol::cmd::REGISTER,
-                    refusal: Refusal::EngineUnavailable,
-                });
-            }
+        for pending in std::mem::take(&mut self.pending) {
+            let (me, command) = match pending {
+                Pending::Register { me, .. } => (me, cmd::REGISTER),
+                Pending::ConvId { me, .. } | Pending::Invite { me, .. } => (me, cmd::INVITE),
+                Pending::Join { me, .. } => (me, cmd::JOIN),
+                Pending::Member { me, command, .. } => (me, command),
+                _ => continue,
+            };
+            self.answer(me, command, Err(Refusal::EngineUnavailable));
         }
         self.previous = self.node.take().or(self.previous);
         chat.forget_remote_users();
+        self.subscribed.clear();
+        self.joining.clear();
         self.backoff_ms = (self.backoff_ms * 2).min(MAX_BACKOFF_MS);
         delay
     }
 
-    /// `REGISTER`: Redis decides whether the name is free on every node.
-    pub fn register(&mut self, me: Sender, user: User) -> Outcome {
-        let Some(node) = self.node else {
-            return Err(Refusal::EngineUnavailable);
-        };
-        let key = name_key(&user.name).map_err(Refusal::BadName)?.into_owned();
-        let (node, name, status) = (
-            node.to_string(),
-            user.name.to_string(),
-            user.status.to_string(),
-        );
-        let args: [&[u8]; 4] = [
-            node.as_bytes(),
-            key.as_bytes(),
-            name.as_bytes(),
-            status.as_bytes(),
-        ];
-        self.fcall("register", &args, Pending::Register { me, user });
-        Ok(Effect::Wait)
-    }
-
-    /// `STATUS`: published to every node; this node applies it itself at once.
-    pub fn set_status(&mut self, chat: &Chat, me: usize, status: &str) {
-        let (Some(node), Some(user)) = (self.node, chat.user(me)) else {
-            return;
-        };
-        if let Ok(key) = name_key(&user.name) {
-            let node = node.to_string();
-            let args: [&[u8]; 3] = [node.as_bytes(), key.as_bytes(), status.as_bytes()];
-            self.fcall("status", &args, Pending::Done);
-        }
-    }
-
-    /// A user of this node goes offline: its name is free on every node.
-    pub fn retire(&mut self, chat: &Chat, key: usize) {
-        if let Some(user) = chat.user(key) {
-            let name = user.name.clone();
-            self.retire_name(&name);
-        }
-    }
-
-    /// Frees a name this node holds in Redis (also one whose connection went away while
-    /// its `REGISTER` was in flight).
-    pub fn retire_name(&mut self, name: &str) {
-        let (Some(node), Ok(key)) = (self.node, name_key(name)) else {
-            return;
-        };
-        let node = node.to_string();
-        self.fcall("retire", &[node.as_bytes(), key.as_bytes()], Pending::Done);
+    /// Redis gave this node its id: the lease runs, the node's own channel (its users'
+    /// invitations) is subscribed, and the delay before reconnecting starts over.
+    fn joined_as(&mut self, node: u64, now: u64) {
+        self.node = Some(node);
+        self.leased_at = now;
+        self.backoff_ms = MIN_BACKOFF_MS;
+        let channel = format!("im:node:{node}");
+        self.link.command(&[b"SUBSCRIBE", channel.as_bytes()]);
+        info!("engine: connected to Redis at {} as node {node}", self.link.addr());
     }
 
     /// The lease timer. `Err`: the lease was not refreshed in time (Redis hangs): the link
@@ -241,7 +223,7 @@ impl Redis {
     }
 
     /// Ends this node's lease (on shutdown, once its users are retired).
-    pub fn leave(&mut self) {
+    pub fn sign_off(&mut self) {
         if let Some(node) = self.node.take() {
             self.fcall("node_leave", &[node.to_string().as_bytes()], Pending::Done);
         }
@@ -263,94 +245,13 @@ impl Redis {
         std::mem::take(&mut self.events)
     }
 
-    /// One frame from Redis: a push (a published message) or the answer to the oldest
-    /// request. `Err` says why the link must be failed.
-    pub fn on_frame(&mut self, frame: OwnedFrame, chat: &mut Chat, now: u64) -> Result<(), String> {
-        if let OwnedFrame::Push { data, .. } = &frame {
-            self.on_push(data, chat);
-            return Ok(());
-        }
-        let Some(pending) = self.pending.pop_front() else {
-            return Err("an answer to no request".into());
-        };
-        let error = error_text(&frame);
-        match pending {
-            Pending::Hello | Pending::Load => {
-                if let Some(why) = error {
-                    return Err(format!("Redis 7 or newer is needed: {why}"));
-                }
-            }
-            Pending::NodeJoin => match frame {
-                OwnedFrame::Number { data, .. } if data > 0 => {
-                    let node = data as u64;
-                    self.node = Some(node);
-                    self.leased_at = now;
-                    self.backoff_ms = MIN_BACKOFF_MS;
-                    info!(
-                        "engine: connected to Redis at {} as node {node}",
-                        self.link.addr()
-                    );
-                }
-                _ => return Err(format!("no node id: {frame:?}")),
-            },
-            Pending::Online => {
-                let entries = items(&frame)
-                    .iter()
-                    .filter_map(|e| text(e))
-                    .filter_map(entry);
-                let own = self.node;
-                let users: Vec<Entry> = entries.filter(|e| Some(e.node) != own).collect();
-                chat.set_remote_users(users.iter().map(|e| (&*e.name, &*e.status)));
-            }
-            Pending::Lease => match error {
-                None => self.leased_at = now,
-                Some(why) => return Err(why),
-            },
-            Pending::Register { me, user } => match (error, text(&frame)) {
-                (None, Some("OK")) => self.events.push(Event::Registered { me, user }),
-                (None, Some("TAKEN")) => self.events.push(Event::Refused {
-                    me,
-                    command: crate::protocol::cmd::REGISTER,
-                    refusal: Refusal::NameTaken(user.name.to_string()),
-                }),
-                (error, _) => {
-                    self.events.push(Event::Refused {
-                        me,
-                        command: crate::protocol::cmd::REGISTER,
-                        refusal: Refusal::EngineUnavailable,
-                    });
-                    return Err(error.unwrap_or_else(|| format!("{frame:?}")));
-                }
-            },
-            Pending::Done => {
-                if let Some(why) = error.filter(|why| why.starts_with("LOST")) {
-                    return Err(why);
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// A published message. Only presence is published so far; this node's own changes
-    /// are applied when it makes them, and skipped here.
-    fn on_push(&mut self, data: &[OwnedFrame], chat: &mut Chat) {
-        let [kind, channel, payload] = data else {
-            return; // subscribe confirmations: three elements too, but not "message"
-        };
-        if text(kind) != Some("message") || text(channel) != Some(PRESENCE_CHANNEL) {
-            return;
-        }
-        let Some(payload) = text(payload) else {
-            return;
-        };
-        let Ok((node, name, status)) =
-            serde_json::from_str::<(u64, String, Option<String>)>(payload)
-        else {
-            return;
-        };
-        if Some(node) != self.node {
-            chat.remote_presence(&name, status.as_deref());
-        }
+    /// Tells the loop a waiting command's outcome.
+    fn answer(&mut self, me: Sender, command: &'static str, outcome: Outcome) {
+        self.events.push(Event::Answered {
+            me,
+            command,
+            outcome,
+        });
     }
 
     /// Queues `FCALL imchat_v1_<name> 0 args...`, with what its answer is for.
@@ -365,18 +266,6 @@ impl Redis {
         self.link.command(command);
         self.pending.push_back(pending);
     }
-}
-
-/// One online user as `im:online` holds it.
-#[derive(Debug, serde::Deserialize)]
-struct Entry {
-    node: u64,
-    name: String,
-    status: String,
-}
-
-fn entry(json: &str) -> Option<Entry> {
-    serde_json::from_str(json).ok()
 }
 
 /// A string frame's text.
