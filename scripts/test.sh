@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The project's test command: installs what the tests need, then runs `cargo test` with the
-# arguments given (`scripts/test.sh --test browser`, `scripts/test.sh -- --nocapture`, ...).
+# arguments given (`scripts/test.sh --test browser`, `scripts/test.sh -- --nocapture`, ...),
+# and with none, the protocol's suites again against a three-node cluster (below).
 #
 # The browser tests (tests/browser) drive Debian's headless Chromium through its WebDriver,
 # chromedriver; both are installed here from Debian's packages when missing (lib/browser.sh).
@@ -29,4 +30,16 @@ if ! command -v node >/dev/null; then
 fi
 node --test web/tests/
 
-exec cargo test "$@"
+cargo test "$@"
+
+# The protocol's black-box suites once more, against a cluster: three imserver nodes
+# sharing one Redis (`--engine redis`), each test's clients spread over the nodes in turn
+# (`IMCHAT_TEST_NODES`, tests/common/mod.rs). Tests of what holds per node (limits,
+# deadlines, shutdown) run on one node of the Redis engine. Only when no arguments narrow
+# the run: `scripts/test.sh --test names` runs just what it names.
+if [ "$#" -eq 0 ]; then
+    IMCHAT_TEST_NODES=3 cargo test \
+        --test conversations --test wire --test names --test admission --test shutdown \
+        --test websocket --test page --test imclient --test imclient_reconnect \
+        --test tls --test logs --test imload --test imload_servers
+fi

@@ -27,7 +27,7 @@ fn server_with_password(file: &str, flags: &[&str]) -> Server {
     let file = password_file(file, &format!("{PASSWORD}\n"));
     let mut all = vec!["--password-file", file.path().to_str().unwrap()];
     all.extend_from_slice(flags);
-    Server::start(&all)
+    Server::start_node(&all)
 }
 
 fn register(name: &str, password: Option<&str>) -> String {
@@ -79,7 +79,7 @@ fn the_third_wrong_password_closes_the_connection_after_saying_so() {
 
 #[test]
 fn a_server_without_a_password_ignores_one() {
-    let server = Server::start(&[]);
+    let server = Server::start_node(&[]);
     let mut client = server.client();
     client.send(&register("alice", Some("anything")));
     client.expect_line("ONLINE_USERS {\"alice\":\"available\"}");
@@ -120,7 +120,7 @@ fn twenty_wrong_passwords_from_one_address_ban_it_and_the_ban_is_logged_once() {
 
 #[test]
 fn an_address_gets_its_share_of_connections_and_a_closed_one_frees_a_slot() {
-    let server = Server::start(&["--limit-loopback", "--max-connections-per-ip", "3"]);
+    let server = Server::start_node(&["--limit-loopback", "--max-connections-per-ip", "3"]);
     let users: Vec<Client> = ["a", "b", "c"].iter().map(|n| server.user(n)).collect();
     assert_eq!(
         server.client().expect_closed(),
@@ -136,7 +136,7 @@ fn an_address_gets_its_share_of_connections_and_a_closed_one_frees_a_slot() {
 
 #[test]
 fn loopback_is_exempt_without_limit_loopback() {
-    let server = Server::start(&["--max-connections-per-ip", "2"]);
+    let server = Server::start_node(&["--max-connections-per-ip", "2"]);
     let _users: Vec<Client> = ["a", "b", "c", "d"]
         .iter()
         .map(|n| server.user(n))

@@ -10,7 +10,7 @@ const NOTICE: &str = "ERROR \"server shutting down\"";
 
 #[test]
 fn sigint_tells_every_connection_then_closes_it_and_exits_zero() {
-    let mut server = Server::start(&[]);
+    let mut server = Server::start_node(&[]);
     let mut alice = server.user("alice");
     alice.send("INVITE []");
     alice.expect_line("INVITATION [1,\"alice\"]");
@@ -30,7 +30,7 @@ fn sigint_tells_every_connection_then_closes_it_and_exits_zero() {
 
 #[test]
 fn sigterm_does_the_same() {
-    let mut server = Server::start(&[]);
+    let mut server = Server::start_node(&[]);
     let mut alice = server.user("alice");
     server.signal(libc::SIGTERM);
     assert_eq!(alice.expect_closed(), [NOTICE]);
@@ -42,7 +42,7 @@ fn sigterm_does_the_same() {
 fn a_client_that_reads_nothing_does_not_hold_the_exit() {
     // Room to queue everything below for the client that never reads: it must still be
     // connected, with output it cannot take, when the signal comes.
-    let mut server = Server::start(&["--max-line-rate", "off", "--max-output", "67108864"]);
+    let mut server = Server::start_node(&["--max-line-rate", "off", "--max-output", "67108864"]);
     let mut reader = server.user("reader");
     let mut stuck = server.user("stuck");
     stuck.send("INVITE [\"reader\"]");

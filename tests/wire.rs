@@ -219,7 +219,7 @@ fn a_client_that_half_closes_still_gets_its_answers() {
 
 #[test]
 fn over_max_connections_the_newcomer_hears_server_full() {
-    let server = Server::start(&["--max-connections", "2"]);
+    let server = Server::start_node(&["--max-connections", "2"]);
     let alice = server.user("alice");
     let _bob = server.user("bob");
     let mut third = server.client();
@@ -231,7 +231,7 @@ fn over_max_connections_the_newcomer_hears_server_full() {
 
 #[test]
 fn refusals_beyond_max_connections_do_not_flood_the_log() {
-    let server = Server::start(&["--max-connections", "1"]);
+    let server = Server::start_node(&["--max-connections", "1"]);
     let alice = server.user("alice");
     let refused = 100;
     for _ in 0..refused {
@@ -253,7 +253,7 @@ fn refusals_beyond_max_connections_do_not_flood_the_log() {
 
 #[test]
 fn an_unregistered_connection_is_closed_at_the_deadline() {
-    let server = Server::start(&["--register-timeout-ms", "300"]);
+    let server = Server::start_node(&["--register-timeout-ms", "300"]);
     let mut registered = server.user("alice");
     let mut idle = server.client();
     assert_eq!(
@@ -270,7 +270,7 @@ fn a_slow_reader_is_dropped_and_the_others_go_on() {
     // The limit is well above what one pass can queue for a healthy reader (64 lines of
     // 1 KiB per sender), so only the reader that stopped reading passes it.
     // Alice sends as fast as she can until the server gives up on `slow`.
-    let server = Server::start(&[
+    let server = Server::start_node(&[
         "--max-output",
         "262144",
         "--presence-interval-ms",

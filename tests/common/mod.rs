@@ -24,9 +24,28 @@ use std::time::{Duration, Instant};
 /// a passing test never waits this long.
 pub const PATIENCE: Duration = Duration::from_secs(20);
 
-/// A running `imserver`, killed when dropped.
+/// The environment variable that runs the black-box suite against a cluster: with
+/// `IMCHAT_TEST_NODES=3`, [`Server::start`] starts a Redis of its own and three imserver
+/// nodes sharing it (`--engine redis://...`), and [`Server::client`] spreads the clients
+/// over the nodes in turn. `scripts/test.sh` runs the protocol's suites both ways.
+pub const NODES_VAR: &str = "IMCHAT_TEST_NODES";
+
+/// How many nodes [`Server::start`] starts (1 unless [`NODES_VAR`] says more).
+pub fn nodes() -> usize {
+    std::env::var(NODES_VAR)
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(1)
+}
+
+/// A running `imserver`, killed when dropped. In cluster mode (see [`NODES_VAR`]) it is the
+/// first node, and holds the others and their Redis.
 pub struct Server {
     child: Child,
+    /// The other nodes and the Redis they share, in cluster mode.
+    cluster: Option<Cluster>,
+    /// The next node a client goes to, in cluster mode.
+    next: std::cell::Cell<usize>,
     pub addr: SocketAddr,
     /// Where the page and its WebSocket are served (`--http`), unless the test turned it off.
     pub http: Option<SocketAddr>,
@@ -37,9 +56,63 @@ pub struct Server {
 }
 
 impl Server {
-    /// Starts `imserver` on `127.0.0.1:0` with extra flags.
+    /// Starts `imserver` on `127.0.0.1:0` with extra flags; in cluster mode (see
+    /// [`NODES_VAR`]), that many nodes sharing a Redis of their own.
     pub fn start(flags: &[&str]) -> Server {
-        Server::start_at("127.0.0.1:0", &[], flags)
+        match nodes() {
+            1 => Server::start_at("127.0.0.1:0", &[], flags),
+            n => Server::start_cluster(n, flags),
+        }
+    }
+
+    /// One node, for a test of what holds per node (its limits, its deadlines, its log):
+    /// in cluster mode (see [`NODES_VAR`]) a node of the Redis engine, alone with its Redis,
+    /// so the test still runs on that engine.
+    pub fn start_node(flags: &[&str]) -> Server {
+        match nodes() {
+            1 => Server::start_at("127.0.0.1:0", &[], flags),
+            _ => Server::start_cluster(1, flags),
+        }
+    }
+
+    /// `n` nodes sharing one new Redis, each started with `flags`, each connected to
+    /// Redis before this returns.
+    pub fn start_cluster(n: usize, flags: &[&str]) -> Server {
+        let redis = redis::Redis::start();
+        let url = redis.url();
+        let mut with_engine: Vec<&str> = flags.to_vec();
+        with_engine.extend(["--engine", &url]);
+        let mut nodes: Vec<Server> = (0..n)
+            .map(|_| {
+                let node = Server::start_at("127.0.0.1:0", &[], &with_engine);
+                node.wait_log("engine: connected to Redis");
+                node
+            })
+            .collect();
+        let mut first = nodes.remove(0);
+        first.cluster = Some(Cluster {
+            others: nodes,
+            redis,
+        });
+        first
+    }
+
+    /// Every node's address, the first node's first (one, outside cluster mode).
+    pub fn node_addrs(&self) -> Vec<SocketAddr> {
+        let others = self.cluster.iter().flat_map(|c| c.others.iter());
+        std::iter::once(self.addr)
+            .chain(others.map(|node| node.addr))
+            .collect()
+    }
+
+    /// The other nodes, in cluster mode.
+    pub fn others(&mut self) -> &mut Vec<Server> {
+        &mut self.cluster.as_mut().expect("a cluster").others
+    }
+
+    /// The cluster's Redis, in cluster mode.
+    pub fn redis(&mut self) -> &mut redis::Redis {
+        &mut self.cluster.as_mut().expect("a cluster").redis
     }
 
     /// Starts `imserver` listening on `listen`, with extra environment variables (on top of
@@ -102,6 +175,8 @@ impl Server {
         }
         let mut server = Server {
             child,
+            cluster: None,
+            next: std::cell::Cell::new(0),
             addr: "127.0.0.1:1".parse().unwrap(),
             http: None,
             logs,
@@ -155,6 +230,30 @@ impl Server {
         self.logs.lock().unwrap().join("\n")
     }
 
+    /// [`Server::wait_log`] on every node (in cluster mode a client's lines are logged
+    /// by the node it went to): the first line found containing `needle`.
+    pub fn wait_log_any(&self, needle: &str) -> String {
+        let Some(cluster) = &self.cluster else {
+            return self.wait_log(needle);
+        };
+        let deadline = Instant::now() + PATIENCE;
+        let nodes: Vec<&Server> = std::iter::once(self).chain(&cluster.others).collect();
+        loop {
+            for node in &nodes {
+                let logs = node.logs.lock().unwrap();
+                if let Some(line) = logs.iter().find(|l| l.contains(needle)) {
+                    return line.clone();
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no node logged a line containing {needle:?}"
+            );
+            // Woken by any new line of the first node, or after a moment for the others'.
+            let _ = self.log_events.recv_timeout(Duration::from_millis(20));
+        }
+    }
+
     /// What the server wrote to standard output so far (a line there is in `logs` too,
     /// and is here by the time `wait_log` returns it or a later line of the same pipe).
     pub fn stdout(&self) -> Vec<String> {
@@ -173,9 +272,12 @@ impl Server {
             .collect()
     }
 
-    /// Connects a client.
+    /// Connects a client: to the server, or in cluster mode to the next node in turn.
     pub fn client(&self) -> Client {
-        Client::connect(self.addr)
+        let addrs = self.node_addrs();
+        let at = self.next.get();
+        self.next.set(at + 1);
+        Client::connect(addrs[at % addrs.len()])
     }
 
     /// Connects a client and registers it with `REGISTER ["name"]`, consuming the answer.
@@ -212,6 +314,12 @@ impl Server {
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
+}
+
+/// The other nodes of a cluster, and the Redis they share (dropped after them).
+pub struct Cluster {
+    pub others: Vec<Server>,
+    pub redis: redis::Redis,
 }
 
 impl Drop for Server {

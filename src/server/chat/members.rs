@@ -77,7 +77,14 @@ impl Chat {
 
     /// Tells every member of `id` but `except` that `name` joined or left: a map owed in
     /// full mode, `word` (`JOINED`, `LEFT`) in changes mode, encoded once for all of them.
-    pub(super) fn tell_members(&self, id: ConvId, except: usize, word: &str, name: &str, out: &mut Outboxes) {
+    pub(super) fn tell_members(
+        &self,
+        id: ConvId,
+        except: usize,
+        word: &str,
+        name: &str,
+        out: &mut Outboxes,
+    ) {
         let Some(conv) = self.conversations.get(&id) else {
             return;
         };

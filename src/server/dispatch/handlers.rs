@@ -89,14 +89,18 @@ pub fn invite(ctx: &mut Ctx, me: usize, args: Names) -> Outcome {
 
 /// `LIST_CONVERSATIONS`: the sender's `CONVERSATIONS` map, and nobody else's.
 pub fn list_conversations(ctx: &mut Ctx, me: usize, _args: NoArgs) -> Outcome {
-    ctx.chat.send_conversations(me, ctx.out);
-    Ok(Effect::Continue)
+    let me = sender(ctx, me);
+    ctx.engine.list_conversations(ctx.chat, ctx.out, me)
 }
 
 /// `JOIN [id]`: accept an invitation; every member then hears of it. A member joining
 /// again (the inviter, say) changes nothing and just gets its map (or the member list).
 pub fn join(ctx: &mut Ctx, me: usize, Conv { id }: Conv) -> Outcome {
-    if ctx.chat.conversation(id).is_some_and(|conv| conv.is_member(me)) {
+    if ctx
+        .chat
+        .conversation(id)
+        .is_some_and(|conv| conv.is_member(me))
+    {
         match ctx.chat.user(me).map(|user| user.conversations) {
             Some(ConversationsMode::Changes) => ctx.chat.send_members(me, id, ctx.out),
             _ => ctx.chat.send_conversations(me, ctx.out),

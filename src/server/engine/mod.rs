@@ -142,11 +142,34 @@ impl Engine {
     }
 
     /// `INVITE [names]` from a user with room for one more conversation.
-    pub fn invite(&mut self, chat: &mut Chat, out: &mut Outboxes, me: Sender, names: Vec<String>) -> Outcome {
+    pub fn invite(
+        &mut self,
+        chat: &mut Chat,
+        out: &mut Outboxes,
+        me: Sender,
+        names: Vec<String>,
+    ) -> Outcome {
         match self {
             Engine::Memory => memory::invite(chat, out, me.key, names),
             #[cfg(feature = "engine")]
             Engine::Redis(redis) => redis.invite(me, names),
+        }
+    }
+
+    /// `LIST_CONVERSATIONS`: the sender's map.
+    pub fn list_conversations(
+        &mut self,
+        chat: &mut Chat,
+        out: &mut Outboxes,
+        me: Sender,
+    ) -> Outcome {
+        match self {
+            Engine::Memory => {
+                chat.send_conversations(me.key, out);
+                Ok(Effect::Continue)
+            }
+            #[cfg(feature = "engine")]
+            Engine::Redis(redis) => redis.list_conversations(me),
         }
     }
 
@@ -160,7 +183,14 @@ impl Engine {
     }
 
     /// `SEND_MESSAGE [id, text]` from a member of `id`.
-    pub fn send_message(&mut self, chat: &mut Chat, out: &mut Outboxes, me: Sender, id: ConvId, text: &str) -> Outcome {
+    pub fn send_message(
+        &mut self,
+        chat: &mut Chat,
+        out: &mut Outboxes,
+        me: Sender,
+        id: ConvId,
+        text: &str,
+    ) -> Outcome {
         match self {
             Engine::Memory => memory::send_message(chat, out, me.key, id, text),
             #[cfg(feature = "engine")]
@@ -169,7 +199,13 @@ impl Engine {
     }
 
     /// `LEAVE [id]` from a member of `id`.
-    pub fn leave(&mut self, chat: &mut Chat, out: &mut Outboxes, me: Sender, id: ConvId) -> Outcome {
+    pub fn leave(
+        &mut self,
+        chat: &mut Chat,
+        out: &mut Outboxes,
+        me: Sender,
+        id: ConvId,
+    ) -> Outcome {
         match self {
             Engine::Memory => {
                 chat.leave(me.key, id, out);

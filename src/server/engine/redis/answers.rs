@@ -104,6 +104,10 @@ impl Redis {
                 self.joined(id);
                 self.joined_answer(chat, out, me, id, error, &frame);
             }
+            Pending::List { me } => {
+                chat.send_conversations(me.key, out);
+                self.answer(me, cmd::LIST_CONVERSATIONS, Ok(Effect::Continue));
+            }
             Pending::Member { me, id, command } => {
                 let outcome = match error {
                     None => Ok(Effect::Continue),

@@ -63,15 +63,36 @@ enum Pending {
     /// A lease refresh (or a further batch of reaping): `MORE` asks for another batch.
     Lease,
     /// A waiting `REGISTER`: the user goes online here if Redis gives it the name.
-    Register { me: Sender, user: User },
+    Register {
+        me: Sender,
+        user: User,
+    },
     /// A waiting `INVITE`'s new conversation id; the invitation itself is sent next.
-    ConvId { me: Sender, names: Vec<(String, String)> },
+    ConvId {
+        me: Sender,
+        names: Vec<(String, String)>,
+    },
     /// A waiting `INVITE`: the names left out.
-    Invite { me: Sender, id: ConvId },
+    Invite {
+        me: Sender,
+        id: ConvId,
+    },
     /// A waiting `JOIN`: the member list, or a refusal.
-    Join { me: Sender, id: ConvId },
+    Join {
+        me: Sender,
+        id: ConvId,
+    },
+    /// A waiting `LIST_CONVERSATIONS`: Redis's `PONG` says every event published before
+    /// it has reached this node, so the map is as of now on every node.
+    List {
+        me: Sender,
+    },
     /// A waiting `SEND_MESSAGE` or `LEAVE`: done, or not a member.
-    Member { me: Sender, id: ConvId, command: &'static str },
+    Member {
+        me: Sender,
+        id: ConvId,
+        command: &'static str,
+    },
     /// Nothing waits for it (a status, a retirement, an old lease ended).
     Done,
 }
@@ -181,6 +202,7 @@ impl Redis {
                 Pending::ConvId { me, .. } | Pending::Invite { me, .. } => (me, cmd::INVITE),
                 Pending::Join { me, .. } => (me, cmd::JOIN),
                 Pending::Member { me, command, .. } => (me, command),
+                Pending::List { me } => (me, cmd::LIST_CONVERSATIONS),
                 _ => continue,
             };
             self.answer(me, command, Err(Refusal::EngineUnavailable));
@@ -201,7 +223,10 @@ impl Redis {
         self.backoff_ms = MIN_BACKOFF_MS;
         let channel = format!("im:node:{node}");
         self.link.command(&[b"SUBSCRIBE", channel.as_bytes()]);
-        info!("engine: connected to Redis at {} as node {node}", self.link.addr());
+        info!(
+            "engine: connected to Redis at {} as node {node}",
+            self.link.addr()
+        );
     }
 
     /// The lease timer. `Err`: the lease was not refreshed in time (Redis hangs): the link

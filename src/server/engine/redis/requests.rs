@@ -18,7 +18,12 @@ impl Redis {
         let node = self.node_id()?;
         let key = name_key(&user.name).map_err(Refusal::BadName)?.into_owned();
         let (name, status) = (user.name.to_string(), user.status.to_string());
-        let args = [node.as_bytes(), key.as_bytes(), name.as_bytes(), status.as_bytes()];
+        let args = [
+            node.as_bytes(),
+            key.as_bytes(),
+            name.as_bytes(),
+            status.as_bytes(),
+        ];
         self.fcall("register", &args, Pending::Register { me, user });
         Ok(Effect::Wait)
     }
@@ -77,13 +82,26 @@ impl Redis {
     }
 
     /// The second half of `INVITE`, once the id is known.
-    pub(super) fn invite_with(&mut self, chat: &Chat, me: Sender, id: ConvId, names: &[(String, String)]) {
+    pub(super) fn invite_with(
+        &mut self,
+        chat: &Chat,
+        me: Sender,
+        id: ConvId,
+        names: &[(String, String)],
+    ) {
         let (Ok(node), Some((_, key))) = (self.node_id(), user_key(chat, me.key)) else {
-            return self.answer(me, crate::protocol::cmd::INVITE, Err(Refusal::EngineUnavailable));
+            return self.answer(
+                me,
+                crate::protocol::cmd::INVITE,
+                Err(Refusal::EngineUnavailable),
+            );
         };
         self.subscribe(id);
         *self.joining.entry(id).or_default() += 1;
-        let (id_text, room) = (id.to_string(), self.max_members.saturating_sub(1).to_string());
+        let (id_text, room) = (
+            id.to_string(),
+            self.max_members.saturating_sub(1).to_string(),
+        );
         let max = MAX_PENDING_INVITATIONS.to_string();
         let mut args: Vec<&[u8]> = vec![
             node.as_bytes(),
@@ -123,7 +141,12 @@ impl Redis {
             return Err(Refusal::NotRegistered);
         };
         let id_text = id.to_string();
-        let args = [id_text.as_bytes(), key.as_bytes(), name.as_bytes(), text.as_bytes()];
+        let args = [
+            id_text.as_bytes(),
+            key.as_bytes(),
+            name.as_bytes(),
+            text.as_bytes(),
+        ];
         let command = crate::protocol::cmd::SEND_MESSAGE;
         self.fcall("send", &args, Pending::Member { me, id, command });
         Ok(Effect::Wait)
@@ -139,6 +162,15 @@ impl Redis {
         let args = [node.as_bytes(), id_text.as_bytes(), key.as_bytes()];
         let command = crate::protocol::cmd::LEAVE;
         self.fcall("leave", &args, Pending::Member { me, id, command });
+        Ok(Effect::Wait)
+    }
+
+    /// `LIST_CONVERSATIONS`: answered once a `PING` comes back, so that the map holds
+    /// every change Redis made before the request (another node's user who left just
+    /// before is no longer in it).
+    pub fn list_conversations(&mut self, me: Sender) -> Outcome {
+        self.node_id()?;
+        self.send(&[b"PING"], Pending::List { me });
         Ok(Effect::Wait)
     }
 
