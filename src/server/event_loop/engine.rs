@@ -11,7 +11,6 @@
 //! It is not a connection of the slab: it has no user, no deadline and no output limit of a
 //! client's, and it is never closed for good, only made again.
 
-use log::warn;
 use mio::Token;
 
 use crate::server::engine::redis::Event;
@@ -166,9 +165,6 @@ impl Server {
             .filter(|(key, conn)| conn.state == State::Open && self.chat.is_registered(*key))
             .map(|(key, _)| key)
             .collect();
-        if !registered.is_empty() {
-            warn!("engine: signing out {} users", registered.len());
-        }
         for key in registered {
             self.close(key, Reason::EngineLost);
         }

@@ -18,7 +18,7 @@ use super::{error_text, items, text, Pending, Redis, Sender, PRESENCE_CHANNEL};
 /// One online user as `im:online` holds it.
 #[derive(Debug, Deserialize)]
 struct Entry {
-    node: u64,
+    node: String,
     name: String,
     status: String,
 }
@@ -60,16 +60,16 @@ impl Redis {
                 }
             }
             Pending::NodeJoin => {
-                let OwnedFrame::Number { data: node, .. } = frame else {
+                let Some(node) = text(&frame).filter(|_| error.is_none()) else {
                     return Err(format!("no node id: {frame:?}"));
                 };
-                self.joined_as(node as u64, now);
+                self.joined_as(node.to_string(), now);
             }
             Pending::Online => {
-                let own = self.node;
+                let own = self.node.as_deref();
                 let users: Vec<Entry> = (items(&frame).iter())
                     .filter_map(|e| serde_json::from_str(text(e)?).ok())
-                    .filter(|e: &Entry| Some(e.node) != own)
+                    .filter(|e: &Entry| Some(&*e.node) != own)
                     .collect();
                 chat.set_remote_users(users.iter().map(|e| (&*e.name, &*e.status)));
             }
@@ -198,12 +198,12 @@ impl Redis {
         };
         if channel == PRESENCE_CHANNEL {
             let Ok((node, name, status)) =
-                serde_json::from_str::<(u64, String, Option<String>)>(payload)
+                serde_json::from_str::<(String, String, Option<String>)>(payload)
             else {
                 return;
             };
             // This node's own changes were applied as they were made.
-            if Some(node) != self.node {
+            if Some(&*node) != self.node.as_deref() {
                 chat.remote_presence(&name, status.as_deref());
             }
         } else if channel.starts_with("im:conv:") {

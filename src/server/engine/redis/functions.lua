@@ -6,9 +6,11 @@
 -- version never call these by mistake.
 --
 -- Keys:
---   im:online            hash: name key -> JSON {"node":N,"name":...,"status":...}
+--   im:online            hash: name key -> JSON {"node":ID,"name":...,"status":...}
 --   im:nodes             sorted set: node id -> end of its lease (ms, Redis's clock)
---   im:node:seq          counter: the last node id handed out
+--   im:node:seq          counter: the last node number handed out; a node id is that
+--                        number and a random token of the node's ("3-9f2c..."), so an id
+--                        is never handed out twice, even by a Redis restarted empty
 --   im:node:<id>:users   set: the name keys registered through node <id>
 --   im:conv:seq          counter: the last conversation id handed out (INCR, by the node)
 --   im:conv:<id>:members sorted set: name key -> place in the join order
@@ -19,7 +21,7 @@
 --                        ones: pruned when it reaches the limit, so ending a conversation
 --                        costs nothing per invitee)
 -- Channels:
---   im:presence          JSON [node, name, status] (status null: offline)
+--   im:presence          JSON [node id, name, status] (status null: offline)
 --   im:conv:<id>         JSON ["joined"|"left", id, name] and ["message", id, name, text],
 --                        in the one order every member sees
 --   im:node:<id>         JSON ["invitation", id, inviter, [names on that node]]
@@ -49,7 +51,7 @@ local function alive(node)
 end
 
 local function publish(node, name, status)
-  redis.call('PUBLISH', PRESENCE, cjson.encode({tonumber(node), name, status}))
+  redis.call('PUBLISH', PRESENCE, cjson.encode({node, name, status}))
 end
 
 local function members_of(id) return 'im:conv:' .. id .. ':members' end
@@ -116,9 +118,9 @@ local function reap(budget)
   return 'OK'
 end
 
--- node_join(lease_ms) -> a new node id, its lease running.
+-- node_join(lease_ms, token) -> a new node id, its lease running.
 local function node_join(keys, args)
-  local id = redis.call('INCR', NODE_SEQ)
+  local id = redis.call('INCR', NODE_SEQ) .. '-' .. args[2]
   redis.call('ZADD', NODES, now_ms() + tonumber(args[1]), id)
   return id
 end
@@ -159,7 +161,7 @@ local function register(keys, args)
   if not alive(node) then return redis.error_reply('LOST lease ended') end
   if redis.call('HEXISTS', ONLINE, key) == 1 then return 'TAKEN' end
   redis.call('HSET', ONLINE, key,
-    cjson.encode({node = tonumber(node), name = name, status = status}))
+    cjson.encode({node = node, name = name, status = status}))
   redis.call('SADD', users_of(node), key)
   publish(node, name, status)
   return 'OK'

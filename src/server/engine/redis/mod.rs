@@ -53,6 +53,16 @@ pub const MIN_BACKOFF_MS: u64 = 100;
 /// seconds, not hammered.
 pub const MAX_BACKOFF_MS: u64 = 5_000;
 
+/// A token no other run of any node draws, in practice: 64 random bits (std's hasher
+/// keys come from the system's random source), so a node id is unique even across a
+/// Redis restarted empty, which hands out node numbers from 1 again.
+fn random_token() -> String {
+    use std::hash::BuildHasher;
+    let bits =
+        std::collections::hash_map::RandomState::new().hash_one(std::time::SystemTime::now());
+    format!("{bits:016x}")
+}
+
 /// What an answer is for, in the order the requests were sent.
 #[derive(Debug)]
 enum Pending {
@@ -117,9 +127,9 @@ pub struct Redis {
     link: Link,
     lease_ms: u64,
     /// This node's id in Redis, once Redis gave it one over the current link.
-    node: Option<u64>,
+    node: Option<String>,
     /// The id this node had before its link broke, whose lease is ended at the next connect.
-    previous: Option<u64>,
+    previous: Option<String>,
     pending: VecDeque<Pending>,
     /// The delay before the next attempt to connect.
     backoff_ms: u64,
@@ -158,8 +168,8 @@ impl Redis {
     }
 
     /// This node's id, while it has one.
-    pub fn node(&self) -> Option<u64> {
-        self.node
+    pub fn node(&self) -> Option<&str> {
+        self.node.as_deref()
     }
 
     /// How often the lease is refreshed: a third of it, so two refreshes may be late.
@@ -179,12 +189,14 @@ impl Redis {
         // A subscription is answered by a push, not a reply: nothing pends for it.
         self.link
             .command(&[b"SUBSCRIBE", PRESENCE_CHANNEL.as_bytes()]);
-        let lease = self.lease_ms.to_string();
-        self.fcall("node_join", &[lease.as_bytes()], Pending::NodeJoin);
-        self.fcall("online", &[], Pending::Online);
+        // The old id's lease ends first: its names are free for its users' reconnections.
         if let Some(old) = self.previous.take() {
-            self.fcall("node_leave", &[old.to_string().as_bytes()], Pending::Done);
+            self.fcall("node_leave", &[old.as_bytes()], Pending::Done);
         }
+        let (lease, token) = (self.lease_ms.to_string(), random_token());
+        let args = [lease.as_bytes(), token.as_bytes()];
+        self.fcall("node_join", &args, Pending::NodeJoin);
+        self.fcall("online", &[], Pending::Online);
         Ok(())
     }
 
@@ -194,7 +206,10 @@ impl Redis {
     pub fn fail(&mut self, registry: &Registry, chat: &mut Chat, why: &str) -> u64 {
         let addr = self.link.addr();
         let delay = self.backoff_ms;
-        warn!("engine: lost Redis at {addr} ({why}); signing this node's users out; connecting again in {delay} ms");
+        match self.node {
+            Some(_) => warn!("engine: lost Redis at {addr} ({why}); its users are signed out; connecting again in {delay} ms"),
+            None => warn!("engine: cannot reach Redis at {addr} ({why}); trying again in {delay} ms"),
+        }
         self.link.reset(registry);
         for pending in std::mem::take(&mut self.pending) {
             let (me, command) = match pending {
@@ -207,7 +222,9 @@ impl Redis {
             };
             self.answer(me, command, Err(Refusal::EngineUnavailable));
         }
-        self.previous = self.node.take().or(self.previous);
+        if let Some(node) = self.node.take() {
+            self.previous = Some(node);
+        }
         chat.forget_remote_users();
         self.subscribed.clear();
         self.joining.clear();
@@ -217,8 +234,7 @@ impl Redis {
 
     /// Redis gave this node its id: the lease runs, the node's own channel (its users'
     /// invitations) is subscribed, and the delay before reconnecting starts over.
-    fn joined_as(&mut self, node: u64, now: u64) {
-        self.node = Some(node);
+    fn joined_as(&mut self, node: String, now: u64) {
         self.leased_at = now;
         self.backoff_ms = MIN_BACKOFF_MS;
         let channel = format!("im:node:{node}");
@@ -227,30 +243,28 @@ impl Redis {
             "engine: connected to Redis at {} as node {node}",
             self.link.addr()
         );
+        self.node = Some(node);
     }
 
     /// The lease timer. `Err`: the lease was not refreshed in time (Redis hangs): the link
     /// is to be failed.
     pub fn lease_due(&mut self, now: u64) -> Result<(), String> {
-        let Some(node) = self.node else {
+        let Some(node) = self.node.clone() else {
             return Ok(());
         };
         if now.saturating_sub(self.leased_at) > self.lease_ms {
             return Err(format!("lease not refreshed for {} ms", self.lease_ms));
         }
-        let (node, lease) = (node.to_string(), self.lease_ms.to_string());
-        self.fcall(
-            "node_lease",
-            &[node.as_bytes(), lease.as_bytes()],
-            Pending::Lease,
-        );
+        let lease = self.lease_ms.to_string();
+        let args = [node.as_bytes(), lease.as_bytes()];
+        self.fcall("node_lease", &args, Pending::Lease);
         Ok(())
     }
 
     /// Ends this node's lease (on shutdown, once its users are retired).
     pub fn sign_off(&mut self) {
         if let Some(node) = self.node.take() {
-            self.fcall("node_leave", &[node.to_string().as_bytes()], Pending::Done);
+            self.fcall("node_leave", &[node.as_bytes()], Pending::Done);
         }
     }
 

@@ -176,9 +176,7 @@ impl Redis {
 
     /// This node's id as text, or the refusal every command gets while it has none.
     fn node_id(&self) -> Result<String, Refusal> {
-        self.node
-            .map(|node| node.to_string())
-            .ok_or(Refusal::EngineUnavailable)
+        self.node.clone().ok_or(Refusal::EngineUnavailable)
     }
 
     fn subscribe(&mut self, id: ConvId) {
