@@ -315,3 +315,33 @@ fn tls_wrong_passwords_and_per_address_refusals_are_counted() {
         1.0
     );
 }
+
+#[test]
+fn the_redis_engine_shows_its_link_and_the_other_nodes_users() {
+    let flags = ["--metrics", "127.0.0.1:0", "--http", "off"];
+    let mut cluster = Server::start_cluster(2, &flags);
+    let line = cluster.wait_log("metrics at http://");
+    let addr = line.rsplit("http://").next().unwrap();
+    let addr: SocketAddr = addr.trim().trim_end_matches("/metrics").parse().unwrap();
+    let nodes = cluster.node_addrs();
+    let mut alice = Client::connect(nodes[0]);
+    alice.send("REGISTER [\"alice\"]");
+    alice.expect("ONLINE_USERS ");
+    let mut bob = Client::connect(nodes[1]);
+    bob.send("REGISTER [\"bob\"]");
+    bob.expect("ONLINE_USERS ");
+    let m = scrape_until(addr, "bob, on the other node", |m| {
+        value(m, "imchat_remote_users", &[]) == 1.0
+    });
+    assert_eq!(value(&m, "imchat_engine_connected", &[]), 1.0);
+    assert_eq!(value(&m, "imchat_users", &[]), 1.0, "this node's own");
+    assert_eq!(value(&m, "imchat_engine_failures", &[]), 0.0);
+
+    cluster.redis().kill();
+    let m = scrape_until(addr, "the link lost", |m| {
+        value(m, "imchat_engine_connected", &[]) == 0.0
+    });
+    assert!(value(&m, "imchat_engine_failures", &[]) >= 1.0);
+    assert_eq!(value(&m, "imchat_remote_users", &[]), 0.0, "unknown now");
+    drop(alice);
+}

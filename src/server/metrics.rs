@@ -132,6 +132,19 @@ pub struct Announced {
     pub malformed: u64,
 }
 
+/// The Redis engine's state (`--engine redis`), for its metrics.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct EngineState {
+    /// 1 while the node is part of the chat (connected, with a node id), else 0.
+    pub connected: u64,
+    /// Requests sent to Redis and not answered yet.
+    pub pending: u64,
+    /// Times the link to Redis broke or could not be made.
+    pub failures: u64,
+    /// Users of other nodes this node knows.
+    pub remote_users: u64,
+}
+
 /// Everything one scrape shows: the counters as they stand, and the gauges the loop
 /// computed for it.
 #[derive(Debug, Clone, Default)]
@@ -147,6 +160,7 @@ pub struct Snapshot {
     /// Open connections that speak TLS (of every transport and state above).
     pub tls_connections: u64,
     pub announced: Option<Announced>,
+    pub engine: Option<EngineState>,
 }
 
 impl Snapshot {
@@ -329,6 +343,35 @@ impl Snapshot {
                 ),
             ]);
         }
+        if let Some(e) = self.engine {
+            singles.extend([
+                (
+                    gauge(
+                        "engine_connected",
+                        "1 while this node is part of the chat in Redis (--engine redis)",
+                    ),
+                    e.connected,
+                ),
+                (
+                    gauge(
+                        "engine_pending",
+                        "Requests sent to Redis and not answered yet",
+                    ),
+                    e.pending,
+                ),
+                (
+                    counter(
+                        "engine_failures",
+                        "Times the link to Redis broke or could not be made",
+                    ),
+                    e.failures,
+                ),
+                (
+                    gauge("remote_users", "Users of other nodes this node knows"),
+                    e.remote_users,
+                ),
+            ]);
+        }
         singles
     }
 
@@ -359,41 +402,4 @@ impl Snapshot {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn only_get_metrics_is_answered_with_the_text() {
-        let ask = |head: &str| read_request(head.as_bytes()).map(|(ask, _)| ask);
-        assert_eq!(ask("GET /metrics HTTP/1.1\r\n\r\n"), Some(Ask::Metrics));
-        assert_eq!(ask("GET /metrics?x=1 HTTP/1.1\r\n\r\n"), Some(Ask::Metrics));
-        assert_eq!(ask("GET / HTTP/1.1\r\n\r\n"), Some(Ask::Refuse(404)));
-        assert_eq!(
-            ask("POST /metrics HTTP/1.1\r\n\r\n"),
-            Some(Ask::Refuse(405))
-        );
-        assert_eq!(ask("GET /metrics HTTP/1.1\r\n"), None);
-        assert_eq!(ask("\x01\x02 nonsense\r\n\r\n"), Some(Ask::Refuse(400)));
-        let endless = format!(
-            "GET /metrics HTTP/1.1\r\nX: {}",
-            "a".repeat(MAX_SCRAPE_HEAD)
-        );
-        assert_eq!(ask(&endless), Some(Ask::Refuse(431)));
-    }
-
-    #[test]
-    fn a_snapshot_is_openmetrics_text_with_every_family() {
-        let text = Snapshot::default().encode();
-        assert!(text.ends_with("# EOF\n"), "{text}");
-        for name in [
-            "imchat_lines_in",
-            "imchat_pass_duration_seconds",
-            "imchat_connections",
-        ] {
-            assert!(
-                text.contains(&format!("# TYPE {name} ")),
-                "{name} in {text}"
-            );
-        }
-    }
-}
+mod tests;

@@ -78,6 +78,10 @@ impl Server {
             requests: a.requests,
             malformed: a.malformed,
         });
+        #[cfg(feature = "engine")]
+        if let crate::server::engine::Engine::Redis(redis) = &self.engine {
+            snapshot.engine = Some(redis.state(&self.chat));
+        }
         snapshot
     }
 }

@@ -144,6 +144,8 @@ pub struct Redis {
     joining: HashMap<ConvId, u32>,
     /// Members one conversation may have (`--max-members`).
     max_members: usize,
+    /// Times the link broke or could not be made (for `--metrics`).
+    failures: u64,
 }
 
 impl Redis {
@@ -160,6 +162,7 @@ impl Redis {
             subscribed: HashSet::new(),
             joining: HashMap::new(),
             max_members,
+            failures: 0,
         }
     }
 
@@ -210,6 +213,7 @@ impl Redis {
             Some(_) => warn!("engine: lost Redis at {addr} ({why}); its users are signed out; connecting again in {delay} ms"),
             None => warn!("engine: cannot reach Redis at {addr} ({why}); trying again in {delay} ms"),
         }
+        self.failures += 1;
         self.link.reset(registry);
         for pending in std::mem::take(&mut self.pending) {
             let (me, command) = match pending {
@@ -272,6 +276,17 @@ impl Redis {
     /// or commands queued and not yet tried.
     pub fn link_has_work(&self) -> bool {
         self.link.readable || self.link.wants_flush()
+    }
+
+    /// The engine's state for `--metrics`.
+    #[cfg(feature = "metrics")]
+    pub fn state(&self, chat: &Chat) -> crate::server::metrics::EngineState {
+        crate::server::metrics::EngineState {
+            connected: u64::from(self.node.is_some()),
+            pending: self.pending.len() as u64,
+            failures: self.failures,
+            remote_users: chat.remote_user_count() as u64,
+        }
     }
 
     /// Whether requests are still unanswered.
