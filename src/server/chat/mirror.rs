@@ -211,3 +211,6 @@ impl Chat {
         Some(self.proxies.take(name, &folded))
     }
 }
+
+#[cfg(test)]
+mod tests;

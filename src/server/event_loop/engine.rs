@@ -129,8 +129,14 @@ impl Server {
         if let Err(e) = redis.connect(self.poll.registry(), ENGINE) {
             return self.engine_failed(&format!("cannot connect: {e}"), now);
         }
+        // One lease timer at a time, however often the link was made again.
         let at = now + redis.lease_interval_ms();
-        self.wheel.insert(at, Timer::EngineLease);
+        if let Some(old) = redis
+            .lease_timer
+            .replace(self.wheel.insert(at, Timer::EngineLease))
+        {
+            self.wheel.cancel(old);
+        }
     }
 
     /// The `EngineLease` timer: refresh the lease, and set the next refresh.
@@ -138,14 +144,13 @@ impl Server {
         let Engine::Redis(redis) = &mut self.engine else {
             return;
         };
+        redis.lease_timer = None;
         if !redis.link().is_up() {
             return; // the next connect sets the timer again
         }
         let at = now + redis.lease_interval_ms();
         match redis.lease_due(now) {
-            Ok(()) => {
-                self.wheel.insert(at, Timer::EngineLease);
-            }
+            Ok(()) => redis.lease_timer = Some(self.wheel.insert(at, Timer::EngineLease)),
             Err(why) => self.engine_failed(&why, now),
         }
     }

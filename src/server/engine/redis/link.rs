@@ -25,6 +25,13 @@ const READ_CHUNK: usize = 64 * 1024;
 /// runaway reply take the node's memory.
 pub const MAX_INPUT: usize = 64 * 1024 * 1024;
 
+/// Undecoded bytes past which the link is not read in a pass: frames are handled a budget
+/// per pass, and a Redis that sends faster than a node handles them must not grow the
+/// node's memory; TCP's flow control holds the rest in the kernels, and past its own
+/// pub/sub output limit (`client-output-buffer-limit pubsub`, 32 MB by default) Redis
+/// drops a node that far behind, which then signs its users out.
+const READ_BACKLOG: usize = 1024 * 1024;
+
 /// Most bytes of commands queued for Redis and not yet written. Commands are small (a name,
 /// a status); a Redis that stops reading while the node keeps sending would otherwise grow
 /// this without end. Past it the link is broken and made again.
@@ -173,8 +180,13 @@ impl Link {
         result
     }
 
-    /// Reads until `WouldBlock`. `Ok(false)`: Redis closed the connection.
+    /// Reads until `WouldBlock`, unless [`READ_BACKLOG`] bytes are still to decode (the
+    /// link then stays readable for a later pass). `Ok(false)`: Redis closed the
+    /// connection.
     pub fn read(&mut self) -> io::Result<bool> {
+        if self.input.len() - self.decoded >= READ_BACKLOG {
+            return Ok(true);
+        }
         self.readable = false;
         let Some(socket) = self.socket.as_mut() else {
             return Ok(true);
@@ -216,3 +228,6 @@ impl Link {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -146,6 +146,8 @@ pub struct Redis {
     max_members: usize,
     /// Times the link broke or could not be made (for `--metrics`).
     failures: u64,
+    /// The lease refresh on the loop's wheel, if one is: one at a time.
+    pub lease_timer: Option<crate::wheel::TimerId>,
 }
 
 impl Redis {
@@ -163,6 +165,7 @@ impl Redis {
             joining: HashMap::new(),
             max_members,
             failures: 0,
+            lease_timer: None,
         }
     }
 
