@@ -168,15 +168,7 @@ fn the_server_address_may_be_a_host_name() {
 
 /// Runs imload with flags it must refuse before connecting (the address has no server).
 fn refused(flags: &[&str]) -> String {
-    let output = Command::new(env!("CARGO_BIN_EXE_imload"))
-        .args(["--server", "127.0.0.1:9"])
-        .args(flags)
-        .output()
-        .expect("run imload");
-    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    assert_eq!(output.status.code(), Some(2), "a usage error: {stderr}");
-    assert!(output.stdout.is_empty(), "no report");
-    stderr
+    common::imload::usage_error(&[&["--server", "127.0.0.1:9"], flags].concat())
 }
 
 #[test]

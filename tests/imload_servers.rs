@@ -149,16 +149,9 @@ fn server_pids_are_summed_and_listed() {
     assert!(table.contains(&named), "{table}");
 }
 
-/// imload's exit code and stderr for flags it must refuse before connecting.
+/// imload's stderr for flags it must refuse before connecting (a usage error).
 fn refused(flags: &[&str]) -> String {
-    let output = Command::new(env!("CARGO_BIN_EXE_imload"))
-        .args(flags)
-        .output()
-        .expect("run imload");
-    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    assert_eq!(output.status.code(), Some(2), "a usage error: {stderr}");
-    assert!(output.stdout.is_empty(), "no report");
-    stderr
+    common::imload::usage_error(flags)
 }
 
 #[test]

@@ -91,3 +91,16 @@ pub fn assert_every_message_delivered_once(report: &Value, others: u64) {
         assert_eq!(n(report, field), 0, "{field}: {report}");
     }
 }
+
+/// Runs imload with flags it must refuse before connecting: asserts a usage error (exit
+/// code 2, no report) and returns its stderr.
+pub fn usage_error(args: &[&str]) -> String {
+    let output = Command::new(env!("CARGO_BIN_EXE_imload"))
+        .args(args)
+        .output()
+        .expect("run imload");
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert_eq!(output.status.code(), Some(2), "a usage error: {stderr}");
+    assert!(output.stdout.is_empty(), "no report");
+    stderr
+}

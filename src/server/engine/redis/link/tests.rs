@@ -2,7 +2,7 @@
 //! encodes them, and frames come back whole however the bytes are cut.
 
 use std::io::{Read, Write};
-use std::net::TcpListener;
+use std::net::{TcpListener, TcpStream};
 use std::time::Duration;
 
 use mio::{Events, Poll, Token};
@@ -24,6 +24,17 @@ fn connected(poll: &mut Poll, link: &mut Link) {
         }
     }
     panic!("the link never connected");
+}
+
+/// A link connected to a socket that plays Redis: the poll, the link, and the peer's end.
+fn linked() -> (Poll, Link, TcpStream) {
+    let redis = TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut poll = Poll::new().unwrap();
+    let mut link = Link::new(redis.local_addr().unwrap());
+    link.connect(poll.registry(), Token(1)).unwrap();
+    let (peer, _) = redis.accept().unwrap();
+    connected(&mut poll, &mut link);
+    (poll, link, peer)
 }
 
 /// Waits for the next readable event (at most 10 s).
@@ -52,12 +63,7 @@ fn next(poll: &mut Poll, link: &mut Link) -> OwnedFrame {
 
 #[test]
 fn commands_go_out_as_resp_arrays_and_frames_come_back_whole() {
-    let redis = TcpListener::bind("127.0.0.1:0").unwrap();
-    let mut poll = Poll::new().unwrap();
-    let mut link = Link::new(redis.local_addr().unwrap());
-    link.connect(poll.registry(), Token(1)).unwrap();
-    let (mut peer, _) = redis.accept().unwrap();
-    connected(&mut poll, &mut link);
+    let (mut poll, mut link, mut peer) = linked();
 
     link.command(&[b"FCALL", b"imchat_v1_send", b"0", b"hi\r\nthere"]);
     assert!(link.wants_flush());
@@ -93,12 +99,7 @@ fn commands_go_out_as_resp_arrays_and_frames_come_back_whole() {
 
 #[test]
 fn bytes_that_are_not_resp_break_the_link_and_a_closed_peer_is_seen() {
-    let redis = TcpListener::bind("127.0.0.1:0").unwrap();
-    let mut poll = Poll::new().unwrap();
-    let mut link = Link::new(redis.local_addr().unwrap());
-    link.connect(poll.registry(), Token(1)).unwrap();
-    let (mut peer, _) = redis.accept().unwrap();
-    connected(&mut poll, &mut link);
+    let (mut poll, mut link, mut peer) = linked();
     peer.write_all(b"?what\r\n").unwrap();
     readable(&mut poll);
     link.read().unwrap();
