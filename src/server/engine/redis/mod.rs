@@ -1,11 +1,14 @@
 //! The Redis engine: several nodes, one chat.
 //!
 //! What every node must agree on lives in Redis: which names are online, on which node, and
-//! their statuses. Every decision that reads and writes it is one of the node's Redis
-//! Functions (`functions.lua`, loaded by the node each time it connects), so two nodes
-//! never both give out one name. Presence changes are published on one channel; every node
-//! subscribes, keeps the other nodes' users by name and status (`chat/remote.rs`), and
-//! broadcasts to its own users once per interval, as one node does.
+//! their statuses; the conversations, their members and pending invitations. Every decision
+//! that reads and writes it is one of the node's Redis Functions (`functions.lua`, loaded by
+//! the node each time it connects), so two nodes never both give out one name, nor accept a
+//! message from someone who just left. What others must hear is published: presence on one
+//! channel every node reads, a conversation's events and messages on its own channel, read
+//! by the nodes with members in it, invitations on the invitees' nodes' channels. Each node
+//! keeps what its users need (the other nodes' users by name and status, `chat/remote.rs`;
+//! mirrors of their conversations, `chat/mirror.rs`) and encodes for them, once per node.
 //!
 //! A node holds its users on a lease: it refreshes the lease every third of `--lease-ms`,
 //! and each refresh also takes offline a batch of the users of nodes whose lease ended (a
@@ -18,6 +21,14 @@
 //! `REGISTER` until Redis is back, connects again with a growing delay, and on success
 //! ends its old lease at once, so that its old names are free again for its users'
 //! reconnections.
+//!
+//! | file | what it holds |
+//! |---|---|
+//! | `mod.rs` | the engine's state, connecting, failing, the lease |
+//! | `requests.rs` | the request each command sends, and the subscriptions they need |
+//! | `answers.rs` | what answers and published messages do |
+//! | `link.rs` | the socket, its buffers, RESP3 in and out |
+//! | `functions.lua` | the functions, and the key layout |
 
 mod answers;
 mod link;
