@@ -49,8 +49,10 @@ impl Redis {
             return Err("an answer to no request".into());
         };
         let error = error_text(&frame);
-        // Redis says this node's lease ended: its users may be someone else's now.
+        // Redis says this node's lease ended: its users may be someone else's now. The
+        // request goes back in the queue, so that failing the link answers it with the rest.
         if let Some(why) = error.as_deref().filter(|why| why.starts_with("LOST")) {
+            self.pending.push_front(pending);
             return Err(why.to_string());
         }
         match pending {
