@@ -13,6 +13,7 @@
 //! | `nodes.rs` | a node killed with -9, or stopped with SIGTERM |
 //! | `outages.rs` | Redis restarted under load, killed, or unreachable at start |
 //! | `leases.rs` | a node's lease when its link breaks: its old names freed, only its own |
+//! | `strangers.rs` | a node's copy of a conversation gives a stranger nothing |
 //! | `redis_state.rs` | what the nodes leave in Redis, and bad `--engine` values |
 
 #![cfg(feature = "engine")]
@@ -26,6 +27,7 @@ mod order;
 mod outages;
 mod presence;
 mod redis_state;
+mod strangers;
 
 use std::net::SocketAddr;
 
