@@ -202,6 +202,13 @@ impl Server {
     /// Waits until a line containing `needle` has been logged (now or earlier) and
     /// returns it.
     pub fn wait_log(&self, needle: &str) -> String {
+        self.wait_log_times(needle, 1)
+    }
+
+    /// Waits until `times` lines containing `needle` have been logged (now or earlier) and
+    /// returns the last of them: for an event that happens again (a node connecting to its
+    /// Redis a second time).
+    pub fn wait_log_times(&self, needle: &str, times: usize) -> String {
         let deadline = Instant::now() + PATIENCE;
         loop {
             let logged = self
@@ -209,7 +216,8 @@ impl Server {
                 .lock()
                 .unwrap()
                 .iter()
-                .find(|l| l.contains(needle))
+                .filter(|l| l.contains(needle))
+                .nth(times - 1)
                 .cloned();
             if let Some(line) = logged {
                 return line;
@@ -219,7 +227,10 @@ impl Server {
             // quadratic (minutes, after 200,000 lines).
             let left = deadline.saturating_duration_since(Instant::now());
             if self.log_events.recv_timeout(left).is_err() && left.is_zero() {
-                panic!("no log line containing {needle:?}; logs:\n{}", self.logs());
+                panic!(
+                    "not {times} log lines containing {needle:?}; logs:\n{}",
+                    self.logs()
+                );
             }
             while self.log_events.try_recv().is_ok() {}
         }
