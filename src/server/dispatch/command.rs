@@ -71,8 +71,6 @@ pub enum Refusal {
     NotMember(ConvId),
     /// The engine (Redis) cannot be reached now; the command was not done.
     EngineUnavailable,
-    /// The engine this server runs on does not have conversations yet.
-    NoConversations,
 
     /// `INVITE` created the conversation without these names.
     LeftOut(Vec<(String, LeftOut)>),
@@ -158,9 +156,6 @@ impl fmt::Display for Refusal {
             Refusal::NotMember(id) => write!(f, "not a member of conversation {id}"),
             Refusal::EngineUnavailable => {
                 f.write_str("the chat engine (Redis) is unavailable; try again shortly")
-            }
-            Refusal::NoConversations => {
-                f.write_str("conversations are not available with the Redis engine yet")
             }
 
             Refusal::LeftOut(names) => {

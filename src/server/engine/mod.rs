@@ -3,11 +3,13 @@
 //! One node alone keeps everything in its own memory (the [`Engine::Memory`] engine, the
 //! default, which needs nothing else). Several nodes form one chat through Redis
 //! (`--engine redis://HOST:PORT`, the `engine` feature): the state every node must agree on
-//! (which names are online, and their statuses) lives in Redis, and every decision that
-//! reads and writes it runs inside Redis, atomically, as one of the node's Redis Functions.
+//! (which names are online, and their statuses; conversations, members and invitations)
+//! lives in Redis, and every decision that reads and writes it runs inside Redis,
+//! atomically, as one of the node's Redis Functions.
 //!
 //! Handlers do not know which engine runs: they check what a node can check alone (the
-//! arguments, the password, the name rule), then ask the engine. The memory engine answers
+//! arguments, the password, the name rule, whether the sender is a member of a
+//! conversation its node holds), then ask the engine. The memory engine answers
 //! at once. The Redis engine sends the question and answers [`Effect::Wait`]: the
 //! connection reads no further line (its later lines wait in its buffer, in order) until
 //! Redis's answer comes back and the loop resumes it, while every other connection goes on.
