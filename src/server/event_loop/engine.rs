@@ -13,7 +13,7 @@
 
 use mio::Token;
 
-use crate::server::engine::redis::Event;
+use crate::server::engine::redis::{describe, Event};
 use crate::server::engine::{welcome, Engine};
 
 use super::lifecycle::State;
@@ -66,6 +66,7 @@ impl Server {
             match redis.link().next_frame() {
                 Ok(Some(frame)) => {
                     handled += 1;
+                    trace!(self.config.trace, "engine: Redis sent {}", describe(&frame));
                     if let Err(why) = redis.on_frame(frame, &mut self.chat, &mut self.out, now) {
                         failure = Some(why);
                     }
@@ -215,7 +216,12 @@ impl Server {
                 dispatch::refuse(&mut ctx, me.key, command, refusal)
             }
         };
-        let conn = &mut self.conns[me.key];
+        let key = me.key;
+        trace!(
+            self.config.trace,
+            "conn {key}: the engine answered; resumes"
+        );
+        let conn = &mut self.conns[key];
         conn.waiting = false;
         if conn.state == State::Open && !conn.throttled {
             self.ready.insert(me.key);

@@ -393,6 +393,10 @@ impl Server {
             Effect::Wait => {
                 if let Some(conn) = self.conns.get_mut(key) {
                     conn.waiting = true;
+                    trace!(
+                        self.config.trace,
+                        "conn {key}: waits for the engine's answer"
+                    );
                 }
             }
         }

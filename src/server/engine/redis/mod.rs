@@ -336,6 +336,23 @@ impl Redis {
     }
 }
 
+/// What a frame is, for the teaching trace: a published message and its channel, an
+/// error and its text, or an answer.
+pub fn describe(frame: &OwnedFrame) -> String {
+    match (frame, error_text(frame)) {
+        (OwnedFrame::Push { data, .. }, _) => {
+            let kind = data.first().and_then(text).unwrap_or("?");
+            let channel = data.get(1).and_then(text).unwrap_or("?");
+            match kind {
+                "message" => format!("a message on {channel}"),
+                _ => format!("{kind} {channel} (confirmed)"),
+            }
+        }
+        (_, Some(error)) => format!("the error {error:?}"),
+        _ => "an answer".to_string(),
+    }
+}
+
 /// A string frame's text.
 fn text(frame: &OwnedFrame) -> Option<&str> {
     match frame {
