@@ -13,7 +13,7 @@
 //! | `line_rate.rs` | flood control: a token bucket per connection, on lines |
 //! | `reason.rs` | why a connection closes |
 //! | `stats.rs` | the counters the loop bumps (lines, bytes, closes, refusals, passes) |
-//! | `metrics.rs` | `--metrics` (the `metrics` feature): the scrape's request and its OpenMetrics text |
+//! | `metrics.rs`, `metrics/` | `--metrics` (the `metrics` feature): the scrape's request (`request.rs`) and its OpenMetrics text |
 //! | `logging.rs` | which log lines are shown (`--log-level`, `RUST_LOG`, `--trace`), on stderr |
 //!
 //! Start with `event_loop/mod.rs`: it is written to be read first.

@@ -313,9 +313,10 @@ impl<P: Protocol> Driver<P> {
         }
     }
 
-    /// The server client `key` connects to.
+    /// The server client `key` connects to: by its number in the whole run (`nodes.rs`).
     fn node(&self, key: usize) -> &super::Node {
-        server_of(&self.settings, self.first_client + key)
+        let servers = &self.settings.servers;
+        &servers[super::node_of(self.first_client + key, servers.len())]
     }
 
     fn now_us(&self) -> u64 {
@@ -386,11 +387,6 @@ impl<P: Protocol> Driver<P> {
             let _ = client.conn.flush();
         }
     }
-}
-
-/// The server client number `client` (in the whole run) connects to (see `nodes.rs`).
-fn server_of(settings: &Settings, client: usize) -> &super::Node {
-    &settings.servers[super::node_of(client, settings.servers.len())]
 }
 
 fn mark_dirty<S>(dirty: &mut Vec<usize>, key: usize, client: &mut Client<S>) {

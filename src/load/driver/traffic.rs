@@ -6,9 +6,7 @@ use super::super::stats::{Arrival, Stamp, Stats, Tracker};
 use super::super::LoadError;
 use super::super::DRAIN_PATIENCE_MS;
 use super::setup::connected;
-use super::{
-    mark_dirty, server_of, Client, Driver, Note, Phase, Stage, MAX_SENDS_PER_PASS, MAX_UNSENT_BYTES,
-};
+use super::{mark_dirty, Client, Driver, Note, Phase, Stage, MAX_SENDS_PER_PASS, MAX_UNSENT_BYTES};
 use crate::buffer::Drain;
 
 impl<P: Protocol> Driver<P> {
@@ -43,11 +41,8 @@ impl<P: Protocol> Driver<P> {
                 }
                 Ok(false) => return Ok(()),
                 Err(source) => {
-                    let server = server_of(&self.settings, self.first_client + key);
-                    return Err(LoadError::Connect {
-                        addr: server.addr,
-                        source,
-                    });
+                    let addr = self.node(key).addr;
+                    return Err(LoadError::Connect { addr, source });
                 }
             }
         }

@@ -52,6 +52,8 @@ mod lifecycle;
 mod listen;
 #[cfg(feature = "metrics")]
 mod metrics;
+#[cfg(not(feature = "engine"))]
+mod no_engine;
 mod output;
 mod stream;
 #[cfg(test)]
@@ -312,17 +314,6 @@ impl Server {
         }
         let deadline = self.wheel.next_deadline()?;
         Some(Duration::from_millis(deadline.saturating_sub(now)))
-    }
-
-    /// Without the `engine` feature there is no link: nothing to wait for.
-    #[cfg(not(feature = "engine"))]
-    fn engine_has_work(&self) -> bool {
-        false
-    }
-
-    #[cfg(not(feature = "engine"))]
-    fn engine_settled(&mut self) -> bool {
-        true
     }
 
     /// Milliseconds since the server started: the loop's clock.

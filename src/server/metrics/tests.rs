@@ -1,3 +1,4 @@
+use super::request::MAX_SCRAPE_HEAD;
 use super::*;
 
 #[test]
