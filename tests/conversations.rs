@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{Client, Server};
+use common::{assert_one_order, transcripts, Client, Server};
 
 fn server() -> Server {
     Server::start(&["--presence-interval-ms", "50"])
@@ -147,33 +147,13 @@ fn messages_have_one_order_for_every_member() {
         alice_tx.send(&format!("SEND_MESSAGE [1,\"a{i}\"]"));
         bob_tx.send(&format!("SEND_MESSAGE [1,\"b{i}\"]"));
     }
-    let transcripts: Vec<Vec<String>> = clients
-        .iter_mut()
-        .map(|client| {
-            (0..2 * per_sender)
-                .map(|_| client.recv_skipping_presence())
-                .collect()
-        })
-        .collect();
-    assert_eq!(
-        transcripts[0], transcripts[1],
-        "alice and bob saw one order"
-    );
-    assert_eq!(transcripts[0], transcripts[2], "and so did carol");
+    let transcripts = transcripts(&mut clients, 2 * per_sender);
     for sender in ["alice", "bob"] {
-        let own: Vec<&String> = transcripts[0]
-            .iter()
-            .filter(|l| l.contains(&format!("\"{sender}\"")))
-            .collect();
-        assert_eq!(
-            own.len(),
-            per_sender,
-            "every message of {sender} exactly once"
-        );
         let letter = &sender[..1];
-        for (i, line) in own.iter().enumerate() {
-            assert_eq!(**line, format!("MESSAGE [1,\"{sender}\",\"{letter}{i}\"]"));
-        }
+        let expected: Vec<String> = (0..per_sender)
+            .map(|i| format!("MESSAGE [1,\"{sender}\",\"{letter}{i}\"]"))
+            .collect();
+        assert_one_order(&transcripts, sender, &expected);
     }
 }
 

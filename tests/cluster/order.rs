@@ -3,7 +3,7 @@
 //! its later lines in the order it sent them; and a waiting command holds its own
 //! connection only.
 
-use crate::common::Client;
+use crate::common::{assert_one_order, transcripts, Client};
 use crate::{cluster, conversation, user_at, wait_online};
 
 /// Messages each sender sends, in one write.
@@ -21,30 +21,12 @@ fn members_on_three_nodes_see_senders_of_three_nodes_in_one_order() {
             .collect();
         client.send_raw(lines.as_bytes());
     }
-    let transcripts: Vec<Vec<String>> = (clients.iter_mut())
-        .map(|client| {
-            (0..names.len() * PER_SENDER)
-                .map(|_| client.recv_skipping_presence())
-                .collect()
-        })
-        .collect();
-    assert_eq!(
-        transcripts[0], transcripts[1],
-        "alice and bob saw one order"
-    );
-    assert_eq!(transcripts[0], transcripts[2], "and so did carol");
+    let transcripts = transcripts(&mut clients, names.len() * PER_SENDER);
     for name in names {
-        let own: Vec<&String> = (transcripts[0].iter())
-            .filter(|l| l.starts_with(&format!("MESSAGE [1,\"{name}\",")))
-            .collect();
         let expected: Vec<String> = (0..PER_SENDER)
             .map(|i| format!("MESSAGE [1,\"{name}\",\"{name}{i}\"]"))
             .collect();
-        assert_eq!(
-            own,
-            expected.iter().collect::<Vec<_>>(),
-            "{name}'s, once each, in order"
-        );
+        assert_one_order(&transcripts, name, &expected);
     }
 }
 

@@ -327,6 +327,26 @@ impl Server {
     }
 }
 
+/// The next `n` lines each client receives, presence left out: what each member saw.
+pub fn transcripts(clients: &mut [Client], n: usize) -> Vec<Vec<String>> {
+    (clients.iter_mut())
+        .map(|client| (0..n).map(|_| client.recv_skipping_presence()).collect())
+        .collect()
+}
+
+/// Every member saw the first one's order (one order for all), and in it `sender`'s
+/// messages are exactly `expected`: each once, in the order sent.
+pub fn assert_one_order(transcripts: &[Vec<String>], sender: &str, expected: &[String]) {
+    for (i, transcript) in transcripts.iter().enumerate().skip(1) {
+        assert_eq!(transcript, &transcripts[0], "member {i} saw another order");
+    }
+    let own: Vec<&String> = (transcripts[0].iter())
+        .filter(|l| l.starts_with("MESSAGE [") && l.contains(&format!(",\"{sender}\",")))
+        .collect();
+    let expected: Vec<&String> = expected.iter().collect();
+    assert_eq!(own, expected, "{sender}'s messages, each once, in order");
+}
+
 /// The other nodes of a cluster, and the Redis they share (dropped after them).
 pub struct Cluster {
     pub others: Vec<Server>,
