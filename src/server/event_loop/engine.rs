@@ -187,7 +187,7 @@ impl Server {
                 if !open {
                     // Gone while Redis decided: the name is given back.
                     if let Engine::Redis(redis) = &mut self.engine {
-                        redis.retire_name(&user.name);
+                        redis.retire_key(me.key);
                     }
                     return;
                 }

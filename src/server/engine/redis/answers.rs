@@ -84,8 +84,11 @@ impl Redis {
                     }
                 }
             },
-            Pending::Register { me, user } => match (error, text(&frame)) {
-                (None, Some("OK")) => self.events.push(super::Event::Registered { me, user }),
+            Pending::Register { me, user, key } => match (error, text(&frame)) {
+                (None, Some("OK")) => {
+                    self.keys.insert(me.key, key);
+                    self.events.push(super::Event::Registered { me, user });
+                }
                 (None, Some("TAKEN")) => {
                     let taken = Refusal::NameTaken(user.name.to_string());
                     self.answer(me, cmd::REGISTER, Err(taken));

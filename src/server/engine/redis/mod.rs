@@ -87,6 +87,7 @@ enum Pending {
     Register {
         me: Sender,
         user: User,
+        key: Box<str>,
     },
     /// A waiting `INVITE`'s new conversation id; the invitation itself is sent next.
     ConvId {
@@ -155,6 +156,9 @@ pub struct Redis {
     joining: HashMap<ConvId, u32>,
     /// Members one conversation may have (`--max-members`).
     max_members: usize,
+    /// The name key of each of this node's users, by connection key, as `REGISTER`
+    /// computed it: the key every later request names the user by.
+    keys: HashMap<usize, Box<str>>,
     /// Times the link broke or could not be made (for `--metrics`).
     failures: u64,
     /// The lease refresh on the loop's wheel, if one is: one at a time.
@@ -175,6 +179,7 @@ impl Redis {
             subscribed: HashSet::new(),
             joining: HashMap::new(),
             max_members,
+            keys: HashMap::new(),
             failures: 0,
             lease_timer: None,
         }

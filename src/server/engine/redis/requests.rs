@@ -16,6 +16,7 @@ impl Redis {
     /// `REGISTER`: Redis decides whether the name is free on every node.
     pub fn register(&mut self, me: Sender, user: User) -> Outcome {
         let node = self.node_id()?;
+        // The name key is computed here once, and kept for the user's later requests.
         let key = name_key(&user.name).map_err(Refusal::BadName)?.into_owned();
         let (name, status) = (user.name.to_string(), user.status.to_string());
         let args = [
@@ -24,13 +25,18 @@ impl Redis {
             name.as_bytes(),
             status.as_bytes(),
         ];
-        self.fcall("register", &args, Pending::Register { me, user });
+        let pending = Pending::Register {
+            me,
+            user,
+            key: Box::from(key.as_str()),
+        };
+        self.fcall("register", &args, pending);
         Ok(Effect::Wait)
     }
 
     /// `STATUS`: published to every node; this node applies it itself at once.
     pub fn set_status(&mut self, chat: &Chat, me: usize, status: &str) {
-        let (Ok(node), Some((_, key))) = (self.node_id(), user_key(chat, me)) else {
+        let (Ok(node), Some((_, key))) = (self.node_id(), self.user_key(chat, me)) else {
             return;
         };
         let args = [node.as_bytes(), key.as_bytes(), status.as_bytes()];
@@ -45,11 +51,11 @@ impl Redis {
             return;
         };
         let joined: Vec<ConvId> = user.joined.iter().copied().collect();
-        let name = user.name.clone();
-        if self.node.is_some() {
-            self.retire_name(&name);
+        if self.node.is_some() && self.keys.contains_key(&key) {
+            self.retire_key(key);
             chat.retire_to_proxy(key, out);
         } else {
+            self.keys.remove(&key);
             chat.retire(key, out);
         }
         for id in joined {
@@ -57,13 +63,14 @@ impl Redis {
         }
     }
 
-    /// Frees a name this node holds in Redis (also one whose connection went away while
-    /// its `REGISTER` was in flight).
-    pub fn retire_name(&mut self, name: &str) {
-        let (Ok(node), Ok(key)) = (self.node_id(), name_key(name)) else {
+    /// Frees the name of connection `key`'s user in Redis (also one whose connection went
+    /// away while its `REGISTER` was in flight).
+    pub fn retire_key(&mut self, key: usize) {
+        let (Ok(node), Some(name_key)) = (self.node_id(), self.keys.remove(&key)) else {
             return;
         };
-        self.fcall("retire", &[node.as_bytes(), key.as_bytes()], Pending::Done);
+        let args = [node.as_bytes(), name_key.as_bytes()];
+        self.fcall("retire", &args, Pending::Done);
     }
 
     /// `INVITE`: first a new conversation id, so that this node subscribes to its channel
@@ -89,7 +96,7 @@ impl Redis {
         id: ConvId,
         names: &[(String, String)],
     ) {
-        let (Ok(node), Some((_, key))) = (self.node_id(), user_key(chat, me.key)) else {
+        let (Ok(node), Some((_, key))) = (self.node_id(), self.user_key(chat, me.key)) else {
             return self.answer(
                 me,
                 crate::protocol::cmd::INVITE,
@@ -121,7 +128,7 @@ impl Redis {
     pub fn join(&mut self, chat: &Chat, me: Sender, id: ConvId) -> Outcome {
         let node = self.node_id()?;
         crate::server::dispatch::handlers::check_room(chat, me.key)?;
-        let Some((_, key)) = user_key(chat, me.key) else {
+        let Some((_, key)) = self.user_key(chat, me.key) else {
             return Err(Refusal::NotRegistered);
         };
         self.subscribe(id);
@@ -137,7 +144,7 @@ impl Redis {
     /// this one to the sender too.
     pub fn send_message(&mut self, chat: &Chat, me: Sender, id: ConvId, text: &str) -> Outcome {
         self.node_id()?;
-        let Some((name, key)) = user_key(chat, me.key) else {
+        let Some((name, key)) = self.user_key(chat, me.key) else {
             return Err(Refusal::NotRegistered);
         };
         let id_text = id.to_string();
@@ -155,7 +162,7 @@ impl Redis {
     /// `LEAVE` from a member: Redis takes it out; the members hear from the channel.
     pub fn leave(&mut self, chat: &Chat, me: Sender, id: ConvId) -> Outcome {
         let node = self.node_id()?;
-        let Some((_, key)) = user_key(chat, me.key) else {
+        let Some((_, key)) = self.user_key(chat, me.key) else {
             return Err(Refusal::NotRegistered);
         };
         let id_text = id.to_string();
@@ -210,9 +217,12 @@ impl Redis {
     }
 }
 
-/// A user's name and name key.
-fn user_key(chat: &Chat, me: usize) -> Option<(String, String)> {
-    let name = &chat.user(me)?.name;
-    let key = name_key(name).ok()?.into_owned();
-    Some((name.to_string(), key))
+impl Redis {
+    /// A user's name, and its name key as `REGISTER` computed it (the name rule is not
+    /// run again per message).
+    fn user_key(&self, chat: &Chat, me: usize) -> Option<(String, String)> {
+        let name = &chat.user(me)?.name;
+        let key = self.keys.get(&me)?;
+        Some((name.to_string(), key.to_string()))
+    }
 }
